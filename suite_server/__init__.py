@@ -1,0 +1,1 @@
+"""suite-server: WeCom suite and WeChat Open Platform component server for ISVs."""

@@ -1,1 +1,30 @@
 """suite-server: WeCom suite and WeChat Open Platform component server for ISVs."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from suite_server import db, settings
+from suite_server.crypto.secrets import Keyring
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """The one entry point: settings, database, keyring, blueprints. `overrides` (tests) win over
+    the config file and the environment; raises settings.SettingsError with a one-line reason."""
+    instance_path = (overrides or {}).get("INSTANCE_PATH") or os.environ.get(
+        f"{settings.PREFIX}_INSTANCE_PATH"
+    )
+    app = Flask(__name__, instance_path=os.path.abspath(instance_path) if instance_path else None)
+    app.config["INSTANCE_PATH"] = app.instance_path
+    settings.load(app.config, overrides)
+
+    db.init_app(app)
+    app.extensions["suite_server.keyring"] = Keyring(app.config["ENCRYPTION_KEYS"])
+
+    from suite_server.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    return app

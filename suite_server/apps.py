@@ -1,0 +1,115 @@
+"""Registering apps and reading their state: the checks shared by the CLI, the API and the UI."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from suite_server.crypto.msgcrypt import decode_aes_key
+from suite_server.db import utcnow
+from suite_server.models import PLATFORMS, App, AppToken, Ticket
+
+# Ids go into URLs (/callback/wecom/<suite_id>/...), so keep them to what the platforms issue.
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The console's Token: English letters and digits, at most 32 (wecom-suite.md §1).
+_TOKEN = re.compile(r"[A-Za-z0-9]{1,32}")
+
+
+class ValidationError(ValueError):
+    """Input refused; the message is one line meant for the person who typed it."""
+
+
+def register_app(
+    session: Session,
+    *,
+    platform: str,
+    app_id: str,
+    secret: str,
+    token: str,
+    aes_key: str,
+    name: str = "",
+    provider_corpid: str | None = None,
+    test_mode: bool = False,
+    landing_url: str | None = None,
+) -> App:
+    """Validate and add an app; the caller commits."""
+    if platform not in PLATFORMS:
+        raise ValidationError(f"platform must be one of {', '.join(PLATFORMS)}")
+    label = "suite id" if platform == "wecom" else "component appid"
+    _check_id(label, app_id)
+    if provider_corpid is not None:
+        _check_id("provider corpid", provider_corpid)
+    if not secret or not secret.strip():
+        raise ValidationError("secret must not be empty")
+    if not _TOKEN.fullmatch(token or ""):
+        raise ValidationError("token must be 1 to 32 English letters or digits")
+    try:
+        decode_aes_key(aes_key)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    if landing_url and not landing_url.startswith(("http://", "https://")):
+        raise ValidationError("landing URL must start with http:// or https://")
+    if session.scalar(select(App.id).where(App.app_id == app_id)) is not None:
+        raise ValidationError(f"an app with id {app_id} already exists")
+    app = App(
+        platform=platform,
+        app_id=app_id,
+        name=name or app_id,
+        secret=secret.strip(),
+        token=token,
+        aes_key=aes_key,
+        provider_corpid=provider_corpid or None,
+        test_mode=test_mode,
+        landing_url=landing_url or None,
+    )
+    session.add(app)
+    return app
+
+
+def _check_id(label: str, value: str) -> None:
+    if not _ID.fullmatch(value or ""):
+        raise ValidationError(f"{label} must be 1 to 64 letters, digits, '-' or '_'")
+
+
+def overview(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Each app with its newest ticket's age and its app token's expiry, for `apps list` and the
+    API. Never a secret."""
+    now = now or utcnow()
+    newest = (
+        select(Ticket.app_pk, func.max(Ticket.pushed_at).label("pushed_at"))
+        .group_by(Ticket.app_pk)
+        .subquery()
+    )
+    rows = session.execute(
+        select(App, newest.c.pushed_at, AppToken.expires_at)
+        .outerjoin(newest, newest.c.app_pk == App.id)
+        .outerjoin(AppToken, AppToken.app_pk == App.id)
+        .order_by(App.app_id)
+    )
+    result = []
+    for app, pushed_at, expires_at in rows:
+        # Aggregates skip the column type, so SQLite hands back naive UTC here.
+        pushed_at = _as_utc(pushed_at)
+        result.append(
+            {
+                "app_id": app.app_id,
+                "platform": app.platform,
+                "name": app.name,
+                "test_mode": app.test_mode,
+                "ticket_age": int((now - pushed_at).total_seconds()) if pushed_at else None,
+                "token_expires_at": expires_at.isoformat() if expires_at else None,
+            }
+        )
+    return result
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite returns func.max() of a DATETIME as text
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)

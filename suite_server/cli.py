@@ -1,0 +1,307 @@
+"""The `suite-server` command group (contract.md "CLI"): every user error is one line on stderr
+and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.serving import run_simple
+
+from suite_server import accounts, apps, create_app, db, schema
+from suite_server.apps import ValidationError
+from suite_server.crypto import secrets
+from suite_server.crypto.secrets import UndecryptableSecret
+from suite_server.models import App, Tenant, TenantToken
+from suite_server.settings import SettingsError
+
+
+def _load_app():
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(
+    cls=FlaskGroup,
+    create_app=_load_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+def cli() -> None:
+    """suite-server: WeCom suite and WeChat Open Platform component server."""
+
+
+# FlaskGroup's --app/--env-file/--debug would let the CLI run some other app: ours is fixed.
+cli.params.clear()
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="suite-server")
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        click.echo(f"Error: database: {reason}", err=True)
+        sys.exit(1)
+    except UndecryptableSecret as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+
+
+def needs_schema(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Commands that read or write tables. In development the database is brought up to date on
+    the spot so a fresh checkout just works; production requires `suite-server db upgrade`."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app = current_app._get_current_object()
+        if app.config["ENV"] != "production":
+            schema.upgrade(app)
+        elif not schema.is_current(app):
+            raise click.ClickException("database is not up to date: run `suite-server db upgrade`")
+        try:
+            return command(*args, **kwargs)
+        except ValidationError as exc:
+            db.session().rollback()
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to the newest revision."""
+    schema.upgrade(current_app._get_current_object())
+    click.echo("database is up to date")
+
+
+# -- apps --------------------------------------------------------------------------------------
+
+
+@cli.group("apps")
+def apps_group() -> None:
+    """Register and list apps (WeCom suites, Open Platform components)."""
+
+
+@apps_group.group("add")
+def apps_add() -> None:
+    """Register an app."""
+
+
+_common_app_options = [
+    click.option("--secret", required=True, help="suite_secret / component_appsecret"),
+    click.option("--token", required=True, help="callback Token from the console"),
+    click.option("--aes-key", required=True, help="callback EncodingAESKey (43 characters)"),
+    click.option("--name", default="", help="display name"),
+    click.option("--test-mode", is_flag=True, help="install in test mode (WeCom auth_type=1)"),
+    click.option("--landing-url", default=None, help="where to send the browser after install"),
+]
+
+
+def _app_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_common_app_options):
+        command = option(command)
+    return command
+
+
+@apps_add.command("wecom")
+@click.option("--suite-id", required=True)
+@_app_options
+@click.option("--provider-corpid", default=None, help="the provider's corpid (URL checks)")
+@needs_schema
+def apps_add_wecom(suite_id: str, provider_corpid: str | None, **options: Any) -> None:
+    """Register a WeCom suite."""
+    _add("wecom", suite_id, provider_corpid=provider_corpid, **options)
+
+
+@apps_add.command("open")
+@click.option("--appid", required=True, help="component_appid")
+@_app_options
+@needs_schema
+def apps_add_open(appid: str, **options: Any) -> None:
+    """Register an Open Platform component."""
+    _add("open", appid, **options)
+
+
+def _add(platform: str, app_id: str, *, aes_key: str, **options: Any) -> None:
+    with db.transaction() as session:
+        app = apps.register_app(
+            session, platform=platform, app_id=app_id, aes_key=aes_key, **options
+        )
+    click.echo(f"registered {platform} app {app.app_id}")
+
+
+@apps_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@needs_schema
+def apps_list(as_json: bool) -> None:
+    """List apps with ticket age and app-token expiry."""
+    rows = apps.overview(db.session())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _table(
+        ["APP ID", "PLATFORM", "NAME", "TICKET AGE", "TOKEN EXPIRES"],
+        [
+            [
+                r["app_id"],
+                r["platform"],
+                r["name"],
+                "none" if r["ticket_age"] is None else f"{r['ticket_age']}s",
+                r["token_expires_at"] or "none",
+            ]
+            for r in rows
+        ],
+    )
+
+
+# -- tenants -----------------------------------------------------------------------------------
+
+
+@cli.group("tenants")
+def tenants_group() -> None:
+    """Inspect tenants (corps and accounts that authorized an app)."""
+
+
+@tenants_group.command("list")
+@click.option("--app", "app_id", default=None, help="only this app's tenants")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@needs_schema
+def tenants_list(app_id: str | None, as_json: bool) -> None:
+    """List tenants with status and token expiry."""
+    query = (
+        select(App.app_id, Tenant, TenantToken.expires_at)
+        .join(App, App.id == Tenant.app_pk)
+        .outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
+        .order_by(App.app_id, Tenant.tenant_id)
+    )
+    if app_id:
+        query = query.where(App.app_id == app_id)
+    rows = [
+        {
+            "app_id": owner,
+            "tenant_id": tenant.tenant_id,
+            "name": tenant.name,
+            "status": tenant.status,
+            "status_reason": tenant.status_reason,
+            "token_expires_at": expires_at.isoformat() if expires_at else None,
+        }
+        for owner, tenant, expires_at in db.session().execute(query)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _table(
+        ["APP ID", "TENANT ID", "NAME", "STATUS", "TOKEN EXPIRES"],
+        [
+            [r["app_id"], r["tenant_id"], r["name"], r["status"], r["token_expires_at"] or "none"]
+            for r in rows
+        ],
+    )
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+@cli.group("admin")
+def admin_group() -> None:
+    """Admin users of the web UI."""
+
+
+@admin_group.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@needs_schema
+def admin_create(username: str, password: str) -> None:
+    """Create an admin user (prompts for the password when --password is not given)."""
+    with db.transaction() as session:
+        accounts.create_admin(session, username, password)
+    click.echo(f"created admin user {username}")
+
+
+@cli.group("apikeys")
+def apikeys_group() -> None:
+    """API keys for the token API."""
+
+
+@apikeys_group.command("create")
+@click.argument("name")
+@needs_schema
+def apikeys_create(name: str) -> None:
+    """Create an API key and print it once."""
+    with db.transaction() as session:
+        key = accounts.create_api_key(session, name)
+    click.echo(key)
+    click.echo("store this key now: it is not shown again", err=True)
+
+
+@apikeys_group.command("revoke")
+@click.argument("name")
+@needs_schema
+def apikeys_revoke(name: str) -> None:
+    """Revoke an API key: requests with it are refused from now on."""
+    with db.transaction() as session:
+        accounts.revoke_api_key(session, name)
+    click.echo(f"revoked API key {name}")
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Encryption keys for secrets at rest (SUITE_SERVER_ENCRYPTION_KEYS)."""
+
+
+@keys_group.command("generate", with_appcontext=False)
+def keys_generate() -> None:
+    """Print a new key to put first in SUITE_SERVER_ENCRYPTION_KEYS."""
+    click.echo(secrets.generate_key())
+
+
+@keys_group.command("rotate")
+@needs_schema
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret with the first key of SUITE_SERVER_ENCRYPTION_KEYS."""
+    count = secrets.rotate(db.session())
+    click.echo(f"re-encrypted {count} rows with the first key")
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@needs_schema
+def serve(host: str, port: int) -> None:
+    """Serve the web app with the development server (use gunicorn wsgi:app in production)."""
+    # Flask's app.run() refuses to run under its own CLI; werkzeug's server is what it wraps.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not rows:
+        click.echo("(none)")

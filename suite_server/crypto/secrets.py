@@ -1,0 +1,85 @@
+"""Secrets at rest: the keyring, the encrypted column type, and key rotation."""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+from sqlalchemy import Text, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.types import TypeDecorator
+
+
+class UndecryptableSecret(Exception):
+    """A column was encrypted with a key that is no longer in ENCRYPTION_KEYS."""
+
+
+class Keyring:
+    """ENCRYPTION_KEYS as a MultiFernet (AES-128-CBC + HMAC-SHA256 per value): the first key
+    encrypts, every key decrypts, so a new key can be put in front of the old ones and the rows
+    re-encrypted afterwards with `suite-server keys rotate`."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._fernet = MultiFernet([Fernet(key) for key in keys])
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode("ascii")
+
+    def decrypt(self, ciphertext: str) -> str:
+        try:
+            return self._fernet.decrypt(ciphertext.encode("ascii")).decode()
+        except InvalidToken:
+            raise UndecryptableSecret(
+                "a stored secret cannot be decrypted with any key in ENCRYPTION_KEYS"
+            ) from None
+
+
+def generate_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def current_keyring() -> Keyring:
+    return current_app.extensions["suite_server.keyring"]
+
+
+class EncryptedText(TypeDecorator):
+    """A secret encrypted at rest with the current app's keyring: plain str in Python, Fernet
+    ciphertext in the database, so a raw dump shows none of it."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return current_keyring().encrypt(value) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        return current_keyring().decrypt(value) if value is not None else None
+
+
+def rotate(session: Session, batch_size: int = 500) -> int:
+    """Re-encrypt every encrypted column of every row with the first key; returns rows written.
+    Commits per batch, so an interrupted run is simply run again (every key still decrypts)."""
+    from suite_server.db import Base
+
+    written = 0
+    for mapper in Base.registry.mappers:
+        columns = [c.key for c in mapper.columns if isinstance(c.type, EncryptedText)]
+        if not columns:
+            continue
+        model, last_id = mapper.class_, None
+        while True:
+            query = select(model).order_by(model.id).limit(batch_size)
+            if last_id is not None:
+                query = query.where(model.id > last_id)
+            rows = session.scalars(query).all()
+            if not rows:
+                break
+            for row in rows:
+                for column in columns:
+                    if getattr(row, column) is not None:
+                        flag_modified(row, column)  # written back, so encrypted with key #1
+            session.commit()
+            written += len(rows)
+            last_id = rows[-1].id
+            session.expunge_all()  # keep memory flat on large tables
+    return written

@@ -1,0 +1,100 @@
+"""The database: engine and session per app, the declarative Base, and the UTC column type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, naive UTC in the database: SQLite keeps no time zone, so
+    storing naive UTC everywhere makes both databases behave the same."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def init_app(app: Flask) -> None:
+    url = app.config["SQLALCHEMY_URL"]
+    if url.startswith("sqlite"):
+        # SQLite serialises writers; wait for the lock instead of failing at once.
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    app.extensions["suite_server.engine"] = engine
+    app.extensions["suite_server.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def engine() -> Engine:
+    return current_app.extensions["suite_server.engine"]
+
+
+def session() -> Session:
+    """The session of the current app context (request, CLI command or job), closed at its end."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["suite_server.sessionmaker"]()
+    return g.db_session
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """The context's session inside one transaction: committed on success, rolled back on error."""
+    db = session()
+    try:
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def _close_session(_exc) -> None:
+    db = g.pop("db_session", None)
+    if db is not None:
+        db.close()
+
+
+def ping() -> None:
+    with engine().connect() as connection:
+        connection.execute(text("SELECT 1"))

@@ -1,0 +1,19 @@
+"""The tables, one module per aggregate; importing this package registers them all on Base."""
+
+from suite_server.models.accounts import AdminUser, ApiKey
+from suite_server.models.apps import PLATFORMS, App, Ticket
+from suite_server.models.events import InboundEvent
+from suite_server.models.tenants import Tenant
+from suite_server.models.tokens import AppToken, TenantToken
+
+__all__ = [
+    "PLATFORMS",
+    "AdminUser",
+    "ApiKey",
+    "App",
+    "AppToken",
+    "InboundEvent",
+    "Tenant",
+    "TenantToken",
+    "Ticket",
+]

@@ -1,0 +1,61 @@
+"""Apps (a WeCom suite or an Open Platform component) and the tickets the platform pushes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from suite_server.crypto.secrets import EncryptedText
+from suite_server.db import Base, UTCDateTime, utcnow
+
+PLATFORMS = ("wecom", "open")
+
+
+class App(Base):
+    __tablename__ = "apps"
+    __table_args__ = (CheckConstraint("platform IN ('wecom', 'open')", name="platform"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(8))
+    # suite_id (WeCom) or component_appid (Open): the id in every URL and upstream call.
+    app_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    # The callback Token and EncodingAESKey from the console. The previous key is kept so pushes
+    # still decrypt while the console rotates it (open-platform.md §0 "Key rotation").
+    token: Mapped[str] = mapped_column(EncryptedText)
+    aes_key: Mapped[str] = mapped_column(EncryptedText)
+    previous_aes_key: Mapped[str | None] = mapped_column(EncryptedText)
+    # WeCom only: URL checks (GET echostr) are encrypted with the provider's corpid
+    # (wecom-suite.md §1).
+    provider_corpid: Mapped[str | None] = mapped_column(String(64))
+    test_mode: Mapped[bool] = mapped_column(default=False)
+    landing_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def aes_keys(self) -> list[str]:
+        """Current key first, then the previous one: the order pushes are tried in."""
+        return [k for k in (self.aes_key, self.previous_aes_key) if k]
+
+
+class Ticket(Base):
+    """One suite_ticket / component_verify_ticket as pushed. Several are kept: the newest by the
+    push's own timestamp is used, and an older unexpired one is the fallback when the platform
+    rejects the newest (wecom-suite.md §3, open-platform.md §1)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("app_pk", "value_hash"),
+        Index("ix_tickets_app_pk_pushed_at", "app_pk", "pushed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    value: Mapped[str] = mapped_column(EncryptedText)
+    # sha256 of the value: the platform may push the same ticket many times (open-platform.md §1).
+    value_hash: Mapped[str] = mapped_column(String(64))
+    pushed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

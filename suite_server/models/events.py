@@ -1,0 +1,41 @@
+"""Inbound events: every accepted push, stored before it is acknowledged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from suite_server.crypto.secrets import EncryptedText
+from suite_server.db import Base, UTCDateTime, utcnow
+
+STATUSES = ("pending", "done", "failed", "ignored")
+
+
+class InboundEvent(Base):
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        # A retried or duplicated push is stored once (wecom-suite.md §1 "De-duplicate").
+        UniqueConstraint("app_pk", "dedupe_key"),
+        Index("ix_inbound_events_status_received_at", "status", "received_at"),
+        Index("ix_inbound_events_app_pk_tenant_id", "app_pk", "tenant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    # command / data (WeCom), auth / msg (Open): which URL it came in on.
+    channel: Mapped[str] = mapped_column(String(16))
+    # InfoType for command/auth pushes; MsgType, or "event:<Event>", for tenant messages.
+    kind: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    # The receive id found inside the ciphertext (suite id, provider corpid, corpid, appid).
+    receive_id: Mapped[str] = mapped_column(String(64), default="")
+    raw: Mapped[str] = mapped_column(Text)  # the body as received (still encrypted)
+    payload: Mapped[str] = mapped_column(EncryptedText)  # decrypted XML: may hold user data
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,41 @@
+"""Tenants: one authorization of an app by a WeCom corp or an official account / mini program."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from suite_server.crypto.secrets import EncryptedText
+from suite_server.db import Base, UTCDateTime, utcnow
+
+STATUSES = ("active", "cancelled", "needs_reauth")
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    __table_args__ = (
+        # One tenant per (app, corp/account), whichever of redirect and push comes first.
+        UniqueConstraint("app_pk", "tenant_id"),
+        CheckConstraint("status IN ('active', 'cancelled', 'needs_reauth')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    # corpid (WeCom) or authorizer appid (Open).
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    # permanent_code (WeCom) or authorizer_refresh_token (Open): losing it loses the tenant.
+    credential: Mapped[str | None] = mapped_column(EncryptedText)
+    # The credential before the last change, kept until the new one has been used once.
+    previous_credential: Mapped[str | None] = mapped_column(EncryptedText)
+    credential_version: Mapped[int] = mapped_column(default=0)
+    auth_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

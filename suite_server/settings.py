@@ -1,0 +1,150 @@
+"""Every setting: its default, how it is read, and the checks that refuse a bad configuration."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from flask import Config
+
+PREFIX = "SUITE_SERVER"
+
+# name -> default. The contract (shared/docs/contract.md, "Settings") lists these; ENV and
+# INSTANCE_PATH are ours. A default of None means "unset" or "derived at start".
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "DATABASE_URL": None,  # sqlite:///<instance>/suite_server.db
+    "REDIS_URL": None,
+    "SECRET_KEY": None,  # development: generated once into <instance>/secret_key
+    "ENCRYPTION_KEYS": None,  # development: generated once into <instance>/encryption_key
+    "PUBLIC_URL": "http://127.0.0.1:8000",
+    "WECOM_API_BASE": "https://qyapi.weixin.qq.com",
+    "WECHAT_API_BASE": "https://api.weixin.qq.com",
+    "WECOM_INSTALL_URL": "https://open.work.weixin.qq.com/3rdapp/install",
+    "OPEN_AUTH_URL": "https://mp.weixin.qq.com/cgi-bin/componentloginpage",
+    "CALLBACK_MAX_AGE": 600,
+    "TOKEN_MIN_REMAINING": 300,
+}
+INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING")
+STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS")
+ENVIRONMENTS = ("development", "production")
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message is one line meant for the operator."""
+
+
+def load(config: Config, overrides: dict[str, Any] | None) -> None:
+    """Fill `config` in order: defaults, the Python file named by SUITE_SERVER_CONFIG, the
+    SUITE_SERVER_* environment (Flask's from_prefixed_env: values are JSON-decoded when they
+    parse), then `overrides` (tests); then check and complete it."""
+    config.update(DEFAULTS)
+    config_file = (overrides or {}).get("CONFIG") or os.environ.get(f"{PREFIX}_CONFIG")
+    if config_file:
+        try:
+            config.from_pyfile(os.path.abspath(config_file))
+        except OSError as exc:
+            raise SettingsError(f"cannot read config file {config_file}: {exc.strerror}") from exc
+        except Exception as exc:
+            raise SettingsError(f"config file {config_file} failed: {exc}") from exc
+    config.from_prefixed_env(PREFIX)
+    config.update(overrides or {})
+    _check(config)
+
+
+def _check(config: dict[str, Any]) -> None:
+    env = str(config["ENV"]).lower()
+    if env not in ENVIRONMENTS:
+        raise SettingsError(f"{PREFIX}_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    config["ENV"] = env
+    for name in INT_SETTINGS:
+        config[name] = _non_negative_int(name, config[name])
+    for name in ("PUBLIC_URL", "WECOM_API_BASE", "WECHAT_API_BASE"):
+        config[name] = str(config[name]).rstrip("/")
+    for name in STR_SETTINGS:
+        # from_prefixed_env turns SECRET_KEY=1234 into an int; these are strings.
+        value = config[name]
+        config[name] = None if value in ("", None) else str(value)
+
+    instance = Path(config["INSTANCE_PATH"])
+    if env == "production":
+        missing = [n for n in ("SECRET_KEY", "ENCRYPTION_KEYS", "DATABASE_URL") if not config[n]]
+        if missing:
+            names = ", ".join(f"{PREFIX}_{n}" for n in missing)
+            raise SettingsError(f"production refuses to start without {names}")
+        if str(config["DATABASE_URL"]).startswith("sqlite"):
+            raise SettingsError(
+                f"production refuses SQLite: set {PREFIX}_DATABASE_URL to PostgreSQL"
+            )
+    else:
+        if not config["DATABASE_URL"]:
+            config["DATABASE_URL"] = f"sqlite:///{instance / 'suite_server.db'}"
+        if not config["SECRET_KEY"]:
+            config["SECRET_KEY"] = _instance_secret(instance / "secret_key", secrets.token_hex)
+        if not config["ENCRYPTION_KEYS"]:
+            config["ENCRYPTION_KEYS"] = _instance_secret(
+                instance / "encryption_key", lambda: Fernet.generate_key().decode()
+            )
+    config["SQLALCHEMY_URL"] = _driver_url(str(config["DATABASE_URL"]))
+    config["ENCRYPTION_KEYS"] = parse_keys(config["ENCRYPTION_KEYS"])
+
+
+def parse_keys(value: str | list[str]) -> list[str]:
+    """ENCRYPTION_KEYS: comma-separated Fernet keys (32 url-safe base64 bytes); the first encrypts."""
+    keys = [k.strip() for k in value.split(",")] if isinstance(value, str) else list(value)
+    keys = [k for k in keys if k]
+    if not keys:
+        raise SettingsError(f"{PREFIX}_ENCRYPTION_KEYS is empty")
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise SettingsError(
+                f"{PREFIX}_ENCRYPTION_KEYS key #{number} is not a Fernet key "
+                "(generate one with: suite-server keys generate)"
+            ) from None
+    return keys
+
+
+def _non_negative_int(name: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{PREFIX}_{name} must be a whole number, not {value!r}") from None
+    if number < 0:
+        raise SettingsError(f"{PREFIX}_{name} must not be negative")
+    return number
+
+
+def _driver_url(url: str) -> str:
+    # psycopg 3 is the driver we ship; accept the plain postgresql:// spelling users paste.
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def _instance_secret(path: Path, make: Callable[[], str]) -> str:
+    """Read a development secret from the instance folder, creating it (mode 0600) the first time.
+    The file is written whole and then linked into place, so two processes starting together
+    agree on one value and none reads a half-written file."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(make() + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won; use its value
+        finally:
+            tmp.unlink()
+    value = path.read_text().strip()
+    if not value:
+        raise SettingsError(f"{path} is empty: delete it to generate a new one")
+    return value

@@ -1,0 +1,5 @@
+"""WSGI entry for gunicorn: `gunicorn wsgi:app`."""
+
+from suite_server import create_app
+
+app = create_app()

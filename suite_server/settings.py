@@ -94,7 +94,7 @@ def _check(config: dict[str, Any]) -> None:
 
 
 def parse_keys(value: str | list[str]) -> list[str]:
-    """ENCRYPTION_KEYS: comma-separated Fernet keys (32 url-safe base64 bytes); the first encrypts."""
+    """ENCRYPTION_KEYS: comma-separated Fernet keys (url-safe base64); the first encrypts."""
     keys = [k.strip() for k in value.split(",")] if isinstance(value, str) else list(value)
     keys = [k for k in keys if k]
     if not keys:

@@ -1,0 +1,42 @@
+# suite-server settings, with their defaults.
+#
+# Point SUITE_SERVER_CONFIG at a copy of this file to use it; every setting can also be given in
+# the environment with the SUITE_SERVER_ prefix (SUITE_SERVER_DATABASE_URL=...), which wins over
+# the file. A commented-out setting keeps its built-in default.
+
+# "development" (default) or "production". Production refuses to start without SECRET_KEY,
+# ENCRYPTION_KEYS and a non-SQLite DATABASE_URL, and never changes the database schema by itself.
+ENV = "development"
+
+# SQLAlchemy URL. Default: SQLite in the instance folder (instance/suite_server.db).
+# Production: PostgreSQL, e.g. "postgresql://suite:PASSWORD@db.internal:5432/suite_server".
+# DATABASE_URL = None
+
+# Redis for RQ queues, locks and the token cache. Unset: background jobs run in-process.
+# REDIS_URL = "redis://127.0.0.1:6379/0"
+
+# Signs the admin UI's session cookies. Development: generated once into instance/secret_key.
+# SECRET_KEY = None
+
+# Keys for secrets at rest (app secrets, AES keys, permanent codes, refresh and access tokens),
+# comma-separated; the first encrypts, all decrypt. Make one with `suite-server keys generate`;
+# to rotate, put a new key first and run `suite-server keys rotate`.
+# Development: generated once into instance/encryption_key.
+# ENCRYPTION_KEYS = None
+
+# The externally visible base URL: install redirects come back to PUBLIC_URL/install/<app>/done.
+PUBLIC_URL = "http://127.0.0.1:8000"
+
+# Upstream APIs and install pages. Point all three URL kinds at `suite-server sandbox` to run
+# every flow offline.
+WECOM_API_BASE = "https://qyapi.weixin.qq.com"
+WECHAT_API_BASE = "https://api.weixin.qq.com"
+WECOM_INSTALL_URL = "https://open.work.weixin.qq.com/3rdapp/install"
+OPEN_AUTH_URL = "https://mp.weixin.qq.com/cgi-bin/componentloginpage"
+
+# Seconds a callback's timestamp may lag or lead the server clock; 0 turns the check off.
+CALLBACK_MAX_AGE = 600
+
+# A cached token is served only while at least this many seconds remain (capped at half its
+# lifetime); otherwise it is refreshed first.
+TOKEN_MIN_REMAINING = 300

@@ -1,0 +1,192 @@
+"""The suite-server CLI: registering apps, accounts and keys; one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from suite_server import db
+from suite_server.cli import cli
+from suite_server.models import AdminUser, ApiKey, App
+from tests import factories
+
+AES_KEY = factories.AES_KEY
+WECOM = ["apps", "add", "wecom", "--suite-id", "wwsuite", "--secret", "s3cret", "--token", "tok"]
+
+
+def run(runner, *args):
+    return runner.invoke(cli, list(args))
+
+
+def test_register_both_platforms_and_list_them(runner):
+    result = run(runner, *WECOM, "--aes-key", AES_KEY, "--provider-corpid", "wwprov")
+    assert result.exit_code == 0, result.output
+    result = run(
+        runner, "apps", "add", "open", "--appid", "wxcomp", "--secret", "s", "--token", "t",
+        "--aes-key", AES_KEY, "--name", "Component", "--test-mode",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+    listed = json.loads(run(runner, "apps", "list", "--json").output)
+    assert [(a["app_id"], a["platform"], a["name"]) for a in listed] == [
+        ("wwsuite", "wecom", "wwsuite"),
+        ("wxcomp", "open", "Component"),
+    ]
+    assert listed[1]["test_mode"] is True
+    assert listed[0]["ticket_age"] is None and listed[0]["token_expires_at"] is None
+    table = run(runner, "apps", "list").output
+    assert "wwsuite" in table and "wxcomp" in table and "s3cret" not in table
+
+    stored = db.session().scalar(select(App).where(App.app_id == "wwsuite"))
+    assert (stored.secret, stored.token, stored.aes_key) == ("s3cret", "tok", AES_KEY)
+    assert stored.provider_corpid == "wwprov"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (WECOM + ["--aes-key", AES_KEY[:-1]], "EncodingAESKey must be 43 base64 characters"),
+        (WECOM + ["--aes-key", AES_KEY + "A"], "EncodingAESKey must be 43 base64 characters"),
+        (WECOM + ["--aes-key", "!" * 43], "EncodingAESKey must be 43 base64 characters"),
+        (
+            ["apps", "add", "wecom", "--suite-id", "", "--secret", "s", "--token", "t",
+             "--aes-key", AES_KEY],
+            "suite id must be 1 to 64",
+        ),
+        (
+            ["apps", "add", "open", "--appid", "wx/../x", "--secret", "s", "--token", "t",
+             "--aes-key", AES_KEY],
+            "component appid must be 1 to 64",
+        ),
+        (
+            ["apps", "add", "open", "--appid", "wxc", "--secret", " ", "--token", "t",
+             "--aes-key", AES_KEY],
+            "secret must not be empty",
+        ),
+        (WECOM[:-1] + ["bad token!", "--aes-key", AES_KEY], "token must be 1 to 32"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_refused_with_one_line_and_nothing_written(runner, args, message):
+    result = run(runner, *args)
+    assert result.exit_code != 0
+    assert result.output.strip() == f"Error: {message}" or message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert db.session().scalar(select(App.id)) is None
+
+
+def test_duplicate_app_is_refused(runner):
+    assert run(runner, *WECOM, "--aes-key", AES_KEY).exit_code == 0
+    result = run(runner, *WECOM, "--aes-key", AES_KEY)
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: an app with id wwsuite already exists"
+
+
+def test_admin_create(runner):
+    result = run(runner, "admin", "create", "alice", "--password", "correct horse battery")
+    assert result.exit_code == 0, result.output
+    user = db.session().scalar(select(AdminUser))
+    assert user.username == "alice"
+    assert "correct horse" not in user.password_hash
+    assert user.check_password("correct horse battery")
+    assert not user.check_password("wrong")
+    assert run(runner, "admin", "create", "alice", "--password", "another long one").exit_code == 1
+    short = run(runner, "admin", "create", "bob", "--password", "short")
+    assert short.output.strip() == "Error: password must have at least 10 characters"
+
+
+def test_admin_create_prompts_for_the_password(runner):
+    result = runner.invoke(cli, ["admin", "create", "carol"], input="a long password\n" * 2)
+    assert result.exit_code == 0, result.output
+    assert db.session().scalar(select(AdminUser)).check_password("a long password")
+
+
+def test_api_key_is_printed_once_and_stored_hashed_then_revoked(runner):
+    result = run(runner, "apikeys", "create", "billing")
+    assert result.exit_code == 0
+    key = result.stdout.strip()
+    assert key.startswith("ssk_") and len(key) > 40
+    row = db.session().scalar(select(ApiKey))
+    assert row.key_hash == ApiKey.hash(key) and key not in (row.key_hash, row.prefix)
+    assert run(runner, "apikeys", "create", "billing").exit_code == 1
+    assert run(runner, "apikeys", "revoke", "billing").exit_code == 0
+    db.session().expire_all()
+    assert db.session().scalar(select(ApiKey)).revoked_at is not None
+    again = run(runner, "apikeys", "revoke", "billing")
+    assert again.output.strip() == "Error: no active API key named billing"
+
+
+def test_tenants_list(runner, app):
+    session = db.session()
+    suite = factories.wecom_app(session, app_id="wwsuiteA")
+    factories.tenant(session, suite, tenant_id="wwcorp1", name="First")
+    factories.tenant(session, suite, tenant_id="wwcorp2", status="cancelled")
+    rows = json.loads(run(runner, "tenants", "list", "--app", "wwsuiteA", "--json").output)
+    assert [(r["tenant_id"], r["status"]) for r in rows] == [
+        ("wwcorp1", "active"),
+        ("wwcorp2", "cancelled"),
+    ]
+    assert "permanent-code-value" not in run(runner, "tenants", "list").output
+
+
+def suite_server(tmp_path, *args, env=None):
+    """The installed console script, as a user runs it."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_SERVER_")}
+    environment.update({"SUITE_SERVER_INSTANCE_PATH": str(tmp_path)}, **(env or {}))
+    script = os.path.join(os.path.dirname(sys.executable), "suite-server")
+    return subprocess.run(
+        [script, *args], capture_output=True, text=True, env=environment, timeout=60
+    )
+
+
+def test_console_script_on_a_fresh_instance(tmp_path):
+    added = suite_server(
+        tmp_path, "apps", "add", "open", "--appid", "wxc", "--secret", "s", "--token", "t",
+        "--aes-key", AES_KEY,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    listed = suite_server(tmp_path, "apps", "list", "--json")
+    assert json.loads(listed.stdout)[0]["app_id"] == "wxc"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["apps", "list"], {"SUITE_SERVER_ENV": "production"}, "production refuses to start"),
+        (["apps", "list"], {"SUITE_SERVER_CALLBACK_MAX_AGE": "x"}, "must be a whole number"),
+        (
+            ["apps", "list"],
+            {"SUITE_SERVER_DATABASE_URL": "postgresql://u@127.0.0.1:1/none"},
+            "Error: database:",
+        ),
+        (["apps", "add", "wecom", "--suite-id", "x"], {}, "Missing option '--secret'"),
+        (["nonsense"], {}, "No such command 'nonsense'"),
+    ],
+)
+def test_console_script_errors_are_one_line_without_traceback(tmp_path, args, env, message):
+    result = suite_server(tmp_path, *args, env=env)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_needs_an_upgraded_database(postgres, tmp_path):
+    from cryptography.fernet import Fernet
+
+    env = {
+        "SUITE_SERVER_ENV": "production",
+        "SUITE_SERVER_SECRET_KEY": "x" * 32,
+        "SUITE_SERVER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SUITE_SERVER_DATABASE_URL": postgres.empty_url(tmp_path),
+    }
+    refused = suite_server(tmp_path, "apps", "list", env=env)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "Error: database is not up to date: run `suite-server db upgrade`"
+    )
+    assert suite_server(tmp_path, "db", "upgrade", env=env).returncode == 0
+    assert suite_server(tmp_path, "apps", "list", env=env).returncode == 0

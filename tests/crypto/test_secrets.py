@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
@@ -76,8 +78,8 @@ def test_raw_dump_shows_no_secret(app):
         assert value not in dump, name
     assert "TICKET-VALUE-999" not in dump
     if app.config["DATABASE_URL"].startswith("sqlite"):
-        path = app.config["DATABASE_URL"].removeprefix("sqlite:///")
-        data = open(path, "rb").read() + open(path + "-wal", "rb").read()
+        path = Path(app.config["DATABASE_URL"].removeprefix("sqlite:///"))
+        data = path.read_bytes() + path.with_name(path.name + "-wal").read_bytes()
         for name, value in SECRETS.items():
             assert value.encode() not in data, name
 

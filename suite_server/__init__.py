@@ -24,7 +24,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["suite_server.keyring"] = Keyring(app.config["ENCRYPTION_KEYS"])
 
+    from suite_server.callbacks.routes import bp as callbacks_bp
     from suite_server.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(callbacks_bp)
     return app

@@ -98,3 +98,20 @@ def _close_session(_exc) -> None:
 def ping() -> None:
     with engine().connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def insert_ignoring_conflict(session: Session, model: type, values: dict, conflict: list[str]):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a row with
+    the same `conflict` columns already exists. One statement, safe against concurrent writers
+    on both PostgreSQL and SQLite (no read-then-write race)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict)
+        .returning(model.id)
+    )
+    return session.scalar(statement)

@@ -1,0 +1,1 @@
+"""Where pushes come in: the four callback URLs, verified, decrypted and stored before answering."""

@@ -1,0 +1,69 @@
+"""Opening a push: signature, timestamp window, decryption with the current then previous AES
+key, and the receive id inside the ciphertext, which must belong to the app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from suite_server.crypto import msgcrypt
+from suite_server.errors import BadCallback
+from suite_server.models import App, Tenant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Opened:
+    message: bytes  # the decrypted plaintext (inner XML, or the echostr digits)
+    receive_id: str
+    owner: str  # whose id it was: "app", "provider" or "tenant"
+    key_index: int  # 0: current AES key, 1: previous; a passive reply uses the same one
+
+
+def open_envelope(
+    session: Session, app: App, args: Mapping[str, str], encrypt: str, max_age: int, now: float
+) -> Opened:
+    """Verify and decrypt `encrypt` (the body's Encrypt, or a URL check's echostr)."""
+    signature, timestamp, nonce = (args.get(k, "") for k in ("msg_signature", "timestamp", "nonce"))
+    if not (signature and timestamp and nonce):
+        raise BadCallback(400, "msg_signature, timestamp and nonce are required")
+    # Checked before anything else is believed: a forged request learns nothing more.
+    if not msgcrypt.verify_signature(app.token, timestamp, nonce, encrypt, signature):
+        raise BadCallback(403, "bad signature")
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise BadCallback(400, "timestamp must be a unix time in seconds")
+    if max_age and abs(now - int(timestamp)) > max_age:
+        raise BadCallback(403, "stale timestamp")
+    keys = [msgcrypt.decode_aes_key(key) for key in app.aes_keys()]
+    try:
+        message, receive_id, key_index = msgcrypt.decrypt_any(keys, encrypt)
+    except msgcrypt.DecryptError:
+        raise BadCallback(400, "malformed ciphertext") from None
+    owner = receive_id_owner(session, app, receive_id)
+    if owner is None:
+        raise BadCallback(403, "receive id belongs to another app")
+    if key_index:
+        log.info("app %s: push decrypted with the previous AES key", app.app_id)
+    return Opened(message, receive_id, owner, key_index)
+
+
+def receive_id_owner(session: Session, app: App, receive_id: str) -> str | None:
+    """Which of the app's ids the platform encrypted with. WeCom uses the provider corpid for URL
+    checks, the suite id for command pushes and the corp's id for data pushes, and is not always
+    consistent (wecom-suite.md §1 and §6.6); Open uses the component appid throughout
+    (open-platform.md §0). Any of the app's own ids is accepted; a foreign one is not."""
+    if not receive_id:
+        return None
+    if receive_id == app.app_id:
+        return "app"
+    if receive_id == app.provider_corpid:
+        return "provider"
+    tenant = session.scalar(
+        select(Tenant.id).where(Tenant.app_pk == app.id, Tenant.tenant_id == receive_id)
+    )
+    return "tenant" if tenant is not None else None

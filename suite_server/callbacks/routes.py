@@ -1,0 +1,74 @@
+"""The four callback URLs the ISV pastes into the consoles (contract.md "Callback URLs")."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from suite_server import db
+from suite_server.callbacks import service
+from suite_server.errors import BadCallback
+
+bp = Blueprint("callbacks", __name__, url_prefix="/callback")
+
+MAX_BODY = 1024 * 1024
+
+
+@bp.errorhandler(BadCallback)
+def refused(exc: BadCallback) -> Response:
+    current_app.logger.info("callback refused %s: %s", exc.status, exc.reason)
+    return _text(exc.reason, exc.status)
+
+
+@bp.route("/wecom/<suite_id>/<any(command, data):channel>", methods=["GET", "POST"])
+def wecom(suite_id: str, channel: str) -> Response:
+    if request.method == "GET":
+        return _text(service.url_check(db.session(), "wecom", suite_id, request.args, _max_age()))
+    return _receive("wecom", suite_id, channel)
+
+
+@bp.post("/open/<appid>/auth")
+def open_auth(appid: str) -> Response:
+    return _receive("open", appid, "auth")
+
+
+@bp.route("/open/<appid>/msg/<authorizer_appid>", methods=["GET", "POST"])
+def open_msg(appid: str, authorizer_appid: str) -> Response:
+    if request.method == "GET":
+        # Not documented for these URLs (open-platform.md §3), answered like WeCom's if sent.
+        return _text(service.url_check(db.session(), "open", appid, request.args, _max_age()))
+    if len(authorizer_appid) > 64:
+        raise BadCallback(400, "authorizer appid too long")
+    return _receive("open", appid, "msg", authorizer_appid)
+
+
+def _receive(platform: str, app_id: str, channel: str, authorizer: str | None = None) -> Response:
+    answer = service.receive(
+        db.session(),
+        platform,
+        app_id,
+        channel,
+        request.args,
+        _body(),
+        _max_age(),
+        authorizer_appid=authorizer,
+    )
+    return _text(answer)
+
+
+def _body() -> bytes:
+    """At most 1 MiB, refused before it is read when the length is announced."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise BadCallback(413, "body over 1 MiB")
+    body = request.stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise BadCallback(413, "body over 1 MiB")
+    return body
+
+
+def _max_age() -> int:
+    return current_app.config["CALLBACK_MAX_AGE"]
+
+
+def _text(body: str, status: int = 200) -> Response:
+    # The bare text, no quotes or newline: the platforms compare it byte for byte.
+    return Response(body, status=status, content_type="text/plain; charset=utf-8")

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from suite_server.apps import CallbackKeys
 from suite_server.crypto import msgcrypt
 from suite_server.errors import BadCallback
-from suite_server.models import App, Tenant
+from suite_server.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,12 @@ class Opened:
 
 
 def open_envelope(
-    session: Session, app: App, args: Mapping[str, str], encrypt: str, max_age: int, now: float
+    session: Session,
+    app: CallbackKeys,
+    args: Mapping[str, str],
+    encrypt: str,
+    max_age: int,
+    now: float,
 ) -> Opened:
     """Verify and decrypt `encrypt` (the body's Encrypt, or a URL check's echostr)."""
     signature, timestamp, nonce = (args.get(k, "") for k in ("msg_signature", "timestamp", "nonce"))
@@ -39,9 +45,8 @@ def open_envelope(
         raise BadCallback(400, "timestamp must be a unix time in seconds")
     if max_age and abs(now - int(timestamp)) > max_age:
         raise BadCallback(403, "stale timestamp")
-    keys = [msgcrypt.decode_aes_key(key) for key in app.aes_keys()]
     try:
-        message, receive_id, key_index = msgcrypt.decrypt_any(keys, encrypt)
+        message, receive_id, key_index = msgcrypt.decrypt_any(app.aes_keys, encrypt)
     except msgcrypt.DecryptError:
         raise BadCallback(400, "malformed ciphertext") from None
     owner = receive_id_owner(session, app, receive_id)
@@ -52,7 +57,7 @@ def open_envelope(
     return Opened(message, receive_id, owner, key_index)
 
 
-def receive_id_owner(session: Session, app: App, receive_id: str) -> str | None:
+def receive_id_owner(session: Session, app: CallbackKeys, receive_id: str) -> str | None:
     """Which of the app's ids the platform encrypted with. WeCom uses the provider corpid for URL
     checks, the suite id for command pushes and the corp's id for data pushes, and is not always
     consistent (wecom-suite.md §1 and §6.6); Open uses the component appid throughout

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from suite_server.apps import CallbackKeys
 from suite_server.db import insert_ignoring_conflict, utcnow
-from suite_server.models import App, InboundEvent, Ticket
+from suite_server.models import InboundEvent, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def dedupe_key(fields: dict[str, str], plaintext: bytes) -> str:
 
 def accept(
     session: Session,
-    app: App,
+    app: CallbackKeys,
     *,
     channel: str,
     raw: str,
@@ -54,6 +55,12 @@ def accept(
     """Store the push and commit; returns the new event's id, or None for a duplicate. A ticket
     is recorded in the same transaction, so an acknowledged ticket is never lost."""
     kind = kind_of(fields)
+    info_type, value_field, owner_field, time_field = TICKETS[app.platform]
+    ticket, status, error = None, "pending", None
+    if kind == info_type:
+        ticket, error = _ticket_of(app, fields, value_field, owner_field, time_field)
+        status = "done" if ticket else "ignored"
+    now = utcnow()
     event_id = insert_ignoring_conflict(
         session,
         InboundEvent,
@@ -66,6 +73,10 @@ def accept(
             "receive_id": receive_id,
             "raw": raw,
             "payload": plaintext.decode(),
+            "status": status,
+            "error": error,
+            "attempts": 1 if ticket else 0,
+            "processed_at": now if kind == info_type else None,
         },
         conflict=["app_pk", "dedupe_key"],
     )
@@ -73,31 +84,30 @@ def accept(
         session.rollback()
         log.info("app %s: duplicate %s push on %s ignored", app.app_id, kind, channel)
         return None
-    info_type, value_field, owner_field, time_field = TICKETS[app.platform]
-    if kind == info_type:
-        outcome, error = _record_ticket(session, app, fields, value_field, owner_field, time_field)
-        session.execute(
-            update(InboundEvent)
-            .where(InboundEvent.id == event_id)
-            .values(status=outcome, error=error, processed_at=utcnow(), attempts=1)
-        )
+    if ticket:
+        _record_ticket(session, app, *ticket)
     session.commit()
     return event_id
 
 
-def _record_ticket(session, app, fields, value_field, owner_field, time_field):
-    """Keep every distinct ticket with the push's own time: the newest by that time is the one
-    used, so a late older push never displaces a newer ticket. The same value pushed again
-    (open-platform.md §1 [obs]) only moves its time forward."""
-    value = fields.get(value_field, "")
+def _ticket_of(app, fields, value_field, owner_field, time_field):
+    """((value, pushed_at), None) for a ticket to keep, or (None, why not)."""
     if fields.get(owner_field) != app.app_id:
         # Two apps sharing one URL or cache key overwrote each other's tickets
         # (wecom-suite.md §6.4, open-platform.md §7.3): never store another app's ticket.
-        return "ignored", f"ticket for {fields.get(owner_field)!r}, not this app"
+        return None, f"ticket for {fields.get(owner_field)!r}, not this app"
+    value = fields.get(value_field, "")
     if not value:
-        return "ignored", "empty ticket"
+        return None, "empty ticket"
     stamp = fields.get(time_field, "")
     pushed_at = datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else utcnow()
+    return (value, pushed_at), None
+
+
+def _record_ticket(session: Session, app: CallbackKeys, value: str, pushed_at: datetime) -> None:
+    """Keep every distinct ticket with the push's own time: the newest by that time is the one
+    used, so a late older push never displaces a newer ticket. The same value pushed again
+    (open-platform.md §1 [obs]) only moves its time forward."""
     value_hash = hashlib.sha256(value.encode()).hexdigest()
     new = insert_ignoring_conflict(
         session,
@@ -107,7 +117,7 @@ def _record_ticket(session, app, fields, value_field, owner_field, time_field):
     )
     if new is None:
         session.execute(
-            update(Ticket)
+            update(Ticket.__table__)
             .where(
                 Ticket.app_pk == app.id,
                 Ticket.value_hash == value_hash,
@@ -115,4 +125,3 @@ def _record_ticket(session, app, fields, value_field, owner_field, time_field):
             )
             .values(pushed_at=pushed_at, received_at=utcnow())
         )
-    return "done", None

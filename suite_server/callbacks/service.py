@@ -7,19 +7,18 @@ import logging
 import time
 from collections.abc import Mapping
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from suite_server.apps import CallbackKeys, callback_keys
 from suite_server.callbacks import inbox, xml
 from suite_server.callbacks.envelope import open_envelope
 from suite_server.errors import BadCallback
-from suite_server.models import App
 
 log = logging.getLogger(__name__)
 
 
-def find_app(session: Session, platform: str, app_id: str) -> App:
-    app = session.scalar(select(App).where(App.app_id == app_id[:64], App.platform == platform))
+def find_app(session: Session, platform: str, app_id: str) -> CallbackKeys:
+    app = callback_keys(session, platform, app_id)
     if app is None:
         raise BadCallback(404, "unknown app")
     return app

@@ -1,0 +1,153 @@
+"""Benchmark: signed, encrypted suite_ticket pushes against suite-server under gunicorn
+(2 gthread workers) on loopback, and the same load against a bare Flask endpoint that only verifies
+and decrypts with wechatpy and stores nothing. Prints pushes/s, p50/p99 and the ratio ours/bare.
+
+    python bench/callbacks.py [--count 3000] [--concurrency 8] [--database postgresql|sqlite]
+
+Target (issue 3): ratio >= 0.6 on PostgreSQL, p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import gunicorn, load  # noqa: E402
+from suite_server import create_app, db, schema  # noqa: E402
+from suite_server.apps import register_app  # noqa: E402
+from suite_server.crypto import msgcrypt  # noqa: E402
+from suite_server.models import InboundEvent  # noqa: E402
+
+TOKEN, AES_KEY, SUITE = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wwbenchsuite"
+POSTGRES = os.environ.get(
+    "SUITE_SERVER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def pushes(count: int, tag: str) -> list:
+    """`count` distinct ticket pushes, encrypted and signed up front so the client does no
+    crypto while timing."""
+    key = msgcrypt.decode_aes_key(AES_KEY)
+    made = []
+    for number in range(count):
+        timestamp, nonce = str(int(time.time())), str(number)
+        message = (
+            f"<xml><SuiteId><![CDATA[{SUITE}]]></SuiteId><InfoType><![CDATA[suite_ticket]]>"
+            f"</InfoType><TimeStamp>{timestamp}</TimeStamp>"
+            f"<SuiteTicket><![CDATA[ticket-{tag}-{number}]]></SuiteTicket></xml>"
+        )
+        encrypted = msgcrypt.encrypt(key, message, SUITE)
+        query = {
+            "msg_signature": msgcrypt.sign(TOKEN, timestamp, nonce, encrypted),
+            "timestamp": timestamp,
+            "nonce": nonce,
+        }
+        body = f"<xml><ToUserName><![CDATA[{SUITE}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt><AgentID><![CDATA[]]></AgentID></xml>"  # noqa: E501
+        made.append((query, body))
+    return made
+
+
+def calls(made: list) -> list:
+    path = f"/callback/wecom/{SUITE}/command"
+    headers = {"Content-Type": "text/xml"}
+    return [("POST", f"{path}?{urlencode(q)}", b.encode(), headers) for q, b in made]
+
+
+def prepare_database(kind: str, workdir: Path) -> tuple[str, callable]:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
+    admin = sa.engine.make_url(POSTGRES)
+    name = f"suite_server_bench_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return admin.set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-callbacks-"))
+    url, drop = prepare_database(args.database, workdir)
+    env = {
+        "SUITE_SERVER_INSTANCE_PATH": str(workdir),
+        "SUITE_SERVER_DATABASE_URL": url,
+        "SUITE_SERVER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SUITE_SERVER_SECRET_KEY": "bench",
+        "BENCH_TOKEN": TOKEN,
+        "BENCH_AES_KEY": AES_KEY,
+        "BENCH_SUITE_ID": SUITE,
+    }
+    os.environ.update({k: v for k, v in env.items() if k.startswith("SUITE_SERVER_")})
+    app = create_app()
+    schema.upgrade(app)
+    with app.app_context():
+        register_app(
+            db.session(), platform="wecom", app_id=SUITE, secret="s", token=TOKEN, aes_key=AES_KEY
+        )
+        db.session().commit()
+
+    ours_process, ours = gunicorn("wsgi:app", env)
+    bare_process, bare = gunicorn("bench.bare_app:app", env)
+    try:
+        warm = max(50, args.count // 20)
+        load(bare, calls(pushes(warm, "warm-bare")), args.concurrency)
+        load(ours, calls(pushes(warm, "warm-ours")), args.concurrency)
+        bare_result = load(bare, calls(pushes(args.count, "bare")), args.concurrency)
+        ours_result = load(ours, calls(pushes(args.count, "ours")), args.concurrency)
+        # Latency without a queue in front of the server: one request per worker at a time.
+        steady = args.count // 2
+        bare_steady = load(bare, calls(pushes(steady, "bare-steady")), 2)
+        ours_steady = load(ours, calls(pushes(steady, "ours-steady")), 2)
+    finally:
+        for process in (ours_process, bare_process):
+            process.terminate()
+            process.wait()
+
+    with app.app_context():
+        stored = db.session().scalar(sa.select(sa.func.count()).select_from(InboundEvent))
+    app.extensions["suite_server.engine"].dispose()
+    drop()
+
+    print(f"bench/callbacks.py  {time.strftime('%Y-%m-%d %H:%M')}  {platform.platform()}")
+    print(
+        f"database {args.database}, gunicorn 2 workers (gthread, 4 threads each), "
+        f"{args.count} pushes, loopback; bare = wechatpy verify+decrypt, stores nothing"
+    )
+    print(f"saturation, {args.concurrency} client threads:")
+    print(bare_result.line("  bare"))
+    print(ours_result.line("  ours"))
+    print("steady, 2 client threads (one request per worker, no queue):")
+    print(bare_steady.line("  bare"))
+    print(ours_steady.line("  ours"))
+    print(f"events stored: {stored} (expected {args.count + steady + warm})")
+    print(f"ratio ours/bare (pushes/s): {ours_result.rate / bare_result.rate:.2f}  (target >= 0.6)")
+    print(
+        f"p99 ours: {ours_result.percentile(0.99):.2f} ms at saturation, "
+        f"{ours_steady.percentile(0.99):.2f} ms steady  (target < 50 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,7 @@ from suite_server.apps import ValidationError
 from suite_server.crypto import secrets
 from suite_server.crypto.secrets import UndecryptableSecret
 from suite_server.models import App, Tenant, TenantToken
+from suite_server.sandbox import sandbox_command
 from suite_server.settings import SettingsError
 
 
@@ -284,6 +285,12 @@ def keys_rotate() -> None:
     """Re-encrypt every stored secret with the first key of SUITE_SERVER_ENCRYPTION_KEYS."""
     count = secrets.rotate(db.session())
     click.echo(f"re-encrypted {count} rows with the first key")
+
+
+# -- sandbox ---------------------------------------------------------------------------------
+
+# The offline platform simulator is its own small app: it needs no settings or database of ours.
+cli.add_command(sandbox_command, "sandbox")
 
 
 # -- serve -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +19,11 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.engine import make_url
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from suite_server import create_app, schema
 from suite_server.db import Base
+from suite_server.sandbox import SandboxServer
 
 POSTGRES_URL = os.environ.get(
     "SUITE_SERVER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -172,3 +175,36 @@ def redis_url() -> Iterator[str]:
     connection.flushdb()
     yield REDIS_URL
     connection.flushdb()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over real HTTP on a free loopback port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def _platform_server() -> Iterator[SandboxServer]:
+    server = SandboxServer({"ticket_interval": 3600, "push_timeout": 5})
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def platform_sandbox(_platform_server: SandboxServer) -> Iterator[SandboxServer]:
+    """The sandbox playing both platforms over HTTP (real clock), emptied for each test."""
+    _platform_server.sandbox.pusher.join()
+    _platform_server.state.reset()
+    yield _platform_server
+    _platform_server.sandbox.pusher.join()

@@ -11,13 +11,10 @@ from suite_server.crypto.secrets import EncryptedText
 from suite_server.db import Base, UTCDateTime, utcnow
 
 
-class AppToken(Base):
-    """suite_access_token / component_access_token: one row per app."""
-
-    __tablename__ = "app_tokens"
+class TokenColumns:
+    """What every cached token row has."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), unique=True)
     access_token: Mapped[str | None] = mapped_column(EncryptedText)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     obtained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -28,19 +25,19 @@ class AppToken(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class TenantToken(Base):
+class AppToken(TokenColumns, Base):
+    """suite_access_token / component_access_token: one row per app."""
+
+    __tablename__ = "app_tokens"
+
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), unique=True)
+
+
+class TenantToken(TokenColumns, Base):
     """corp access_token / authorizer_access_token: one row per tenant."""
 
     __tablename__ = "tenant_tokens"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     tenant_pk: Mapped[int] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), unique=True
     )
-    access_token: Mapped[str | None] = mapped_column(EncryptedText)
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    obtained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    version: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

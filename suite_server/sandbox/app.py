@@ -1,0 +1,210 @@
+"""The sandbox web app: `create_sandbox_app`, `SandboxServer` (run it in a thread on a free port)
+and the `suite-server sandbox` command."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from suite_server.sandbox import actions, control, install_pages, open_api, wecom_api
+from suite_server.sandbox.control_input import ControlError
+from suite_server.sandbox.errors import error_body
+from suite_server.sandbox.events import EventError
+from suite_server.sandbox.pushes import Pusher
+from suite_server.sandbox.runtime import EXTENSION, Sandbox
+from suite_server.sandbox.settings import SandboxSettings
+from suite_server.sandbox.state import OPEN, WECOM, SandboxState
+from suite_server.sandbox.ticker import Ticker
+
+log = logging.getLogger(__name__)
+
+
+def create_sandbox_app(
+    settings: dict[str, Any] | None = None, *, clock: Callable[[], float] = time.time
+) -> Flask:
+    """A Flask app playing both platforms. `settings` are SandboxSettings keys (ValueError when
+    wrong); the ticker is created but not started (SandboxServer and the command start it)."""
+    app = Flask(__name__, template_folder="templates")
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # larger bodies get a 413, not our memory
+    state = SandboxState(SandboxSettings.from_dict(settings), clock=clock)
+    pusher = Pusher(state)
+    app.extensions[EXTENSION] = Sandbox(state, pusher, Ticker(state, pusher))
+    app.register_blueprint(wecom_api.bp)
+    app.register_blueprint(open_api.bp)
+    app.register_blueprint(install_pages.bp)
+    app.register_blueprint(control.bp)
+    app.register_blueprint(actions.bp)
+
+    @app.get("/")
+    def root() -> Response:
+        return control.index()
+
+    @app.errorhandler(ControlError)
+    @app.errorhandler(EventError)
+    def control_error(error: ControlError | EventError) -> tuple[Response, int]:
+        return jsonify({"error": error.message}), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response | tuple[Response, int]:
+        # Every HTTP error as JSON, so no client has to parse an HTML error page.
+        if request.path.startswith("/cgi-bin/") and error.code == 404:
+            return jsonify({"errcode": 404, "errmsg": "sandbox does not simulate this API"}), 404
+        return jsonify({"error": error.description}), error.code or 500
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:  # pragma: no cover - a safety net
+        # A bug in the sandbox must not surface as a traceback page; the log has the details.
+        log.exception("sandbox error on %s", request.path)
+        if request.path.startswith("/cgi-bin/"):
+            platform = WECOM if request.blueprint == wecom_api.bp.name else OPEN
+            # The platforms answer trouble on their side as errcode -1 "system busy", HTTP 200.
+            return jsonify(error_body(platform, -1)), 200
+        return jsonify({"error": f"sandbox error: {type(error).__name__}"}), 500
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # no access log lines in tests
+        pass
+
+
+class SandboxServer:
+    """The sandbox on a loopback port in a background thread, ticker included.
+
+    >>> server = SandboxServer({"ticket_interval": 600})
+    >>> base_url = server.start()  # ... talk to it ...
+    >>> server.stop()
+    """
+
+    def __init__(
+        self,
+        settings: dict[str, Any] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+        quiet: bool = True,
+    ) -> None:
+        self.app = create_sandbox_app(settings, clock=clock)
+        self.quiet = quiet
+        self.sandbox: Sandbox = self.app.extensions[EXTENSION]
+        self.host = host
+        self.port = port
+        self.base_url = ""
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> SandboxState:
+        return self.sandbox.state
+
+    def start(self) -> str:
+        """Serve (threaded), start the ticker, return the base URL; OSError if the port is taken."""
+        handler = _QuietHandler if self.quiet else WSGIRequestHandler
+        # Bind ourselves: werkzeug prints and exits the process when the port is taken, and we
+        # want a plain OSError for the caller (the command turns it into one line).
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as listener:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self.port))
+            listener.listen(128)
+            self._server = make_server(
+                self.host,
+                self.port,
+                self.app,
+                threaded=True,
+                request_handler=handler,
+                fd=listener.fileno(),  # werkzeug dups it
+            )
+        self.port = self._server.port  # the real one when 0 was asked for
+        # Listening on every interface: clients still reach it on loopback.
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        self.base_url = f"http://{host}:{self.port}"
+        # A short poll interval makes stop() quick (serve_forever checks for shutdown that often).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="sandbox-http", daemon=True
+        )
+        self._thread.start()
+        self.sandbox.ticker.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop the ticker, the HTTP server and wait for pushes still under way."""
+        self.sandbox.ticker.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        self.sandbox.pusher.join(timeout=10)
+
+    def __enter__(self) -> SandboxServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--ticket-interval",
+    default=600,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds between ticket pushes to every registered app.",
+)
+@click.option("--token-ttl", default=7200, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--strict-refresh",
+    is_flag=True,
+    help="Rotate the Open refresh token on every api_authorizer_token call.",
+)
+def sandbox_command(
+    host: str, port: int, ticket_interval: int, token_ttl: int, strict_refresh: bool
+) -> None:
+    """Run the offline simulator of WeCom and the WeChat Open Platform."""
+    settings = {
+        "ticket_interval": ticket_interval,
+        "token_ttl": token_ttl,
+        "strict_refresh": strict_refresh,
+    }
+    server = SandboxServer(settings, host=host, port=port, quiet=False)
+    try:
+        base = server.start()
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from exc
+    click.echo(f"Sandbox running at {base}/sandbox/  (Ctrl-C to stop)")
+    click.echo("Point suite-server at it with:")
+    click.echo(f"  SUITE_SERVER_WECOM_API_BASE={base}")
+    click.echo(f"  SUITE_SERVER_WECHAT_API_BASE={base}")
+    click.echo(f"  SUITE_SERVER_WECOM_INSTALL_URL={base}/3rdapp/install")
+    click.echo(f"  SUITE_SERVER_OPEN_AUTH_URL={base}/cgi-bin/componentloginpage")
+    stopping = threading.Event()
+    # Ctrl-C and `kill` both stop it cleanly (ticker joined, port closed).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        while not stopping.wait(3600):
+            pass
+    finally:
+        click.echo("Stopping the sandbox.")
+        server.stop()

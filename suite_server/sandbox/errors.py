@@ -1,0 +1,71 @@
+"""Platform-style API errors: `{"errcode": N, "errmsg": "..."}` worded as each platform does."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Response, jsonify
+
+# Texts follow the platforms' own errmsg wording (wecom-suite.md §5, open-platform.md §6).
+ERRMSGS: dict[int, str] = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40003: "invalid openid",
+    40008: "invalid message type",
+    40013: "invalid appid",
+    40014: "invalid access_token",
+    40077: "invalid pre_auth_code",
+    40078: "invalid auth_code",
+    40080: "invalid suite_secret",
+    40082: "invalid suite_acccess_token or provider_access_token",
+    40083: "invalid suite_id",
+    40084: "invalid permanent_code",
+    40085: "invalid suite_ticket",
+    40097: "invalid args",
+    40125: "invalid appsecret",
+    41001: "access_token missing",
+    41002: "appid missing",
+    41004: "appsecret missing",
+    41008: "missing auth code",
+    41022: "suite_access_token missing",
+    41025: "permanent_code missing",
+    42001: "access_token expired",
+    42007: "pre_auth_code expired",
+    42009: "suite_access_token expired",
+    43002: "require POST method",
+    44004: "empty content",
+    47001: "data format error",
+    61003: "component is not authorized by this account",
+    61005: "component verify ticket is expired",
+    61006: "component verify ticket is invalid",
+    61009: "code is invalid",
+    61010: "code is expired",
+    61011: "invalid component",
+    61023: "refresh_token is invalid",
+}
+
+
+class ApiError(Exception):
+    """An errcode the simulated platform answers with (HTTP 200, like the real APIs)."""
+
+    def __init__(self, errcode: int, errmsg: str | None = None) -> None:
+        super().__init__(errcode)
+        self.errcode = errcode
+        self.errmsg = errmsg or ERRMSGS.get(errcode, "error")
+
+
+def error_body(platform: str, errcode: int, errmsg: str | None = None) -> dict:
+    """The body the platform sends; each appends a request id to errmsg in its own way."""
+    text = errmsg or ERRMSGS.get(errcode, "error")
+    rid = secrets.token_hex(8)
+    if platform == "wecom":
+        # WeCom: "<text>, hint: [<rid>], ... more info at https://open.work.weixin.qq.com/devtool/query?e=<code>"
+        text = f"{text}, hint: [{rid}], more info at https://open.work.weixin.qq.com/devtool/query?e={errcode}"
+    else:
+        # open-platform.md §4: `{"errcode":N,"errmsg":"… rid: …"}`.
+        text = f"{text} rid: {rid}"
+    return {"errcode": errcode, "errmsg": text}
+
+
+def error_response(platform: str, error: ApiError) -> Response:
+    return jsonify(error_body(platform, error.errcode, error.errmsg))

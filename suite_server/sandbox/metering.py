@@ -1,0 +1,65 @@
+"""Before every platform API call: count it, then apply the first fault rule that matches."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Response, jsonify, request
+
+from suite_server.sandbox.errors import error_body
+from suite_server.sandbox.faults import take_matching
+from suite_server.sandbox.runtime import current_sandbox
+
+# Body fields that name the tenant a call is about, on either platform.
+_TENANT_FIELDS = ("auth_corpid", "authorizer_appid")
+_CODE_FIELDS = ("auth_code", "authorization_code")
+
+
+def endpoint_name() -> str:
+    """`get_corp_token` for `/cgi-bin/service/get_corp_token`: the view function's name."""
+    return (request.endpoint or "unknown").rsplit(".", 1)[-1]
+
+
+def tenant_hint() -> str | None:
+    """Which tenant the call concerns, if it names one: a body field, its code, or its token."""
+    state = current_sandbox().state
+    body = request.get_json(silent=True, force=True)
+    if isinstance(body, dict):
+        for name in _TENANT_FIELDS:
+            if isinstance(body.get(name), str) and body[name]:
+                return body[name]
+        for name in _CODE_FIELDS:
+            if isinstance(body.get(name), str):
+                with state.lock:
+                    code = state.codes.get(body[name])
+                if code is not None and code.tenant_id:
+                    return code.tenant_id
+    token_value = request.args.get("access_token")
+    if token_value:
+        with state.lock:
+            token = state.tokens.owner_of(token_value)
+        if token is not None:
+            return token.tenant_id
+    return None
+
+
+def meter_and_inject(platform: str) -> Response | None:
+    """Count the call; then a matching fault answers instead of the API (or delays it)."""
+    sandbox = current_sandbox()
+    state = sandbox.state
+    endpoint = endpoint_name()
+    tenant_id = tenant_hint()
+    state.count_call(endpoint, tenant_id)
+    with state.lock:
+        rule = take_matching(state.faults, endpoint, tenant_id, state.random)
+    if rule is None:
+        return None
+    if rule.delay:
+        time.sleep(rule.delay)  # outside the lock: other calls go on meanwhile
+    if rule.http_status is not None:
+        return Response(
+            f"sandbox fault: HTTP {rule.http_status}\n", rule.http_status, mimetype="text/plain"
+        )
+    if rule.errcode is not None:
+        return jsonify(error_body(platform, rule.errcode))
+    return None

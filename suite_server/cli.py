@@ -20,7 +20,8 @@ from suite_server import accounts, apps, create_app, db, schema
 from suite_server.apps import ValidationError
 from suite_server.crypto import secrets
 from suite_server.crypto.secrets import UndecryptableSecret
-from suite_server.models import App, Tenant, TenantToken
+from suite_server.models import App, InboundEvent, Tenant, TenantToken
+from suite_server.models.events import STATUSES as EVENT_STATUSES
 from suite_server.sandbox import sandbox_command
 from suite_server.settings import SettingsError
 
@@ -218,6 +219,63 @@ def tenants_list(app_id: str | None, as_json: bool) -> None:
             for r in rows
         ],
     )
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+@cli.group("events")
+def events_group() -> None:
+    """Inbound events: every push as stored, newest first."""
+
+
+@events_group.command("list")
+@click.option("--app", "app_id", default=None, help="only this app's events")
+@click.option("--status", type=click.Choice(EVENT_STATUSES), default=None)
+@click.option("--kind", default=None, help="InfoType, MsgType or event:<Event>")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@needs_schema
+def events_list(
+    app_id: str | None, status: str | None, kind: str | None, limit: int, as_json: bool
+) -> None:
+    """List inbound events (never their payloads)."""
+    query = (
+        select(App.app_id, InboundEvent)
+        .join(App, App.id == InboundEvent.app_pk)
+        .order_by(InboundEvent.id.desc())
+        .limit(limit)
+    )
+    for column, value in ((App.app_id, app_id), (InboundEvent.status, status)):
+        if value:
+            query = query.where(column == value)
+    if kind:
+        query = query.where(InboundEvent.kind == kind)
+    rows = [
+        {
+            "id": event.id,
+            "app_id": owner,
+            "tenant_id": event.tenant_id,
+            "channel": event.channel,
+            "kind": event.kind,
+            "status": event.status,
+            "attempts": event.attempts,
+            "error": event.error,
+            "received_at": event.received_at.isoformat(),
+        }
+        for owner, event in db.session().execute(query)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _table(
+        ["ID", "APP ID", "TENANT", "CHANNEL", "KIND", "STATUS", "RECEIVED"],
+        [
+            [r["id"], r["app_id"], r["tenant_id"] or "-", r["channel"], r["kind"], r["status"],
+             r["received_at"][:19]]
+            for r in rows
+        ],
+    )  # fmt: skip
 
 
 # -- accounts ----------------------------------------------------------------------------------

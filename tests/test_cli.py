@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from suite_server import db
 from suite_server.cli import cli
-from suite_server.models import AdminUser, ApiKey, App
+from suite_server.models import AdminUser, ApiKey, App, InboundEvent
 from tests import factories
 
 AES_KEY = factories.AES_KEY
@@ -190,3 +190,23 @@ def test_production_needs_an_upgraded_database(postgres, tmp_path):
     )
     assert suite_server(tmp_path, "db", "upgrade", env=env).returncode == 0
     assert suite_server(tmp_path, "apps", "list", env=env).returncode == 0
+
+
+def test_events_list_shows_pending_events_without_payloads(runner):
+    session = db.session()
+    suite = factories.wecom_app(session, app_id="wwsuiteE")
+    for number, (kind, status) in enumerate([("suite_ticket", "done"), ("change_auth", "pending")]):
+        session.add(
+            InboundEvent(
+                app_pk=suite.id, channel="command", kind=kind, status=status,
+                dedupe_key=str(number), raw="<xml/>", payload="<xml>SECRET-PAYLOAD</xml>",
+            )
+        )  # fmt: skip
+    session.commit()
+    rows = json.loads(run(runner, "events", "list", "--status", "pending", "--json").output)
+    assert [(r["kind"], r["status"], r["app_id"]) for r in rows] == [
+        ("change_auth", "pending", "wwsuiteE")
+    ]
+    table = run(runner, "events", "list").output
+    assert "change_auth" in table and "suite_ticket" in table
+    assert "SECRET-PAYLOAD" not in table

@@ -24,9 +24,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["suite_server.keyring"] = Keyring(app.config["ENCRYPTION_KEYS"])
 
+    from suite_server.authorization.routes import bp as authorization_bp
     from suite_server.callbacks.routes import bp as callbacks_bp
     from suite_server.health import bp as health_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(callbacks_bp)
+    app.register_blueprint(authorization_bp)
     return app

@@ -2,6 +2,7 @@
 
 from suite_server.models.accounts import AdminUser, ApiKey
 from suite_server.models.apps import PLATFORMS, App, Ticket
+from suite_server.models.authorizations import AuthCodeClaim, InstallState, TenantHistory
 from suite_server.models.events import InboundEvent
 from suite_server.models.tenants import Tenant
 from suite_server.models.tokens import AppToken, TenantToken
@@ -12,8 +13,11 @@ __all__ = [
     "ApiKey",
     "App",
     "AppToken",
+    "AuthCodeClaim",
     "InboundEvent",
+    "InstallState",
     "Tenant",
+    "TenantHistory",
     "TenantToken",
     "Ticket",
 ]

@@ -1,0 +1,1 @@
+"""Installs and the tenant lifecycle: pre-auth code, the redirect back, pushes, reconciliation."""

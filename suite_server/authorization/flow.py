@@ -1,0 +1,323 @@
+"""The authorization flow: start an install, exchange an auth code exactly once (from the
+redirect back or a push, whichever comes first), and move tenants between states.
+
+Lifecycle (docs/tenants.md): a tenant is `active` once a code is exchanged; `cancelled` by
+cancel_auth / unauthorized or reconciliation (tokens dropped, refreshes stopped, history kept);
+`needs_reauth` when its credential is dead; any new authorization makes it `active` again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from suite_server.db import insert_ignoring_conflict, utcnow
+from suite_server.errors import UpstreamError
+from suite_server.models import (
+    App,
+    AuthCodeClaim,
+    InstallState,
+    Tenant,
+    TenantHistory,
+    TenantToken,
+)
+
+STATE_LIFETIME = timedelta(minutes=20)
+# How long a claimed code may stay unfinished before another process may take it over (the
+# claimant died). Longer than any exchange: upstream calls time out after 10 s.
+CLAIM_LEASE = timedelta(seconds=60)
+CLAIM_WAIT_SECONDS = 15.0
+
+
+class InstallError(Exception):
+    """The install cannot go on; the message is shown to the person installing."""
+
+
+@dataclass(frozen=True)
+class InstallUrls:
+    public_url: str
+    wecom_install_url: str
+    open_auth_url: str
+
+
+# -- start ---------------------------------------------------------------------------------
+
+
+def start_install(
+    session: Session,
+    app: App,
+    api,
+    app_token: str,
+    urls: InstallUrls,
+    *,
+    mobile: bool = False,
+    auth_type: int = 3,
+    biz_appid: str | None = None,
+) -> str:
+    """A pre-auth code and a one-time state; returns the platform page to send the browser to."""
+    state = secrets.token_hex(16)  # WeCom: state is at most 128 of [a-zA-Z0-9] (wecom-suite.md §4)
+    if app.platform == "wecom":
+        code = api.get_pre_auth_code(app_token)
+        if app.test_mode:
+            api.set_session_info(app_token, code.code, auth_type=1)  # 1 = test install
+    else:
+        code = api.create_preauthcode(app_token, app.app_id)
+    session.add(InstallState(app_pk=app.id, state=state, expires_at=utcnow() + STATE_LIFETIME))
+    session.commit()
+    redirect_uri = f"{urls.public_url}/install/{app.app_id}/done"
+    if app.platform == "wecom":
+        query = {
+            "suite_id": app.app_id,
+            "pre_auth_code": code.code,
+            "redirect_uri": redirect_uri,
+            "state": state,
+        }
+        return f"{urls.wecom_install_url}?{urlencode(query)}"
+    # The Open Platform sends back only auth_code and expires_in (open-platform.md §4.3), so the
+    # state rides inside redirect_uri.
+    query = {
+        "component_appid": app.app_id,
+        "pre_auth_code": code.code,
+        "redirect_uri": f"{redirect_uri}?{urlencode({'state': state})}",
+        "auth_type": str(auth_type),
+    }
+    if biz_appid:
+        query["biz_appid"] = biz_appid
+    if not mobile:
+        return f"{urls.open_auth_url}?{urlencode(query)}"
+    # The H5 page inside WeChat, legacy form on the PC page's host; it fails without auth_type
+    # (open-platform.md §4.3, easywechat#1842).
+    parts = urlsplit(urls.open_auth_url)
+    query = {"action": "bindcomponent", "no_scan": "1", **query}
+    return f"{parts.scheme}://{parts.netloc}/safe/bindcomponent?{urlencode(query)}#wechat_redirect"
+
+
+def consume_state(session: Session, app: App, state: str) -> None:
+    """Mark the state used; InstallError when it is unknown, expired, reused or another app's."""
+    now = utcnow()
+    used = session.execute(
+        update(InstallState.__table__)
+        .where(
+            InstallState.state == state[:64],
+            InstallState.app_pk == app.id,
+            InstallState.used_at.is_(None),
+            InstallState.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    session.commit()
+    if used.rowcount != 1:
+        raise InstallError(
+            "This install link is unknown, expired or already used. Start the install again."
+        )
+
+
+# -- exchange ------------------------------------------------------------------------------
+
+
+def exchange_code(
+    session: Session, app: App, code: str, api, app_token: str, *, source: str, action: str = ""
+) -> Tenant:
+    """Exchange an auth code for the tenant's credential and first token, once: a second caller
+    with the same code (the redirect and the push racing) waits for the first one's tenant."""
+    code_hash = hashlib.sha256(code.encode()).hexdigest()
+    claim_id = _claim(session, app, code_hash)
+    if claim_id is None:
+        return _wait_for_claim(session, app, code_hash)
+    try:
+        tenant_id, name, credential, token, auth_info = _exchange(app, code, api, app_token)
+    except UpstreamError as exc:
+        if exc.retryable:
+            # Busy or no answer: the code may still be good, so free it for the retry.
+            session.execute(delete(AuthCodeClaim.__table__).where(AuthCodeClaim.id == claim_id))
+        else:
+            session.execute(
+                update(AuthCodeClaim.__table__)
+                .where(AuthCodeClaim.id == claim_id)
+                .values(error=f"{exc.errcode} {exc.errmsg}"[:500])
+            )
+        session.commit()
+        raise
+    tenant = upsert_tenant(
+        session, app, tenant_id, name=name, credential=credential, token=token,
+        auth_info=auth_info, source=source, action=action,
+    )  # fmt: skip
+    session.execute(
+        update(AuthCodeClaim.__table__)
+        .where(AuthCodeClaim.id == claim_id)
+        .values(tenant_pk=tenant.id)
+    )
+    # One transaction: the tenant, its credential, its first token, its history and the claim.
+    session.commit()
+    return tenant
+
+
+def _exchange(app: App, code: str, api, app_token: str):
+    """(tenant id, name, credential, (access token, expires_in) or None, auth info)."""
+    if app.platform == "wecom":
+        answer = api.get_permanent_code(app_token, code)
+        corp = answer.get("auth_corp_info") or {}
+        token = (answer["access_token"], int(answer.get("expires_in") or 7200))
+        auth_info = {
+            key: answer[key]
+            for key in ("auth_corp_info", "auth_info", "auth_user_info", "edition_info", "state")
+            if key in answer
+        }
+        return corp["corpid"], corp.get("corp_name", ""), answer["permanent_code"], token, auth_info
+    info = api.query_auth(app_token, app.app_id, code)
+    appid = info["authorizer_appid"]
+    token = None
+    if info.get("authorizer_access_token"):
+        token = (info["authorizer_access_token"], int(info.get("expires_in") or 7200))
+    details = api.get_authorizer_info(app_token, app.app_id, appid)
+    authorizer = details.get("authorizer_info") or {}
+    auth_info = {"authorizer_info": authorizer, "func_info": info.get("func_info", [])}
+    return (
+        appid,
+        authorizer.get("nick_name", ""),
+        info.get("authorizer_refresh_token") or None,
+        token,
+        auth_info,
+    )
+
+
+def _claim(session: Session, app: App, code_hash: str) -> int | None:
+    claim_id = insert_ignoring_conflict(
+        session, AuthCodeClaim, {"app_pk": app.id, "code_hash": code_hash}, ["app_pk", "code_hash"]
+    )
+    if claim_id is None:
+        # Take over a claim whose holder died before finishing (no tenant, no error, old).
+        taken = session.execute(
+            update(AuthCodeClaim.__table__)
+            .where(
+                AuthCodeClaim.app_pk == app.id,
+                AuthCodeClaim.code_hash == code_hash,
+                AuthCodeClaim.tenant_pk.is_(None),
+                AuthCodeClaim.error.is_(None),
+                AuthCodeClaim.claimed_at < utcnow() - CLAIM_LEASE,
+            )
+            .values(claimed_at=utcnow())
+            .returning(AuthCodeClaim.id)
+        )
+        claim_id = taken.scalar()
+    session.commit()  # visible to the other process at once
+    return claim_id
+
+
+def _wait_for_claim(session: Session, app: App, code_hash: str) -> Tenant:
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+    while True:
+        claim = session.execute(
+            select(AuthCodeClaim.tenant_pk, AuthCodeClaim.error).where(
+                AuthCodeClaim.app_pk == app.id, AuthCodeClaim.code_hash == code_hash
+            )
+        ).first()
+        session.rollback()  # a fresh snapshot on the next read
+        if claim is None:
+            raise UpstreamError("exchange", None, "exchange released, retry", "busy")
+        if claim.tenant_pk is not None:
+            return session.get(Tenant, claim.tenant_pk)
+        if claim.error:
+            raise InstallError(f"The authorization could not be completed ({claim.error}).")
+        if time.monotonic() > deadline:
+            raise UpstreamError("exchange", None, "exchange still in progress", "busy")
+        time.sleep(0.1)
+
+
+# -- tenants -------------------------------------------------------------------------------
+
+
+def upsert_tenant(
+    session: Session,
+    app: App,
+    tenant_id: str,
+    *,
+    name: str,
+    credential: str | None,
+    token: tuple[str, int] | None,
+    auth_info: dict[str, Any],
+    source: str,
+    action: str = "",
+) -> Tenant:
+    """Create the tenant or bring it back to `active` with the new credential; the caller
+    commits. One row per (app, tenant id) whatever the order of redirect and push."""
+    now = utcnow()
+    inserted = insert_ignoring_conflict(
+        session,
+        Tenant,
+        {"app_pk": app.id, "tenant_id": tenant_id, "name": name, "status": "active"},
+        ["app_pk", "tenant_id"],
+    )
+    tenant = session.scalar(
+        select(Tenant).where(Tenant.app_pk == app.id, Tenant.tenant_id == tenant_id)
+    )
+    session.refresh(tenant)
+    if not action:
+        if inserted:
+            action = "authorized"
+        elif tenant.status != "active" or tenant.credential != credential:
+            action = "reauthorized"
+        else:
+            action = "authorized_again"
+    previous_status = tenant.status
+    if credential and credential != tenant.credential:
+        # A new authorization kills the old credential (open-platform.md §4.4, §7.5).
+        tenant.credential, tenant.previous_credential = credential, None
+        tenant.credential_version += 1
+    tenant.name = name or tenant.name
+    tenant.auth_info = auth_info
+    tenant.authorized_at, tenant.cancelled_at = now, None
+    if tenant.credential:
+        tenant.status, tenant.status_reason = "active", None
+    else:
+        # open-platform.md §4.4: no refresh token when the account granted no API permissions.
+        tenant.status, tenant.status_reason = "needs_reauth", "no credential was granted"
+    if token:
+        _store_tenant_token(session, tenant, *token)
+    record(session, tenant, action, source, {"from": previous_status} if not inserted else None)
+    return tenant
+
+
+def _store_tenant_token(session: Session, tenant: Tenant, access_token: str, expires_in: int):
+    now = utcnow()
+    row = session.scalar(select(TenantToken).where(TenantToken.tenant_pk == tenant.id))
+    if row is None:
+        row = TenantToken(tenant_pk=tenant.id, version=0)
+        session.add(row)
+    row.access_token = access_token
+    row.obtained_at, row.expires_at = now, now + timedelta(seconds=expires_in)
+    row.version += 1
+    row.last_error = None
+
+
+def cancel_tenant(session: Session, tenant: Tenant, source: str, reason: str) -> None:
+    """Authorization cancelled: drop its tokens, stop its refreshes, keep the row and history.
+    The credential is dead upstream; it is kept only as a record. The caller commits."""
+    if tenant.status == "cancelled":
+        return
+    previous = tenant.status
+    tenant.status, tenant.status_reason, tenant.cancelled_at = "cancelled", reason, utcnow()
+    session.execute(delete(TenantToken.__table__).where(TenantToken.tenant_pk == tenant.id))
+    record(session, tenant, "cancelled", source, {"from": previous, "reason": reason})
+
+
+def record(
+    session: Session, tenant: Tenant, action: str, source: str, detail: dict | None = None
+) -> None:
+    session.add(TenantHistory(tenant_pk=tenant.id, action=action, source=source, detail=detail))
+
+
+def find_tenant(session: Session, app: App, tenant_id: str | None) -> Tenant | None:
+    if not tenant_id:
+        return None
+    return session.scalar(
+        select(Tenant).where(Tenant.app_pk == app.id, Tenant.tenant_id == tenant_id)
+    )

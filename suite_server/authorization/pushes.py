@@ -1,0 +1,51 @@
+"""Authorization pushes, processed after `success` from the stored event: WeCom create_auth,
+change_auth, cancel_auth, reset_permanent_code; Open authorized, updateauthorized,
+unauthorized (wecom-suite.md §3, open-platform.md §2)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from suite_server.authorization import flow
+from suite_server.callbacks import xml
+from suite_server.models import App, InboundEvent
+
+KINDS = {
+    "wecom": ("create_auth", "change_auth", "cancel_auth", "reset_permanent_code"),
+    "open": ("authorized", "updateauthorized", "unauthorized"),
+}
+
+
+def handles(app: App, kind: str) -> bool:
+    return kind in KINDS[app.platform]
+
+
+def process(session: Session, app: App, event: InboundEvent, api, app_token: str) -> str:
+    """Act on one stored push; returns the event's outcome ("done" or "ignored"). Raises
+    UpstreamError for the caller to retry or fail, flow.InstallError when the code is refused.
+    Idempotent: running it twice leaves the same state (a code is exchanged once)."""
+    fields = xml.parse(event.payload)
+    kind = event.kind
+    if kind in ("create_auth", "authorized", "updateauthorized", "reset_permanent_code"):
+        code = fields.get("AuthCode") or fields.get("AuthorizationCode")
+        if not code:
+            return "ignored"
+        action = {"updateauthorized": "auth_changed", "reset_permanent_code": "credential_reset"}
+        flow.exchange_code(
+            session, app, code, api, app_token, source="push", action=action.get(kind, "")
+        )
+        return "done"
+    tenant_id = fields.get("AuthCorpId") or fields.get("AuthorizerAppid")
+    tenant = flow.find_tenant(session, app, tenant_id)
+    if tenant is None:
+        return "ignored"  # never installed here, or already gone
+    if kind in ("cancel_auth", "unauthorized"):
+        flow.cancel_tenant(session, tenant, "push", f"{kind} pushed by the platform")
+    elif kind == "change_auth" and tenant.status == "active":
+        # Visibility, permissions or auth mode changed: re-read the auth info (wecom-suite.md §3).
+        answer = api.get_auth_info(app_token, tenant.tenant_id, tenant.credential)
+        fresh = {k: v for k, v in answer.items() if k not in ("errcode", "errmsg")}
+        tenant.auth_info = {**(tenant.auth_info or {}), **fresh}
+        flow.record(session, tenant, "auth_changed", "push")
+    session.commit()
+    return "done"

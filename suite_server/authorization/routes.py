@@ -1,0 +1,78 @@
+"""/install/<app_id> and /install/<app_id>/done: the browser side of an install."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, redirect, render_template, request
+from sqlalchemy import select
+
+from suite_server import db
+from suite_server.authorization import flow
+from suite_server.errors import UpstreamError
+from suite_server.models import App
+from suite_server.tokens.service import app_token
+from suite_server.upstream import api_for
+
+bp = Blueprint("authorization", __name__, url_prefix="/install", template_folder="templates")
+
+
+@bp.errorhandler(flow.InstallError)
+def refused(exc: flow.InstallError):
+    return render_template("authorization/error.html", message=str(exc)), 400
+
+
+@bp.errorhandler(UpstreamError)
+def upstream_failed(exc: UpstreamError):
+    current_app.logger.warning(
+        "install: upstream %s failed: %s %s", exc.endpoint, exc.errcode, exc.kind
+    )
+    message = "The platform did not answer as expected. Please try again in a minute."
+    return render_template(
+        "authorization/error.html", message=message
+    ), 503 if exc.retryable else 502
+
+
+@bp.get("/<app_id>")
+def start(app_id: str):
+    app = _app(app_id)
+    auth_type = request.args.get("auth_type", "3")
+    if auth_type not in ("1", "2", "3"):
+        raise flow.InstallError("auth_type must be 1 (official accounts), 2 (mini programs) or 3.")
+    api = api_for(app.platform, current_app.config)
+    token = app_token(db.session(), app, api, current_app.config["TOKEN_MIN_REMAINING"])
+    urls = flow.InstallUrls(
+        current_app.config["PUBLIC_URL"],
+        current_app.config["WECOM_INSTALL_URL"],
+        current_app.config["OPEN_AUTH_URL"],
+    )
+    target = flow.start_install(
+        db.session(), app, api, token, urls,
+        mobile=request.args.get("mobile") == "1",
+        auth_type=int(auth_type),
+        biz_appid=request.args.get("biz_appid") or None,
+    )  # fmt: skip
+    return redirect(target, 302)
+
+
+@bp.get("/<app_id>/done")
+def done(app_id: str):
+    app = _app(app_id)
+    state, code = request.args.get("state", ""), request.args.get("auth_code", "")
+    if not state or not code:
+        raise flow.InstallError("The platform's answer is missing auth_code or state.")
+    flow.consume_state(db.session(), app, state)
+    api = api_for(app.platform, current_app.config)
+    token = app_token(db.session(), app, api, current_app.config["TOKEN_MIN_REMAINING"])
+    tenant = flow.exchange_code(db.session(), app, code, api, token, source="redirect")
+    if app.landing_url:
+        separator = "&" if "?" in app.landing_url else "?"
+        return redirect(f"{app.landing_url}{separator}{urlencode({'tenant_id': tenant.tenant_id})}")
+    return render_template("authorization/done.html", app=app, tenant=tenant)
+
+
+def _app(app_id: str) -> App:
+    app = db.session().scalar(select(App).where(App.app_id == app_id[:64]))
+    if app is None:
+        raise flow.InstallError("There is no such app on this server.")
+    return app

@@ -1,0 +1,58 @@
+"""The install flow's bookkeeping: one-time states, claimed auth codes, and tenant history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from suite_server.db import Base, UTCDateTime, utcnow
+
+
+class InstallState(Base):
+    """The `state` of one install started at /install/<app_id>: bound to the app, single use,
+    expiring after 20 minutes, so a forged or replayed redirect back is refused."""
+
+    __tablename__ = "install_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthCodeClaim(Base):
+    """An auth code being exchanged. The redirect back and the create_auth / authorized push
+    can carry the same code at the same moment on two processes; the unique key lets exactly
+    one of them call upstream while the other waits for its tenant (open-platform.md §4.3: a
+    code is single use, the second exchange would fail with 61009)."""
+
+    __tablename__ = "auth_code_claims"
+    __table_args__ = (UniqueConstraint("app_pk", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))  # sha256: the code itself is a secret
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    tenant_pk: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class TenantHistory(Base):
+    """What happened to a tenant, and why: kept when it is cancelled, shown to admins."""
+
+    __tablename__ = "tenant_history"
+    __table_args__ = (Index("ix_tenant_history_tenant_pk_at", "tenant_pk", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_pk: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # authorized, reauthorized, auth_changed, cancelled, credential_reset, reconciled, ...
+    action: Mapped[str] = mapped_column(String(32))
+    # redirect, push, reconcile, admin, token
+    source: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

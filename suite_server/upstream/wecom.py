@@ -1,0 +1,96 @@
+"""WeCom's server APIs for a third-party app "suite" (wecom-suite.md §4), as typed calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from suite_server.upstream.http import DEFAULT_TIMEOUT, ApiClient
+from suite_server.upstream.results import Code, Token, required, seconds
+
+DEFAULT_BASE = "https://qyapi.weixin.qq.com"
+
+# errcode -> UpstreamError kind, from wecom-suite.md §5. Anything else (41xxx "missing
+# field" included: our request was wrong) is "other".
+WECOM_ERRCODES: dict[int, str] = {
+    -1: "busy",  # system busy
+    45009: "busy",  # rate limit
+    45033: "busy",  # concurrency limit
+    40014: "token",  # invalid corp access_token
+    42001: "token",  # corp access_token expired
+    42009: "token",  # suite_access_token expired
+    40082: "token",  # invalid suite_access_token (also: corp has not authorized the suite)
+    40085: "ticket",  # invalid or expired suite_ticket
+    40084: "credential",  # invalid permanent_code: corp deauthorized or code reset
+    40077: "code",  # invalid pre_auth_code
+    42007: "code",  # pre_auth_code expired
+    40078: "code",  # invalid auth_code (used or older than 10 min)
+    40029: "code",  # invalid OAuth code
+    40001: "config",  # on WeCom: invalid secret, not a token problem (§5)
+    40080: "config",  # invalid suite_secret
+    40083: "config",  # invalid suite_id
+    40086: "config",  # invalid third-party app id
+    60020: "config",  # caller IP not in the provider's whitelist
+    50001: "config",  # redirect domain not trusted
+}
+
+
+class WeComApi:
+    """Suite-level calls to WeCom. Every method takes the tokens and codes it needs."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.client = ApiClient(base_url, errcodes=WECOM_ERRCODES, timeout=timeout, session=session)
+
+    def _post(self, path: str, suite_token: str, body: dict[str, Any]) -> dict[str, Any]:
+        params = {"suite_access_token": suite_token}
+        return self.client.call("POST", path, params=params, body=body)
+
+    def get_suite_token(self, suite_id: str, suite_secret: str, suite_ticket: str) -> Token:
+        # POST only: sent as GET the body is dropped and WeCom answers 40083 (§4). The success
+        # body has no errcode (§4 "Token semantics"); ApiClient treats that as success.
+        body = {"suite_id": suite_id, "suite_secret": suite_secret, "suite_ticket": suite_ticket}
+        answer = self.client.call("POST", "/cgi-bin/service/get_suite_token", body=body)
+        endpoint = "service/get_suite_token"
+        return Token(required(answer, "suite_access_token", endpoint), seconds(answer))
+
+    def get_pre_auth_code(self, suite_token: str) -> Code:
+        # §4: the one GET among the suite APIs.
+        params = {"suite_access_token": suite_token}
+        answer = self.client.call("GET", "/cgi-bin/service/get_pre_auth_code", params=params)
+        code = required(answer, "pre_auth_code", "service/get_pre_auth_code")
+        return Code(code, seconds(answer, default=1200))
+
+    def set_session_info(self, suite_token: str, pre_auth_code: str, auth_type: int) -> None:
+        """auth_type 0 = formal install, 1 = test install (§4)."""
+        body = {"pre_auth_code": pre_auth_code, "session_info": {"auth_type": auth_type}}
+        self._post("/cgi-bin/service/set_session_info", suite_token, body)
+
+    def get_permanent_code(self, suite_token: str, auth_code: str) -> dict[str, Any]:
+        """The whole v1 answer (§4): permanent_code, auth_corp_info, auth_info, top-level
+        auth_user_info, and a ready corp token (access_token, expires_in)."""
+        answer = self._post(
+            "/cgi-bin/service/get_permanent_code", suite_token, {"auth_code": auth_code}
+        )
+        # No API re-issues a permanent code (§4): an answer without one is an error, not a tenant.
+        required(answer, "permanent_code", "service/get_permanent_code")
+        return answer
+
+    def get_auth_info(
+        self, suite_token: str, auth_corpid: str, permanent_code: str
+    ) -> dict[str, Any]:
+        """{auth_corp_info, auth_info[, dealer_corp_info, edition_info]} (§4)."""
+        body = {"auth_corpid": auth_corpid, "permanent_code": permanent_code}
+        return self._post("/cgi-bin/service/get_auth_info", suite_token, body)
+
+    def get_corp_token(self, suite_token: str, auth_corpid: str, permanent_code: str) -> Token:
+        # Success has no errcode (§4 "Token semantics"), and the same token while it is valid.
+        body = {"auth_corpid": auth_corpid, "permanent_code": permanent_code}
+        answer = self._post("/cgi-bin/service/get_corp_token", suite_token, body)
+        return Token(required(answer, "access_token", "service/get_corp_token"), seconds(answer))

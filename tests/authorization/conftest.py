@@ -1,0 +1,109 @@
+"""An app pointed at the sandbox over real HTTP, with a suite and a component registered on both
+sides and their first tickets delivered."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from suite_server import db
+from suite_server.models import App, Ticket
+from suite_server.sandbox.install_pages import NEW
+from tests import factories
+
+
+@dataclass
+class Platform:
+    """The sandbox's control API and a browser's view of an install."""
+
+    base: str
+    server: str
+
+    def control(self, path: str, **body) -> dict:
+        response = requests.post(f"{self.base}/sandbox/{path}", json=body, timeout=30)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def calls(self) -> dict:
+        return requests.get(f"{self.base}/sandbox/calls", timeout=10).json()["by_endpoint"]
+
+    def register(self, app: App, **extra) -> None:
+        self.control(
+            "apps", platform=app.platform, app_id=app.app_id, secret=app.secret,
+            token=app.token, aes_key=app.aes_key, server_url=self.server, push_ticket=False,
+            **extra,
+        )  # fmt: skip
+        pushed = self.control("push", app_id=app.app_id, kind="ticket")
+        assert pushed["delivered"], pushed
+
+    def start_install(self, app: App, **query) -> str:
+        """GET /install/<app_id> as a browser: the platform page it is sent to."""
+        response = requests.get(
+            f"{self.server}/install/{app.app_id}", params=query, allow_redirects=False, timeout=30
+        )
+        assert response.status_code == 302, response.text
+        return response.headers["Location"]
+
+    def approve_in_browser(self, page: str, tenant_id: str, name: str = "") -> str:
+        """Approve on the platform's page; returns where the platform sends the browser back."""
+        response = requests.post(
+            page, data={"tenant": NEW, "new_id": tenant_id, "new_name": name},
+            allow_redirects=False, timeout=30,
+        )  # fmt: skip
+        assert response.status_code == 302, response.text
+        return response.headers["Location"]
+
+    def install(self, app: App, tenant_id: str, name: str = "") -> requests.Response:
+        back = self.approve_in_browser(self.start_install(app), tenant_id, name)
+        return requests.get(back, allow_redirects=False, timeout=30)
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@pytest.fixture
+def platform(app, live_server, platform_sandbox) -> Platform:
+    app.config.update(
+        PUBLIC_URL=live_server,
+        WECOM_API_BASE=platform_sandbox.base_url,
+        WECHAT_API_BASE=platform_sandbox.base_url,
+        WECOM_INSTALL_URL=f"{platform_sandbox.base_url}/3rdapp/install",
+        OPEN_AUTH_URL=f"{platform_sandbox.base_url}/cgi-bin/componentloginpage",
+    )
+    return Platform(platform_sandbox.base_url, live_server)
+
+
+@pytest.fixture
+def suite(platform) -> App:
+    app = factories.wecom_app(db.session(), app_id="wwinstallsuite", provider_corpid="wwprov")
+    platform.register(app, provider_corpid="wwprov")
+    return app
+
+
+@pytest.fixture
+def component(platform) -> App:
+    app = factories.open_app(db.session(), app_id="wxinstallcomp")
+    platform.register(app)
+    return app
+
+
+def wait_until(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session().expire_all()
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        db.session().rollback()
+        time.sleep(0.05)
+
+
+def newest_ticket(app: App) -> Ticket | None:
+    from sqlalchemy import select
+
+    return db.session().scalars(select(Ticket).where(Ticket.app_pk == app.id)).first()

@@ -9,6 +9,7 @@ from flask import Flask
 
 from suite_server import db, settings
 from suite_server.crypto.secrets import Keyring
+from suite_server.jobs import runner as job_runner
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -23,6 +24,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     app.extensions["suite_server.keyring"] = Keyring(app.config["ENCRYPTION_KEYS"])
+    job_runner.init_app(app)
 
     from suite_server.authorization.routes import bp as authorization_bp
     from suite_server.callbacks.routes import bp as callbacks_bp

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -12,14 +13,18 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from suite_server import accounts, apps, create_app, db, schema
+from suite_server import accounts, apps, create_app, db, events, schema
 from suite_server.apps import ValidationError
+from suite_server.authorization import reconcile
 from suite_server.crypto import secrets
 from suite_server.crypto.secrets import UndecryptableSecret
+from suite_server.jobs import runner as job_runner
+from suite_server.jobs import schedule
 from suite_server.models import App, InboundEvent, Tenant, TenantToken
 from suite_server.models.events import STATUSES as EVENT_STATUSES
 from suite_server.sandbox import sandbox_command
@@ -205,7 +210,9 @@ def tenants_list(app_id: str | None, as_json: bool) -> None:
             "name": tenant.name,
             "status": tenant.status,
             "status_reason": tenant.status_reason,
-            "token_expires_at": expires_at.isoformat() if expires_at else None,
+            "authorized_at": _iso(tenant.authorized_at),
+            "cancelled_at": _iso(tenant.cancelled_at),
+            "token_expires_at": _iso(expires_at),
         }
         for owner, tenant, expires_at in db.session().execute(query)
     ]
@@ -213,12 +220,32 @@ def tenants_list(app_id: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     _table(
-        ["APP ID", "TENANT ID", "NAME", "STATUS", "TOKEN EXPIRES"],
+        ["APP ID", "TENANT ID", "NAME", "STATUS", "SINCE", "TOKEN EXPIRES", "REASON"],
         [
-            [r["app_id"], r["tenant_id"], r["name"], r["status"], r["token_expires_at"] or "none"]
+            [r["app_id"], r["tenant_id"], r["name"], r["status"],
+             (r["cancelled_at"] if r["status"] == "cancelled" else r["authorized_at"] or "-")[:19],
+             (r["token_expires_at"] or "none")[:19], (r["status_reason"] or "")[:60]]
             for r in rows
         ],
-    )
+    )  # fmt: skip
+
+
+@tenants_group.command("reconcile")
+@click.option("--app", "app_id", default=None, help="only this app")
+@needs_schema
+def tenants_reconcile(app_id: str | None) -> None:
+    """Compare tenants with the platform now (what the daily job does) and print what changed."""
+    if app_id and db.session().scalar(select(App.id).where(App.app_id == app_id)) is None:
+        raise click.ClickException(f"no app {app_id!r}")
+    failed = False
+    for owner, result in reconcile.reconcile(app_id).items():
+        if isinstance(result, str):
+            failed = True
+            click.echo(f"{owner}: not reconciled: {result}")
+        else:
+            click.echo(f"{owner}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+    if failed:
+        sys.exit(1)
 
 
 # -- events ------------------------------------------------------------------------------------
@@ -276,6 +303,23 @@ def events_list(
             for r in rows
         ],
     )  # fmt: skip
+
+
+@events_group.command("reprocess")
+@click.argument("event_id", type=int)
+@needs_schema
+def events_reprocess(event_id: int) -> None:
+    """Run a failed event's processing again (in the background)."""
+    try:
+        events.reprocess(event_id)
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    runner = job_runner.get_runner()
+    if isinstance(runner, job_runner.InProcessRunner):
+        runner.drain(timeout=60)  # no worker will run it once this command exits
+    event = db.session().get(InboundEvent, event_id)
+    db.session().refresh(event)
+    click.echo(f"event {event_id}: {event.status}" + (f" ({event.error})" if event.error else ""))
 
 
 # -- accounts ----------------------------------------------------------------------------------
@@ -360,8 +404,38 @@ cli.add_command(sandbox_command, "sandbox")
 @needs_schema
 def serve(host: str, port: int) -> None:
     """Serve the web app with the development server (use gunicorn wsgi:app in production)."""
+    app = current_app._get_current_object()
+    if isinstance(job_runner.get_runner(app), job_runner.InProcessRunner):
+        schedule.start_in_process_schedule(app)  # no cron process without Redis
     # Flask's app.run() refuses to run under its own CLI; werkzeug's server is what it wraps.
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    run_simple(host, port, app, threaded=True)
+
+
+@cli.command("worker")
+@click.option("--burst", is_flag=True, help="stop when the queues are empty")
+@needs_schema
+def worker(burst: bool) -> None:
+    """Run an RQ worker for the queues (with its scheduler); needs SUITE_SERVER_REDIS_URL."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        job_runner.run_worker(current_app._get_current_object(), burst=burst)
+    except (job_runner.NoRedisConfigured, RedisError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+
+
+@cli.command("cron")
+@needs_schema
+def cron() -> None:
+    """Enqueue the periodic jobs on time (any number may run); needs SUITE_SERVER_REDIS_URL."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        schedule.run_cron(current_app._get_current_object())
+    except (job_runner.NoRedisConfigured, RedisError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:

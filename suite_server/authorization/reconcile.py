@@ -6,15 +6,42 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from suite_server import db
 from suite_server.authorization import flow
 from suite_server.errors import UpstreamError
+from suite_server.jobs.tasks import task
 from suite_server.models import App, Tenant
+from suite_server.tokens.service import app_token
+from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
 PAGE = 500  # api_get_authorizer_list's maximum count
+
+
+@task("tenants.reconcile", queue="low")
+def reconcile(app_id: str | None = None) -> dict[str, dict[str, int] | str]:
+    """Reconcile every app (or one): the daily job and `suite-server tenants reconcile`. An app
+    the platform cannot answer for is reported and skipped; the others still run. Returns, per
+    app id, its counts or the error."""
+    session = db.session()
+    query = select(App).order_by(App.id)
+    if app_id is not None:
+        query = query.where(App.app_id == app_id)
+    results: dict[str, dict[str, int] | str] = {}
+    for app in session.scalars(query).all():
+        api = api_for(app.platform, current_app.config)
+        try:
+            token = app_token(session, app, api, current_app.config["TOKEN_MIN_REMAINING"])
+            results[app.app_id] = reconcile_app(session, app, api, token)
+        except UpstreamError as exc:
+            session.rollback()
+            log.warning("app %s not reconciled: %s", app.app_id, exc)
+            results[app.app_id] = str(exc)
+    return results
 
 
 def reconcile_app(session: Session, app: App, api, app_token: str) -> dict[str, int]:

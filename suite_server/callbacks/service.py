@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
+from suite_server import events
 from suite_server.apps import CallbackKeys, callback_keys
 from suite_server.callbacks import inbox, xml
 from suite_server.callbacks.envelope import open_envelope
@@ -72,10 +73,13 @@ def receive(
         receive_id=opened.receive_id,
         tenant_id=_tenant_of(channel, fields, opened, authorizer_appid),
     )
+    kind = inbox.kind_of(fields)
+    if event_id is not None and events.processable(app.platform, kind):
+        events.schedule(event_id)
     log.info(
         "app %s: %s push on %s stored as event %s (receive id of the %s)",
         app.app_id,
-        inbox.kind_of(fields),
+        kind,
         channel,
         event_id if event_id is not None else "(duplicate)",
         opened.owner,

@@ -1,0 +1,148 @@
+"""Processing stored pushes after they were answered: which events have work to do, the job that
+does it, the sweep that repairs lost jobs, and re-running a failed event.
+
+A push is committed as a `pending` event before `success` is answered (callbacks/inbox.py); then
+`schedule` enqueues the job `events.process`. Every path ends in a final status on the row:
+`done` / `ignored`, or `failed` with the upstream errcode and message once retries are spent.
+If the enqueue or the worker is lost (Redis away, a process killed), the row stays `pending` and
+the periodic `events.sweep` enqueues it again; the job id `event:<id>` keeps it to one job.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from suite_server import db
+from suite_server.authorization import pushes
+from suite_server.authorization.flow import InstallError
+from suite_server.db import utcnow
+from suite_server.errors import UpstreamError
+from suite_server.jobs import runner
+from suite_server.jobs.tasks import task
+from suite_server.models import App, AppToken, InboundEvent
+from suite_server.tokens.service import app_token
+from suite_server.upstream import api_for
+
+log = logging.getLogger(__name__)
+
+RETRIES = 8  # with runner.backoff: about 30 minutes of upstream trouble before `failed`
+SWEEP_AFTER = timedelta(minutes=2)  # a pending event this old has lost its job
+SWEEP_BATCH = 500
+
+
+def processable(platform: str, kind: str) -> bool:
+    """Whether events of this kind have work to do after the answer."""
+    return kind in pushes.KINDS[platform]
+
+
+def schedule(event_id: int) -> None:
+    """Enqueue the processing of a committed event. A failure here loses nothing: the event is
+    stored as pending and the sweep picks it up."""
+    try:
+        runner.enqueue("events.process", event_id, job_id=f"event:{event_id}", retries=RETRIES)
+    except Exception:
+        log.exception("event %s: enqueue failed; the sweep will retry it", event_id)
+
+
+def _mark_failed(name: str, args: list, kwargs: dict, exc: BaseException) -> None:
+    """on_failure: retries are spent (or the error was one retrying cannot fix)."""
+    if isinstance(exc, UpstreamError):
+        error = f"{exc.endpoint}: errcode {exc.errcode} {exc.errmsg}"
+    else:
+        error = f"{type(exc).__name__}: {exc}"
+    session = db.session()
+    session.execute(
+        update(InboundEvent.__table__)
+        .where(InboundEvent.id == args[0], InboundEvent.status == "pending")
+        .values(status="failed", error=error[:1000], processed_at=utcnow())
+    )
+    session.commit()
+    log.warning("event %s failed: %s", args[0], error)
+
+
+@task("events.process", on_failure=_mark_failed)
+def process(event_id: int) -> str | None:
+    """Act on one pending event; returns its final status (None when there was nothing to do).
+    Upstream trouble that may pass (busy, no answer, a stale app token, no ticket yet) raises,
+    so the runner retries with backoff; anything retrying cannot fix fails the event at once."""
+    session = db.session()
+    event = session.get(InboundEvent, event_id)
+    if event is None or event.status != "pending":
+        return None
+    app = session.get(App, event.app_pk)
+    if not processable(app.platform, event.kind):
+        return None
+    event.attempts += 1
+    session.commit()
+    api = api_for(app.platform, current_app.config)
+    try:
+        token = app_token(session, app, api, current_app.config["TOKEN_MIN_REMAINING"])
+        outcome = pushes.process(session, app, event, api, token)
+    except UpstreamError as exc:
+        session.rollback()
+        if exc.kind == "token":
+            # The cached app token was refused: drop it so the retry fetches a new one.
+            session.execute(
+                update(AppToken.__table__)
+                .where(AppToken.app_pk == app.id)
+                .values(expires_at=None, last_error=str(exc)[:500])
+            )
+            session.commit()
+        if exc.kind in ("busy", "token", "ticket"):
+            raise
+        _mark_failed("events.process", [event_id], {}, exc)
+        return "failed"
+    except InstallError as exc:
+        session.rollback()
+        _mark_failed("events.process", [event_id], {}, exc)
+        return "failed"
+    session.execute(
+        update(InboundEvent.__table__)
+        .where(InboundEvent.id == event_id, InboundEvent.status == "pending")
+        .values(status=outcome, error=None, processed_at=utcnow())
+    )
+    session.commit()
+    log.info("event %s (%s) processed: %s", event_id, event.kind, outcome)
+    return outcome
+
+
+@task("events.sweep", queue="low")
+def sweep() -> int:
+    """Enqueue pending events whose job was lost; returns how many were enqueued."""
+    session = db.session()
+    rows = session.execute(
+        select(InboundEvent.id, InboundEvent.kind, App.platform)
+        .join(App, App.id == InboundEvent.app_pk)
+        .where(InboundEvent.status == "pending", InboundEvent.received_at < utcnow() - SWEEP_AFTER)
+        .order_by(InboundEvent.received_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    session.rollback()
+    ids = [row.id for row in rows if processable(row.platform, row.kind)]
+    for event_id in ids:
+        schedule(event_id)
+    if ids:
+        log.info("sweep: %d pending events enqueued again", len(ids))
+    return len(ids)
+
+
+def reprocess(event_id: int) -> InboundEvent:
+    """Put a failed (or ignored) event back to pending and enqueue it. Raises LookupError for an
+    unknown event, ValueError for one with nothing to run."""
+    session = db.session()
+    event = session.get(InboundEvent, event_id)
+    if event is None:
+        raise LookupError(f"no event {event_id}")
+    app = session.get(App, event.app_pk)
+    if not processable(app.platform, event.kind):
+        raise ValueError(f"event {event_id} ({event.kind}) has no processing to run")
+    if event.status == "pending":
+        raise ValueError(f"event {event_id} is already pending")
+    event.status, event.error, event.processed_at = "pending", None, None
+    session.commit()
+    schedule(event_id)
+    return event

@@ -1,0 +1,1 @@
+"""Background jobs: the runner (RQ or in-process), the job functions by name, the periodic list."""

@@ -142,6 +142,7 @@ def reprocess(event_id: int) -> InboundEvent:
         raise ValueError(f"event {event_id} ({event.kind}) has no processing to run")
     if event.status == "pending":
         raise ValueError(f"event {event_id} is already pending")
+    pushes.allow_rerun(session, app, event)
     event.status, event.error, event.processed_at = "pending", None, None
     session.commit()
     schedule(event_id)

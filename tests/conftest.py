@@ -23,6 +23,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from suite_server import create_app, schema
 from suite_server.db import Base
+from suite_server.jobs.runner import InProcessRunner
 from suite_server.sandbox import SandboxServer
 
 POSTGRES_URL = os.environ.get(
@@ -151,6 +152,9 @@ def app(database: Database, tmp_path: Path) -> Iterator[Flask]:
     app = make_app(tmp_path / "instance", database.for_test(tmp_path))
     with app.app_context():
         yield app
+    jobs = app.extensions["suite_server.jobs"]
+    if isinstance(jobs, InProcessRunner):
+        jobs.shutdown(timeout=10)  # no job of this test may touch the next test's database
     app.extensions["suite_server.engine"].dispose()
     database.clean()
 

@@ -128,7 +128,7 @@ def exchange_code(
 ) -> Tenant:
     """Exchange an auth code for the tenant's credential and first token, once: a second caller
     with the same code (the redirect and the push racing) waits for the first one's tenant."""
-    code_hash = hashlib.sha256(code.encode()).hexdigest()
+    code_hash = _code_hash(code)
     claim_id = _claim(session, app, code_hash)
     if claim_id is None:
         return _wait_for_claim(session, app, code_hash)
@@ -158,6 +158,21 @@ def exchange_code(
     # One transaction: the tenant, its credential, its first token, its history and the claim.
     session.commit()
     return tenant
+
+
+def release_failed_claim(session: Session, app: App, code: str) -> None:
+    """Forget a refused exchange of `code` (its claim with an error); the caller commits."""
+    session.execute(
+        delete(AuthCodeClaim.__table__).where(
+            AuthCodeClaim.app_pk == app.id,
+            AuthCodeClaim.code_hash == _code_hash(code),
+            AuthCodeClaim.error.is_not(None),
+        )
+    )
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def _exchange(app: App, code: str, api, app_token: str):

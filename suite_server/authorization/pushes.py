@@ -20,6 +20,18 @@ def handles(app: App, kind: str) -> bool:
     return kind in KINDS[app.platform]
 
 
+def _code(fields: dict[str, str]) -> str:
+    return fields.get("AuthCode") or fields.get("AuthorizationCode") or ""
+
+
+def allow_rerun(session: Session, app: App, event: InboundEvent) -> None:
+    """Before a failed push is run again by hand: forget the refusal recorded for its code, so
+    the code is tried once more instead of failing on the old answer. The caller commits."""
+    code = _code(xml.parse(event.payload))
+    if code:
+        flow.release_failed_claim(session, app, code)
+
+
 def process(session: Session, app: App, event: InboundEvent, api, app_token: str) -> str:
     """Act on one stored push; returns the event's outcome ("done" or "ignored"). Raises
     UpstreamError for the caller to retry or fail, flow.InstallError when the code is refused.
@@ -27,7 +39,7 @@ def process(session: Session, app: App, event: InboundEvent, api, app_token: str
     fields = xml.parse(event.payload)
     kind = event.kind
     if kind in ("create_auth", "authorized", "updateauthorized", "reset_permanent_code"):
-        code = fields.get("AuthCode") or fields.get("AuthorizationCode")
+        code = _code(fields)
         if not code:
             return "ignored"
         action = {"updateauthorized": "auth_changed", "reset_permanent_code": "credential_reset"}

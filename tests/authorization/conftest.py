@@ -9,9 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from suite_server import db
-from suite_server.models import App, Ticket
+from suite_server.jobs import runner as job_runner
+from suite_server.models import App, Tenant, TenantHistory, Ticket
+from suite_server.sandbox import SandboxServer
 from suite_server.sandbox.install_pages import NEW
 from tests import factories
 
@@ -22,6 +25,11 @@ class Platform:
 
     base: str
     server: str
+    sandbox: SandboxServer
+
+    def join(self) -> None:
+        """Wait until the sandbox has delivered the pushes it sends in the background."""
+        self.sandbox.sandbox.pusher.join()
 
     def control(self, path: str, **body) -> dict:
         response = requests.post(f"{self.base}/sandbox/{path}", json=body, timeout=30)
@@ -75,7 +83,7 @@ def platform(app, live_server, platform_sandbox) -> Platform:
         WECOM_INSTALL_URL=f"{platform_sandbox.base_url}/3rdapp/install",
         OPEN_AUTH_URL=f"{platform_sandbox.base_url}/cgi-bin/componentloginpage",
     )
-    return Platform(platform_sandbox.base_url, live_server)
+    return Platform(platform_sandbox.base_url, live_server, platform_sandbox)
 
 
 @pytest.fixture
@@ -104,6 +112,29 @@ def wait_until(check, timeout: float = 10.0):
 
 
 def newest_ticket(app: App) -> Ticket | None:
-    from sqlalchemy import select
-
     return db.session().scalars(select(Ticket).where(Ticket.app_pk == app.id)).first()
+
+
+def drain(app) -> None:
+    assert job_runner.get_runner(app).drain(timeout=30), "jobs still running after 30 s"
+    db.session().expire_all()
+
+
+def tenant_of(app: App, tenant_id: str) -> Tenant | None:
+    db.session().expire_all()
+    return db.session().scalar(
+        select(Tenant).where(Tenant.app_pk == app.id, Tenant.tenant_id == tenant_id)
+    )
+
+
+def history(tenant: Tenant) -> list[tuple[str, str]]:
+    rows = db.session().scalars(
+        select(TenantHistory).where(TenantHistory.tenant_pk == tenant.id).order_by(TenantHistory.id)
+    )
+    return [(row.action, row.source) for row in rows]
+
+
+def push(platform, app: App, kind: str, **fields) -> dict:
+    result = platform.control("push", app_id=app.app_id, kind=kind, **fields)
+    assert result["delivered"] and result["body"] == "success", result
+    return result

@@ -12,13 +12,19 @@ from suite_server.crypto.secrets import Keyring
 from suite_server.jobs import runner as job_runner
 
 
+def instance_path(overrides: dict[str, Any] | None = None) -> str:
+    """The instance folder (dev keys, the SQLite database): INSTANCE_PATH in `overrides`, else
+    SUITE_SERVER_INSTANCE_PATH, else Flask's default `instance/` next to the package."""
+    chosen = (overrides or {}).get("INSTANCE_PATH") or os.environ.get(
+        f"{settings.PREFIX}_INSTANCE_PATH"
+    )
+    return os.path.abspath(chosen) if chosen else Flask(__name__).instance_path
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """The one entry point: settings, database, keyring, blueprints. `overrides` (tests) win over
     the config file and the environment; raises settings.SettingsError with a one-line reason."""
-    instance_path = (overrides or {}).get("INSTANCE_PATH") or os.environ.get(
-        f"{settings.PREFIX}_INSTANCE_PATH"
-    )
-    app = Flask(__name__, instance_path=os.path.abspath(instance_path) if instance_path else None)
+    app = Flask(__name__, instance_path=instance_path(overrides))
     app.config["INSTANCE_PATH"] = app.instance_path
     settings.load(app.config, overrides)
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from suite_server import accounts, apps, create_app, db, events, schema
+from suite_server import accounts, apps, create_app, db, demo, events, schema
 from suite_server.apps import ValidationError
 from suite_server.authorization import reconcile
 from suite_server.crypto import secrets
@@ -434,6 +434,22 @@ def cron() -> None:
         raise click.ClickException(str(exc).splitlines()[0]) from None
 
 
+@cli.command("demo", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--sandbox-port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--ticket-interval", default=60, show_default=True, type=click.IntRange(min=1),
+    help="seconds between the sandbox's ticket pushes (the platforms: 600)",
+)  # fmt: skip
+def demo_command(host: str, port: int, sandbox_port: int, ticket_interval: int) -> None:
+    """Sandbox + server + jobs in one go: demo apps and an admin created, URLs printed."""
+    try:
+        demo.run(host, port, sandbox_port, ticket_interval)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
@@ -444,3 +460,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     if not rows:
         click.echo("(none)")
+
+
+if __name__ == "__main__":
+    main()

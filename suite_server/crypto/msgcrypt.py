@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
+import string
 import struct
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
@@ -41,6 +43,12 @@ def decode_aes_key(encoding_aes_key: str) -> bytes:
     if len(key) != 32:  # pragma: no cover - cannot happen after the regex check
         raise ValueError("EncodingAESKey must decode to 32 bytes")
     return key
+
+
+def generate_aes_key() -> str:
+    """A new EncodingAESKey as the consoles make them: 43 random letters and digits."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(43))
 
 
 def _utf8(value: str) -> bytes:

@@ -14,7 +14,6 @@ from flask.typing import ResponseReturnValue
 
 from suite_server.crypto.msgcrypt import decode_aes_key
 from suite_server.sandbox import control_input as given
-from suite_server.sandbox import events
 from suite_server.sandbox.control_input import ControlError
 from suite_server.sandbox.faults import parse_rule
 from suite_server.sandbox.runtime import current_sandbox
@@ -87,12 +86,9 @@ def register_app() -> ResponseReturnValue:
         raise ControlError(400, "push_ticket must be true or false")
     with sandbox.state.lock:
         existing = sandbox.state.apps.get(app_id)
-        if existing is not None and existing.platform != platform:
-            raise ControlError(409, f"{app_id} is already registered as a {existing.platform} app")
-        sandbox.state.apps[app_id] = app
-    if push_ticket:
-        sandbox.pusher.deliver_later(lambda: events.push_ticket(sandbox.state, sandbox.pusher, app))
-    sandbox.ticker.wake()
+    if existing is not None and existing.platform != platform:
+        raise ControlError(409, f"{app_id} is already registered as a {existing.platform} app")
+    sandbox.register(app, push_ticket)
     return jsonify({"app": app.public(), "ticket_push": push_ticket}), 200 if existing else 201
 
 

@@ -9,7 +9,7 @@ from flask import current_app
 
 if TYPE_CHECKING:
     from suite_server.sandbox.pushes import Pusher
-    from suite_server.sandbox.state import SandboxState
+    from suite_server.sandbox.state import App, SandboxState
     from suite_server.sandbox.ticker import Ticker
 
 EXTENSION = "suite_server.sandbox"
@@ -20,6 +20,19 @@ class Sandbox:
     state: SandboxState
     pusher: Pusher
     ticker: Ticker
+
+    def register(self, app: App, push_ticket: bool = True) -> App | None:
+        """Add or replace an app (its tenants stay); returns the app it replaced. Like the
+        platform at approval, pushes a first ticket (in the background) unless told not to."""
+        from suite_server.sandbox import events
+
+        with self.state.lock:
+            existing = self.state.apps.get(app.app_id)
+            self.state.apps[app.app_id] = app
+        if push_ticket:
+            self.pusher.deliver_later(lambda: events.push_ticket(self.state, self.pusher, app))
+        self.ticker.wake()
+        return existing
 
 
 def current_sandbox() -> Sandbox:

@@ -1,0 +1,202 @@
+"""`suite-server demo`: the newcomer's one command. The sandbox plays both platforms on one port,
+the server runs on another with the in-process job runner, a demo suite and a demo component are
+registered on both sides, an admin is created, and the URLs to open are printed.
+
+The demo keeps its own SQLite database (`<instance>/demo.db`), made afresh on every start: the
+sandbox's corps and accounts live in its memory, so tenants from an earlier run would hold
+credentials no platform knows. Ctrl-C (or SIGTERM) stops everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from suite_server import accounts, apps, create_app, db, instance_path, schema
+from suite_server.crypto.msgcrypt import generate_aes_key
+from suite_server.errors import UpstreamError
+from suite_server.jobs import runner as job_runner
+from suite_server.jobs import schedule
+from suite_server.models import App
+from suite_server.sandbox import SandboxServer
+from suite_server.sandbox.state import App as SandboxApp
+from suite_server.tokens.service import app_token
+from suite_server.upstream import api_for
+
+log = logging.getLogger(__name__)
+
+DEMO_APPS = (
+    # platform, app id, name, provider corpid
+    ("wecom", "wwdemosuite", "Demo suite", "wwdemoprovider"),
+    ("open", "wxdemocomponent", "Demo component", None),
+)
+ADMIN = "admin"
+TOKEN_WAIT = 15.0  # seconds to wait for the first tickets before saying why there is no token
+
+
+@dataclass
+class Demo:
+    app: Flask
+    sandbox: SandboxServer
+    public_url: str
+    password: str
+
+
+def run(host: str, port: int, sandbox_port: int, ticket_interval: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    sandbox = SandboxServer({"ticket_interval": ticket_interval}, host=host, port=sandbox_port)
+    try:
+        sandbox_url = sandbox.start()
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise click.ClickException(
+            f"sandbox: cannot listen on {host}:{sandbox_port}: {reason}"
+        ) from None
+    try:
+        _serve(host, port, sandbox, sandbox_url)
+    finally:
+        sandbox.stop()
+
+
+def _serve(host: str, port: int, sandbox: SandboxServer, sandbox_url: str) -> None:
+    app = _demo_app(sandbox_url)
+    try:
+        server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    public_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{server.port}"
+    app.config["PUBLIC_URL"] = public_url
+    thread = threading.Thread(target=server.serve_forever, name="demo-http", daemon=True)
+    thread.start()
+    stop_schedule = schedule.start_in_process_schedule(app)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        demo = Demo(app, sandbox, public_url, secrets.token_urlsafe(12))
+        _set_up(demo)
+        _report(demo)
+        stopping.wait()
+    finally:
+        click.echo("Stopping the demo.")
+        stop_schedule.set()
+        server.shutdown()
+        thread.join(5)
+        job_runner.get_runner(app).shutdown(timeout=10)
+        with app.app_context():
+            db.engine().dispose()
+
+
+def _demo_app(sandbox_url: str) -> Flask:
+    """The server's app on a fresh demo database, its platform URLs pointing at the sandbox."""
+    instance = Path(instance_path())
+    database = instance / "demo.db"
+    for stale in (database, *(instance.glob("demo.db-*"))):
+        stale.unlink(missing_ok=True)
+    app = create_app(
+        {
+            "ENV": "development",
+            "DATABASE_URL": f"sqlite:///{database}",
+            "REDIS_URL": None,  # the in-process runner: nothing else to start
+            "WECOM_API_BASE": sandbox_url,
+            "WECHAT_API_BASE": sandbox_url,
+            "WECOM_INSTALL_URL": f"{sandbox_url}/3rdapp/install",
+            "OPEN_AUTH_URL": f"{sandbox_url}/cgi-bin/componentloginpage",
+        }
+    )
+    schema.upgrade(app)
+    return app
+
+
+def _set_up(demo: Demo) -> None:
+    """Register the demo apps on both sides and create the admin."""
+    with demo.app.app_context():
+        session = db.session()
+        for platform, app_id, name, provider_corpid in DEMO_APPS:
+            keys = {
+                "secret": secrets.token_hex(16),
+                "token": secrets.token_hex(8),
+                "aes_key": generate_aes_key(),
+            }
+            apps.register_app(
+                session, platform=platform, app_id=app_id, name=name,
+                provider_corpid=provider_corpid, **keys,
+            )  # fmt: skip
+            session.commit()
+            # The sandbox pushes a first ticket now, as the platform does when an app is approved.
+            demo.sandbox.sandbox.register(
+                SandboxApp(
+                    platform=platform,
+                    app_id=app_id,
+                    name=name,
+                    server_url=demo.public_url,
+                    provider_corpid=provider_corpid or "",
+                    **keys,
+                )  # fmt: skip
+            )
+        accounts.create_admin(session, ADMIN, demo.password)
+        session.commit()
+
+
+def _report(demo: Demo) -> None:
+    """Wait for the first tickets and app tokens, then print what to open."""
+    lines = []
+    with demo.app.app_context():
+        session = db.session()
+        for app in session.query(App).order_by(App.id):
+            lines.append(f"  {app.name} ({app.platform} {app.app_id}): {_first_token(app)}")
+    base, sandbox = demo.public_url, demo.sandbox.base_url
+    click.echo(
+        "\n".join(
+            [
+                "",
+                "suite-server demo is running (Ctrl-C to stop).",
+                *lines,
+                "",
+                "Open in a browser:",
+                f"  Install the demo suite (WeCom):        {base}/install/wwdemosuite",
+                f"  Authorize the demo component (Open):   {base}/install/wxdemocomponent",
+                f"  The sandbox (pushes, faults, tenants): {sandbox}/sandbox/",
+                "",
+                f"Admin user: {ADMIN}  one-time password: {demo.password}",
+                "",
+                "In another shell, with the same instance folder:",
+                f"  SUITE_SERVER_DATABASE_URL=sqlite:///{Path(demo.app.instance_path) / 'demo.db'}"
+                " suite-server tenants list",
+                "",
+            ]
+        )
+    )
+
+
+def _first_token(app: App) -> str:
+    api = api_for(app.platform, current_app.config)
+    deadline = time.monotonic() + TOKEN_WAIT
+    while True:
+        session = db.session()
+        try:
+            token = app_token(session, app, api, current_app.config["TOKEN_MIN_REMAINING"])
+        except UpstreamError as exc:
+            session.rollback()
+            if exc.kind != "ticket" or time.monotonic() > deadline:
+                return f"no app token yet ({exc})"
+            time.sleep(0.2)
+            continue
+        del token  # never printed
+        return "ticket received, app token obtained"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        pass

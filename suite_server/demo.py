@@ -28,7 +28,7 @@ from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
 from suite_server.models import App
 from suite_server.sandbox import SandboxServer
-from suite_server.sandbox.state import App as SandboxApp
+from suite_server.sandbox.app import mirror
 from suite_server.tokens.service import app_token
 from suite_server.upstream import api_for
 
@@ -129,22 +129,13 @@ def _set_up(demo: Demo) -> None:
                 "token": secrets.token_hex(8),
                 "aes_key": generate_aes_key(),
             }
-            apps.register_app(
+            app = apps.register_app(
                 session, platform=platform, app_id=app_id, name=name,
                 provider_corpid=provider_corpid, **keys,
             )  # fmt: skip
             session.commit()
             # The sandbox pushes a first ticket now, as the platform does when an app is approved.
-            demo.sandbox.sandbox.register(
-                SandboxApp(
-                    platform=platform,
-                    app_id=app_id,
-                    name=name,
-                    server_url=demo.public_url,
-                    provider_corpid=provider_corpid or "",
-                    **keys,
-                )  # fmt: skip
-            )
+            demo.sandbox.sandbox.register(mirror(app, demo.public_url))
         accounts.create_admin(session, ADMIN, demo.password)
         session.commit()
 

@@ -105,7 +105,9 @@ def test_demo_port_taken_is_one_line(tmp_path):
             capture_output=True, text=True, env=env, timeout=30,
         )  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        f"Error: sandbox: cannot listen on 127.0.0.1:{port}"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"Error: sandbox: cannot listen on 127.0.0.1:{port}")
     )
     assert "Traceback" not in result.stderr

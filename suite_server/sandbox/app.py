@@ -23,7 +23,7 @@ from suite_server.sandbox.events import EventError
 from suite_server.sandbox.pushes import Pusher
 from suite_server.sandbox.runtime import EXTENSION, Sandbox
 from suite_server.sandbox.settings import SandboxSettings
-from suite_server.sandbox.state import OPEN, WECOM, SandboxState
+from suite_server.sandbox.state import OPEN, WECOM, App, SandboxState
 from suite_server.sandbox.ticker import Ticker
 
 log = logging.getLogger(__name__)
@@ -176,10 +176,25 @@ class SandboxServer:
     is_flag=True,
     help="Rotate the Open refresh token on every api_authorizer_token call.",
 )
+@click.option(
+    "--server-url",
+    default=None,
+    metavar="URL",
+    help="Register every app of this server's database (read with the SUITE_SERVER_ settings), "
+    "its pushes going to URL (e.g. http://127.0.0.1:8000).",
+)
 def sandbox_command(
-    host: str, port: int, ticket_interval: int, token_ttl: int, strict_refresh: bool
+    host: str,
+    port: int,
+    ticket_interval: int,
+    token_ttl: int,
+    strict_refresh: bool,
+    server_url: str | None,
 ) -> None:
     """Run the offline simulator of WeCom and the WeChat Open Platform."""
+    if server_url and not server_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http(s) URL", param_hint="--server-url")
+    apps = _server_apps(server_url) if server_url else []
     settings = {
         "ticket_interval": ticket_interval,
         "token_ttl": token_ttl,
@@ -192,6 +207,9 @@ def sandbox_command(
         raise click.ClickException(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}"
         ) from exc
+    for app in apps:
+        server.sandbox.register(app)
+        click.echo(f"Registered {app.platform} app {app.app_id}, pushing to {server_url}")
     click.echo(f"Sandbox running at {base}/sandbox/  (Ctrl-C to stop)")
     click.echo("Point suite-server at it with:")
     click.echo(f"  SUITE_SERVER_WECOM_API_BASE={base}")
@@ -208,3 +226,39 @@ def sandbox_command(
     finally:
         click.echo("Stopping the sandbox.")
         server.stop()
+
+
+def mirror(app: Any, server_url: str) -> App:
+    """The sandbox's copy of one of our server's apps (a `suite_server.models.App`)."""
+    return App(
+        platform=app.platform,
+        app_id=app.app_id,
+        secret=app.secret,
+        token=app.token,
+        aes_key=app.aes_key,
+        server_url=server_url,
+        provider_corpid=app.provider_corpid or "",
+        name=app.name or "",
+    )
+
+
+def _server_apps(server_url: str) -> list[App]:
+    """Our server's apps, read from its database as `suite-server` itself would."""
+    from sqlalchemy import select
+
+    from suite_server import create_app, db, schema
+    from suite_server.models import App as ServerApp
+    from suite_server.settings import SettingsError
+
+    try:
+        server = create_app()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if server.config["ENV"] != "production":
+        schema.upgrade(server)  # as every other command does in development
+    with server.app_context():
+        apps = [mirror(app, server_url) for app in db.session().scalars(select(ServerApp))]
+        db.engine().dispose()
+    if not apps:
+        raise click.ClickException("the server's database has no apps: add one with `apps add`")
+    return apps

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -24,6 +24,9 @@ _TOKEN = re.compile(r"[A-Za-z0-9]{1,32}")
 
 class ValidationError(ValueError):
     """Input refused; the message is one line meant for the person who typed it."""
+
+
+TICKET_STALE = timedelta(minutes=20)  # the platforms push every 10 minutes
 
 
 def register_app(
@@ -78,25 +81,36 @@ def _check_id(label: str, value: str) -> None:
         raise ValidationError(f"{label} must be 1 to 64 letters, digits, '-' or '_'")
 
 
+def ticket_state(newest_received_at: datetime | None, now: datetime) -> str:
+    """One of "ok", "stale" (nothing for 20 minutes: pushes are failing) or "missing"."""
+    if newest_received_at is None:
+        return "missing"
+    return "stale" if now - newest_received_at > TICKET_STALE else "ok"
+
+
 def overview(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each app with its newest ticket's age and its app token's expiry, for `apps list` and the
     API. Never a secret."""
     now = now or utcnow()
     newest = (
-        select(Ticket.app_pk, func.max(Ticket.pushed_at).label("pushed_at"))
+        select(
+            Ticket.app_pk,
+            func.max(Ticket.pushed_at).label("pushed_at"),
+            func.max(Ticket.received_at).label("received_at"),
+        )
         .group_by(Ticket.app_pk)
         .subquery()
     )
     rows = session.execute(
-        select(App, newest.c.pushed_at, AppToken.expires_at)
+        select(App, newest.c.pushed_at, newest.c.received_at, AppToken.expires_at)
         .outerjoin(newest, newest.c.app_pk == App.id)
         .outerjoin(AppToken, AppToken.app_pk == App.id)
         .order_by(App.app_id)
     )
     result = []
-    for app, pushed_at, expires_at in rows:
+    for app, pushed_at, received_at, expires_at in rows:
         # Aggregates skip the column type, so SQLite hands back naive UTC here.
-        pushed_at = _as_utc(pushed_at)
+        pushed_at = as_utc(pushed_at)
         result.append(
             {
                 "app_id": app.app_id,
@@ -104,13 +118,15 @@ def overview(session: Session, now: datetime | None = None) -> list[dict[str, An
                 "name": app.name,
                 "test_mode": app.test_mode,
                 "ticket_age": int((now - pushed_at).total_seconds()) if pushed_at else None,
+                # "ok", "stale" (nothing arrived for 20 minutes) or "missing"
+                "ticket_state": ticket_state(as_utc(received_at), now),
                 "token_expires_at": expires_at.isoformat() if expires_at else None,
             }
         )
     return result
 
 
-def _as_utc(value: Any) -> datetime | None:
+def as_utc(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):  # SQLite returns func.max() of a DATETIME as text

@@ -167,13 +167,14 @@ def apps_list(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     _table(
-        ["APP ID", "PLATFORM", "NAME", "TICKET AGE", "TOKEN EXPIRES"],
+        ["APP ID", "PLATFORM", "NAME", "TICKET AGE", "TICKETS", "TOKEN EXPIRES"],
         [
             [
                 r["app_id"],
                 r["platform"],
                 r["name"],
                 "none" if r["ticket_age"] is None else f"{r['ticket_age']}s",
+                r["ticket_state"],
                 r["token_expires_at"] or "none",
             ]
             for r in rows

@@ -23,13 +23,12 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from suite_server import accounts, apps, create_app, db, instance_path, schema
 from suite_server.crypto.msgcrypt import generate_aes_key
-from suite_server.errors import UpstreamError
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
 from suite_server.models import App
 from suite_server.sandbox import SandboxServer
 from suite_server.sandbox.app import mirror
-from suite_server.tokens.service import app_token
+from suite_server.tokens.service import TokenUnavailable, app_token
 from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
@@ -177,11 +176,11 @@ def _first_token(app: App) -> str:
     while True:
         session = db.session()
         try:
-            token = app_token(session, app, api, current_app.config["TOKEN_MIN_REMAINING"])
-        except UpstreamError as exc:
+            token = app_token(session, app, api)
+        except TokenUnavailable as exc:
             session.rollback()
-            if exc.kind != "ticket" or time.monotonic() > deadline:
-                return f"no app token yet ({exc})"
+            if exc.code != "no_ticket" or time.monotonic() > deadline:
+                return f"no app token yet ({exc.message})"
             time.sleep(0.2)
             continue
         del token  # never printed

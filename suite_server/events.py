@@ -24,7 +24,7 @@ from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import task
 from suite_server.models import App, AppToken, InboundEvent
-from suite_server.tokens.service import app_token
+from suite_server.tokens.service import TokenUnavailable, app_token
 from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ def _mark_failed(name: str, args: list, kwargs: dict, exc: BaseException) -> Non
     """on_failure: retries are spent (or the error was one retrying cannot fix)."""
     if isinstance(exc, UpstreamError):
         error = f"{exc.endpoint}: errcode {exc.errcode} {exc.errmsg}"
+    elif isinstance(exc, TokenUnavailable):
+        error = f"no app token ({exc.code}): {exc.message}"
     else:
         error = f"{type(exc).__name__}: {exc}"
     session = db.session()
@@ -80,12 +82,18 @@ def process(event_id: int) -> str | None:
     session.commit()
     api = api_for(app.platform, current_app.config)
     try:
-        token = app_token(session, app, api, current_app.config["TOKEN_MIN_REMAINING"])
+        token = app_token(session, app, api)
         outcome = pushes.process(session, app, event, api, token)
+    except TokenUnavailable as exc:
+        session.rollback()
+        if exc.retryable:
+            raise
+        _mark_failed("events.process", [event_id], {}, exc)
+        return "failed"
     except UpstreamError as exc:
         session.rollback()
         if exc.kind == "token":
-            # The cached app token was refused: drop it so the retry fetches a new one.
+            # The app token was refused: expire it so the retry fetches a new one.
             session.execute(
                 update(AppToken.__table__)
                 .where(AppToken.app_pk == app.id)

@@ -29,6 +29,7 @@ from suite_server.models import (
     TenantHistory,
     TenantToken,
 )
+from suite_server.tokens.service import store_first_token
 
 STATE_LIFETIME = timedelta(minutes=20)
 # How long a claimed code may stay unfinished before another process may take it over (the
@@ -295,22 +296,9 @@ def upsert_tenant(
     else:
         # open-platform.md §4.4: no refresh token when the account granted no API permissions.
         tenant.status, tenant.status_reason = "needs_reauth", "no credential was granted"
-    if token:
-        _store_tenant_token(session, tenant, *token)
+    store_first_token(session, tenant, token)
     record(session, tenant, action, source, {"from": previous_status} if not inserted else None)
     return tenant
-
-
-def _store_tenant_token(session: Session, tenant: Tenant, access_token: str, expires_in: int):
-    now = utcnow()
-    row = session.scalar(select(TenantToken).where(TenantToken.tenant_pk == tenant.id))
-    if row is None:
-        row = TenantToken(tenant_pk=tenant.id, version=0)
-        session.add(row)
-    row.access_token = access_token
-    row.obtained_at, row.expires_at = now, now + timedelta(seconds=expires_in)
-    row.version += 1
-    row.last_error = None
 
 
 def cancel_tenant(session: Session, tenant: Tenant, source: str, reason: str) -> None:

@@ -15,7 +15,7 @@ from suite_server.authorization import flow
 from suite_server.errors import UpstreamError
 from suite_server.jobs.tasks import task
 from suite_server.models import App, Tenant
-from suite_server.tokens.service import app_token
+from suite_server.tokens.service import TokenUnavailable, app_token
 from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,9 @@ def reconcile(app_id: str | None = None) -> dict[str, dict[str, int] | str]:
     for app in session.scalars(query).all():
         api = api_for(app.platform, current_app.config)
         try:
-            token = app_token(session, app, api, current_app.config["TOKEN_MIN_REMAINING"])
+            token = app_token(session, app, api)
             results[app.app_id] = reconcile_app(session, app, api, token)
-        except UpstreamError as exc:
+        except (UpstreamError, TokenUnavailable) as exc:
             session.rollback()
             log.warning("app %s not reconciled: %s", app.app_id, exc)
             results[app.app_id] = str(exc)

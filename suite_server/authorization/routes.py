@@ -11,7 +11,7 @@ from suite_server import db
 from suite_server.authorization import flow
 from suite_server.errors import UpstreamError
 from suite_server.models import App
-from suite_server.tokens.service import app_token
+from suite_server.tokens.service import TokenUnavailable, app_token
 from suite_server.upstream import api_for
 
 bp = Blueprint("authorization", __name__, url_prefix="/install", template_folder="templates")
@@ -33,6 +33,17 @@ def upstream_failed(exc: UpstreamError):
     ), 503 if exc.retryable else 502
 
 
+@bp.errorhandler(TokenUnavailable)
+def no_app_token(exc: TokenUnavailable):
+    current_app.logger.warning("install: no app token: %s %s", exc.code, exc.message)
+    message = "The platform did not answer as expected. Please try again in a minute."
+    if exc.code == "no_ticket":
+        message = (
+            "This app has not received its ticket from the platform yet. Please try again later."
+        )
+    return render_template("authorization/error.html", message=message), exc.http_status
+
+
 @bp.get("/<app_id>")
 def start(app_id: str):
     app = _app(app_id)
@@ -40,7 +51,7 @@ def start(app_id: str):
     if auth_type not in ("1", "2", "3"):
         raise flow.InstallError("auth_type must be 1 (official accounts), 2 (mini programs) or 3.")
     api = api_for(app.platform, current_app.config)
-    token = app_token(db.session(), app, api, current_app.config["TOKEN_MIN_REMAINING"])
+    token = app_token(db.session(), app, api)
     urls = flow.InstallUrls(
         current_app.config["PUBLIC_URL"],
         current_app.config["WECOM_INSTALL_URL"],
@@ -63,7 +74,7 @@ def done(app_id: str):
         raise flow.InstallError("The platform's answer is missing auth_code or state.")
     flow.consume_state(db.session(), app, state)
     api = api_for(app.platform, current_app.config)
-    token = app_token(db.session(), app, api, current_app.config["TOKEN_MIN_REMAINING"])
+    token = app_token(db.session(), app, api)
     tenant = flow.exchange_code(db.session(), app, code, api, token, source="redirect")
     if app.landing_url:
         separator = "&" if "?" in app.landing_url else "?"

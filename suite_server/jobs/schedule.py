@@ -45,6 +45,7 @@ class Periodic:
 
 SCHEDULE: list[Periodic] = [
     Periodic("event sweep", 60, "events.sweep"),
+    Periodic("token sweep", 60, "tokens.sweep"),  # tokens/service.py SWEEP_EVERY
     Periodic("reconcile tenants", "0 3 * * *", "tenants.reconcile"),
 ]
 

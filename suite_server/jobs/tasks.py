@@ -29,7 +29,11 @@ OnFailure = Callable[[str, list, dict, BaseException], None]
 QUEUES = ("default", "low")  # RQ queue suite_server.<queue>; a worker serves them in this order
 # The modules whose @task functions make up the product's jobs: imported by load(), so a web
 # process, a worker and cron all know the same names.
-MODULES = ("suite_server.events", "suite_server.authorization.reconcile")
+MODULES = (
+    "suite_server.events",
+    "suite_server.authorization.reconcile",
+    "suite_server.tokens.service",
+)
 
 
 class Retry(Exception):

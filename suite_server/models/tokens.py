@@ -20,6 +20,11 @@ class TokenColumns:
     obtained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped on every write: writers compare-and-set on it so an older answer never wins.
     version: Mapped[int] = mapped_column(default=0)
+    # When the background sweep refreshes it: ahead of the serving margin, with jitter so tokens
+    # obtained together are not all refreshed in the same second (tokens/service.py).
+    refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The row lease of the refresher when no Redis is configured (tokens/locks.py).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

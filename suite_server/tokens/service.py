@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 LOCK_WAIT = 10.0  # seconds a caller waits for another process's refresh before giving up (503)
 WAIT_STEP = 0.05
+STALE_DEBOUNCE = timedelta(seconds=10)  # a token this fresh is not refreshed again on request
 AHEAD_SHARE, AHEAD_CAP = 0.25, 1800.0  # background refresh window: share of lifetime, capped
 TICKET_LIFETIME = {"wecom": timedelta(minutes=30), "open": timedelta(hours=12)}
 TICKET_KEEP = timedelta(days=2)
@@ -132,7 +133,11 @@ def refresh_tenant_token(session: Session, tenant: Tenant, stale_token: str | No
     token, else hand back the current one. Many such callers cause one upstream refresh."""
 
     def need(row, now) -> bool:
-        return _unusable(row, now) or not stale_token or row.access_token == stale_token
+        if _unusable(row, now) or not stale_token:
+            return True
+        # WeCom hands back the same token while it is valid, so "still the stale one" is also
+        # true right after a refresh: one obtained in the last few seconds is the answer.
+        return row.access_token == stale_token and row.obtained_at < now - STALE_DEBOUNCE
 
     return _tenant_token(session, tenant, need)
 
@@ -192,6 +197,7 @@ def _obtain(session: Session, model, owner: str, owner_pk: int, need, fetch: Fet
                 return _store(session, table, row, started, access_token, expires_in, extra)
             finally:
                 lock.release()
+        session.commit()  # hold no connection while waiting
         if time.monotonic() > deadline:
             raise TokenUnavailable(
                 "refresh_in_progress", "another process is refreshing this token", retryable=True

@@ -138,3 +138,15 @@ def push(platform, app: App, kind: str, **fields) -> dict:
     result = platform.control("push", app_id=app.app_id, kind=kind, **fields)
     assert result["delivered"] and result["body"] == "success", result
     return result
+
+
+DEAD_URL = "http://127.0.0.1:9"  # nothing listens there: the platform's push is lost
+
+
+def miss_pushes(platform, app: App, missed: bool) -> None:
+    """Point the sandbox's pushes for `app` at a dead URL (missed) or back at our server."""
+    platform.control(
+        "apps", platform=app.platform, app_id=app.app_id, secret=app.secret, token=app.token,
+        aes_key=app.aes_key, server_url=DEAD_URL if missed else platform.server,
+        provider_corpid=app.provider_corpid or "", push_ticket=False,
+    )  # fmt: skip

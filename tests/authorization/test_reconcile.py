@@ -9,19 +9,8 @@ from sqlalchemy import select
 
 from suite_server import db
 from suite_server.cli import cli
-from suite_server.models import App, Tenant, TenantHistory
-from tests.authorization.conftest import drain, history, push, tenant_of
-
-DEAD_URL = "http://127.0.0.1:9"  # nothing listens there: the platform's push is lost
-
-
-def miss_pushes(platform, app: App, missed: bool) -> None:
-    """Point the sandbox's pushes for `app` at a dead URL (missed) or back at our server."""
-    platform.control(
-        "apps", platform=app.platform, app_id=app.app_id, secret=app.secret, token=app.token,
-        aes_key=app.aes_key, server_url=DEAD_URL if missed else platform.server,
-        provider_corpid=app.provider_corpid or "", push_ticket=False,
-    )  # fmt: skip
+from suite_server.models import Tenant, TenantHistory
+from tests.authorization.conftest import drain, history, miss_pushes, push, tenant_of
 
 
 def reconcile(runner, *args: str):

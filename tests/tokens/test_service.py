@@ -382,3 +382,20 @@ def test_sweep_enqueues_due_tokens_at_their_time(app, platform, suite):
     assert platform.calls()["get_corp_token"] == calls + 1
     app_row = db.session().scalar(select(AppToken).where(AppToken.app_pk == suite.id))
     assert app_row.refresh_at is not None
+
+
+def test_refreshed_by_an_rq_worker(app, platform, component, redis_url):
+    """With Redis, the sweep (from `suite-server cron`) enqueues and `suite-server worker`
+    refreshes."""
+    from rq import SimpleWorker
+
+    tenant = install(platform, component, "wxrq")
+    app.config["REDIS_URL"] = redis_url
+    app.extensions["suite_server.jobs"] = job_runner.RQRunner(redis_url)
+    expire(tenant)
+    version = token_row(tenant).version
+    assert service.sweep()["tenants"] == 1
+    assert token_row(tenant).version == version  # enqueued, not run: the web process never waits
+    job_runner.run_worker(app, burst=True, worker_class=SimpleWorker)
+    assert token_row(tenant).version == version + 1
+    assert token_row(tenant).expires_at > utcnow() + timedelta(seconds=7000)

@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["suite_server.keyring"] = Keyring(app.config["ENCRYPTION_KEYS"])
     job_runner.init_app(app)
 
+    from suite_server.api.routes import bp as api_bp
     from suite_server.authorization.routes import bp as authorization_bp
     from suite_server.callbacks.routes import bp as callbacks_bp
     from suite_server.health import bp as health_bp
@@ -39,4 +40,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(authorization_bp)
+    app.register_blueprint(api_bp)
     return app

@@ -1,0 +1,167 @@
+"""Benchmark: the token API under gunicorn (2 gthread workers) on loopback, against a baseline
+measured in the same run.
+
+    python bench/tokens.py [--part a|b|all] [--count 5000] [--concurrency 8]
+                           [--database postgresql|sqlite]
+
+Part a, reads: GET /api/v1/apps/<id>/tenants/<tid>/access-token with a valid API key and the
+token fresh in the database (no upstream call), against bench/bare_tokens.py, a bare Flask
+endpoint answering the same JSON from memory. Prints reads/s, p50/p99 and the ratio ours/bare.
+Target: ratio >= 0.7 on PostgreSQL.
+
+Part b, refreshes with the sandbox and RQ workers: not implemented yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from hashlib import sha256
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.callbacks import prepare_database  # noqa: E402
+from bench.common import gunicorn, load  # noqa: E402
+from suite_server import create_app, db, schema  # noqa: E402
+from suite_server.accounts import create_api_key  # noqa: E402
+from suite_server.apps import register_app  # noqa: E402
+from suite_server.db import utcnow  # noqa: E402
+from suite_server.models import AppToken, Tenant, TenantToken, Ticket  # noqa: E402
+
+SUITE, CORP, TOKEN = "wwbenchsuite", "wwbenchcorp", "corp-token-" + "x" * 53
+AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+DEAD_URL = "http://127.0.0.1:9"  # any upstream call fails at once instead of leaving the machine
+
+
+def server_env(database: str, workdir: Path) -> tuple[dict[str, str], callable]:
+    url, drop = prepare_database(database, workdir)
+    env = {
+        "SUITE_SERVER_INSTANCE_PATH": str(workdir),
+        "SUITE_SERVER_DATABASE_URL": url,
+        "SUITE_SERVER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SUITE_SERVER_SECRET_KEY": "bench",
+        "SUITE_SERVER_WECOM_API_BASE": DEAD_URL,
+        "SUITE_SERVER_WECHAT_API_BASE": DEAD_URL,
+    }
+    return env, drop
+
+
+def seed_reads(app) -> str:
+    """An app, a tenant and its token, fresh for a day and not due for refresh: serving it asks
+    no platform. The app has a ticket and a fresh token too, so the in-process schedule's token
+    sweep (wsgi.py, no Redis) finds nothing to do during the run. Returns an API key."""
+    with app.app_context():
+        session = db.session()
+        suite = register_app(
+            session, platform="wecom", app_id=SUITE, secret="s", token="T", aes_key=AES_KEY
+        )
+        session.flush()
+        tenant = Tenant(app_pk=suite.id, tenant_id=CORP, name="Bench", credential="pc")
+        session.add(tenant)
+        session.flush()
+        now = utcnow()
+        fresh = {
+            "access_token": TOKEN, "obtained_at": now, "version": 1,
+            "expires_at": now + timedelta(days=1), "refresh_at": now + timedelta(hours=20),
+        }  # fmt: skip
+        session.add(TenantToken(tenant_pk=tenant.id, **fresh))
+        session.add(AppToken(app_pk=suite.id, **fresh))
+        ticket = "bench-ticket"
+        digest = sha256(ticket.encode()).hexdigest()
+        session.add(Ticket(app_pk=suite.id, value=ticket, value_hash=digest, pushed_at=now))
+        key = create_api_key(session, "bench")
+        session.commit()
+    return key
+
+
+def token_version(app) -> int:
+    with app.app_context():
+        return db.session().scalar(sa.select(TenantToken.version))
+
+
+def part_a(args) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-tokens-"))
+    env, drop = server_env(args.database, workdir)
+    os.environ.update(env)
+    app = create_app()
+    schema.upgrade(app)
+    key = seed_reads(app)
+    path = f"/api/v1/apps/{SUITE}/tenants/{CORP}/access-token"
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def calls(count: int) -> list:
+        return [("GET", path, None, headers)] * count
+
+    ours_process, ours = gunicorn("wsgi:app", env)
+    bare_process, bare = gunicorn("bench.bare_tokens:app", env)
+    try:
+        answer = requests.get(ours + path, headers=headers, timeout=10)
+        if answer.status_code != 200 or answer.json()["access_token"] != TOKEN:
+            raise SystemExit(f"the token API does not serve the token: {answer.status_code}")
+        warm = max(100, args.count // 20)
+        load(bare, calls(warm), args.concurrency)
+        load(ours, calls(warm), args.concurrency)
+        bare_result = load(bare, calls(args.count), args.concurrency)
+        ours_result = load(ours, calls(args.count), args.concurrency)
+        # Latency without a queue in front of the server: one request per worker at a time.
+        steady = args.count // 2
+        bare_steady = load(bare, calls(steady), 2)
+        ours_steady = load(ours, calls(steady), 2)
+    finally:
+        for process in (ours_process, bare_process):
+            process.terminate()
+            process.wait()
+    refreshed = token_version(app) - 1
+    app.extensions["suite_server.engine"].dispose()
+    drop()
+
+    print(f"bench/tokens.py part a  {time.strftime('%Y-%m-%d %H:%M')}  {platform.platform()}")
+    print(
+        f"database {args.database}, gunicorn 2 workers (gthread, 4 threads each), "
+        f"{args.count} reads, loopback; bare = the same JSON from memory, no key, no database"
+    )
+    print(f"saturation, {args.concurrency} client threads:")
+    print(bare_result.line("  bare"))
+    print(ours_result.line("  ours"))
+    print("steady, 2 client threads (one request per worker, no queue):")
+    print(bare_steady.line("  bare"))
+    print(ours_steady.line("  ours"))
+    print(f"refreshes during the run: {refreshed} (expected 0)")
+    print(f"ratio ours/bare (reads/s): {ours_result.rate / bare_result.rate:.2f}  (target >= 0.7)")
+    print(
+        f"p99 ours: {ours_result.percentile(0.99):.2f} ms at saturation, "
+        f"{ours_steady.percentile(0.99):.2f} ms steady"
+    )
+
+
+def part_b(args) -> None:
+    print("part b: not implemented yet")
+
+
+PARTS = {"a": part_a, "b": part_b}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
+    args = parser.parse_args()
+    for name, run in PARTS.items():
+        if args.part in (name, "all"):
+            run(args)
+
+
+if __name__ == "__main__":
+    main()

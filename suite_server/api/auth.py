@@ -1,0 +1,84 @@
+"""Who may call the token API: bearer API keys, remembered per process for a few seconds.
+
+A key is looked up by its SHA-256 (accounts.find_api_key) and then remembered by that hash for
+CACHE_SECONDS, so a request with a known key costs no query. The price: a revoked key keeps
+working for up to CACHE_SECONDS (5 s) in a process that saw it just before; after that it is
+refused everywhere. Unknown keys are never remembered, so a new key works at once.
+
+`last_used_at` is written at most once every LAST_USED_EVERY seconds per key and process, by an
+UPDATE that only changes a value older than that: a write per request would halve throughput,
+and the column only needs to say "still in use" (minute precision).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from suite_server.accounts import find_api_key
+from suite_server.db import utcnow
+from suite_server.models import ApiKey
+
+log = logging.getLogger(__name__)
+
+CACHE_SECONDS = 5.0
+LAST_USED_EVERY = 60.0
+MAX_KEY_LENGTH = 200  # ours are 47 characters; anything much longer is not one of ours
+
+
+def authenticate(session: Session, key: str) -> int | None:
+    """The id of the active API key `key`, or None. Commits the session when it records use."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        return None
+    digest = ApiKey.hash(key)
+    # Plain dicts shared by the process's threads: a race costs at most one extra query or
+    # write, never a wrong answer.
+    known: dict[str, tuple[float, int]] = current_app.extensions.setdefault(
+        "suite_server.api_keys", {}
+    )
+    now = time.monotonic()
+    hit = known.get(digest)
+    if hit is not None and hit[0] > now:
+        key_id = hit[1]
+    else:
+        row = find_api_key(session, key)
+        if row is None:
+            known.pop(digest, None)
+            return None
+        key_id = row.id
+        known[digest] = (now + CACHE_SECONDS, key_id)
+    _record_use(session, key_id, now)
+    return key_id
+
+
+def _record_use(session: Session, key_id: int, now: float) -> None:
+    written: dict[int, float] = current_app.extensions.setdefault("suite_server.api_key_use", {})
+    last = written.get(key_id)
+    if last is not None and now - last < LAST_USED_EVERY:
+        return
+    written[key_id] = now
+    at = utcnow()
+    table = ApiKey.__table__
+    try:
+        session.execute(
+            update(table)
+            .where(
+                table.c.id == key_id,
+                or_(
+                    table.c.last_used_at.is_(None),
+                    table.c.last_used_at < at - timedelta(seconds=LAST_USED_EVERY),
+                ),
+            )
+            .values(last_used_at=at)
+        )
+        session.commit()
+    except SQLAlchemyError as exc:
+        # Bookkeeping only: a busy database must not cost the caller its token.
+        session.rollback()
+        log.warning("API key %s: last_used_at not recorded (%s)", key_id, type(exc).__name__)

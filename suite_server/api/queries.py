@@ -1,0 +1,165 @@
+"""What the token API reads: the app or tenant a request names, and tenants as JSON-ready dicts,
+a keyset page at a time. Never a credential, only whether there is one."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, inspect, or_, select
+from sqlalchemy.orm import Session, load_only, make_transient_to_detached
+
+from suite_server.models import App, Tenant, TenantToken
+
+PAGE_SIZE, MAX_PAGE = 100, 500
+_MAX_ID = 2**62  # a cursor beyond this is not one of ours (and SQLite stops at 2**63)
+
+# The app and tenant a token request names, in one plain query of the columns the token service
+# reads. ORM-loading the two rows instead costs as much as the rest of a served request together
+# (bench/tokens.py), and would decrypt the app's secrets and the tenant's credential for nothing.
+_apps, _tenants = App.__table__, Tenant.__table__
+_TENANT_FOR_TOKEN = (
+    select(
+        _tenants.c.id, _tenants.c.app_pk, _tenants.c.tenant_id, _tenants.c.status,
+        _tenants.c.status_reason, _apps.c.platform,
+    )
+    .join(_apps, _apps.c.id == _tenants.c.app_pk)
+    .where(_apps.c.app_id == bindparam("app_id"), _tenants.c.tenant_id == bindparam("tenant_id"))
+)  # fmt: skip
+_APP_COLUMNS = load_only(App.id, App.platform, App.app_id)
+
+
+def find_app(session: Session, app_id: str) -> App | None:
+    """The app, its encrypted columns left unloaded until a refresh needs its secret."""
+    return session.scalar(select(App).where(App.app_id == app_id).options(_APP_COLUMNS))
+
+
+def find_tenant(session: Session, app_id: str, tenant_id: str) -> tuple[Tenant, App] | None:
+    """The tenant and its app as session objects holding only what serving a token reads; any
+    other attribute (the app's secret, for a refresh) loads when first used, as if expired.
+
+    Keep the app referenced while the token service runs: the session holds it weakly, and the
+    service's `session.get(App)` is then answered from the session instead of by a query."""
+    row = session.execute(_TENANT_FOR_TOKEN, {"app_id": app_id, "tenant_id": tenant_id}).first()
+    if row is None:
+        return None
+    tenant = _attach(
+        session, Tenant(id=row.id, app_pk=row.app_pk, tenant_id=row.tenant_id, status=row.status,
+                        status_reason=row.status_reason),
+    )  # fmt: skip
+    app = _attach(session, App(id=row.app_pk, app_id=app_id, platform=row.platform))
+    return tenant, app
+
+
+def _attach(session: Session, instance):
+    """`instance` (built with its primary key) as a persistent object of `session` without a
+    query: the session's own if it already has one, else this one, its unset columns expired."""
+    mapper = inspect(type(instance))
+    loaded = session.identity_map.get(mapper.identity_key_from_instance(instance))
+    if loaded is not None:
+        return loaded
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
+
+
+@dataclass(frozen=True)
+class Page:
+    tenants: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def tenant_page(
+    session: Session,
+    app: App,
+    *,
+    status: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """Tenants of `app` in id order after `cursor` (keyset: stable while tenants come and go).
+    `q` matches a tenant id prefix or a name substring, ignoring case on both databases.
+    Raises ValueError for a cursor that is not one of ours."""
+    query = _tenant_columns().where(Tenant.app_pk == app.id)
+    if status:
+        query = query.where(Tenant.status == status)
+    if q:
+        query = query.where(
+            or_(
+                Tenant.tenant_id.istartswith(q, autoescape=True),
+                Tenant.name.icontains(q, autoescape=True),
+            )
+        )
+    if cursor:
+        query = query.where(Tenant.id > decode_cursor(cursor))
+    rows = session.execute(query.order_by(Tenant.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        [_tenant(row) for row in rows], encode_cursor(rows[-1].id) if more and rows else None
+    )
+
+
+def tenant_detail(session: Session, app: App, tenant_id: str) -> dict[str, Any] | None:
+    """One tenant as in a page, plus what the platform told us at authorization (auth_info
+    holds the corp / account details, never the permanent code or a token)."""
+    row = session.execute(
+        _tenant_columns(Tenant.auth_info).where(
+            Tenant.app_pk == app.id, Tenant.tenant_id == tenant_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return {**_tenant(row), "auth_info": row.auth_info}
+
+
+def _tenant_columns(*extra):
+    return select(
+        Tenant.id,
+        Tenant.tenant_id,
+        Tenant.name,
+        Tenant.status,
+        Tenant.status_reason,
+        Tenant.authorized_at,
+        Tenant.cancelled_at,
+        # IS NOT NULL in SQL: the credential is neither read nor decrypted.
+        Tenant.credential.is_not(None).label("has_credential"),
+        TenantToken.expires_at.label("token_expires_at"),
+        *extra,
+    ).outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
+
+
+def _tenant(row) -> dict[str, Any]:
+    return {
+        "tenant_id": row.tenant_id,
+        "name": row.name,
+        "status": row.status,
+        "status_reason": row.status_reason,
+        "authorized_at": _iso(row.authorized_at),
+        "cancelled_at": _iso(row.cancelled_at),
+        "token_expires_at": _iso(row.token_expires_at),
+        "credential": "present" if row.has_credential else "missing",
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# The cursor is opaque to clients: the last id of the page, base64url without padding.
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        last_id = int(text)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise ValueError("cursor is not one this API gave out") from None
+    if not text.isdigit() or not 0 < last_id < _MAX_ID:
+        raise ValueError("cursor is not one this API gave out")
+    return last_id

@@ -1,0 +1,149 @@
+"""A client of the token API for the ISV's other services: tokens cached until shortly before
+they expire, and the refresh-when-the-platform-refused-it call (contract.md "Token API").
+
+It needs nothing of the server but `requests`, so a service can copy this one file::
+
+    tokens = TokenClient("https://suite.example.com", api_key)
+
+    def send(corpid, payload):
+        token = tokens.tenant_token(SUITE_ID, corpid)
+        answer = call_wecom("message/send", token, payload)
+        if answer.get("errcode") in TOKEN_REFUSED:  # 40001, 42001, 40014
+            # The platform says this token is dead (revoked, replaced or expired early). Ask
+            # for a new one, naming the token that failed: if another caller has already had
+            # it replaced, the server hands back the new one without asking the platform again.
+            token = tokens.tenant_token_refreshed(SUITE_ID, corpid, token)
+            answer = call_wecom("message/send", token, payload)  # retry once, never loop
+        return answer
+
+Any error answer (or no answer) raises TokenClientError with the HTTP status and the API's
+error code: "tenant_cancelled" / "tenant_needs_reauth" (409) mean the tenant must authorize
+again; a 503 means try later (`retry_after` seconds).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import quote
+
+import requests
+
+TOKEN_REFUSED = frozenset({40001, 42001, 40014})  # invalid, expired, invalid access_token
+
+
+class TokenClientError(Exception):
+    """The token API answered with an error, or not at all (`status` 0, code "unreachable")."""
+
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after
+
+
+class TokenClient:
+    """Tokens from one suite-server, each cached until `refresh_margin` seconds before it
+    expires. Safe to share between threads: two threads that miss the cache together both ask
+    the server, which serves both from its own store."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 5.0,
+        refresh_margin: float = 60,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/api/v1"
+        self.timeout, self.refresh_margin = timeout, refresh_margin
+        self._session = session or requests.Session()
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._cache: dict[tuple[str, str | None], tuple[str, float]] = {}  # -> (token, until)
+        self._lock = threading.Lock()
+
+    def app_token(self, app_id: str) -> str:
+        """The suite_access_token / component_access_token of `app_id`."""
+        return self._cached((app_id, None)) or self._fetch(
+            (app_id, None), "GET", f"/apps/{_q(app_id)}/access-token"
+        )
+
+    def tenant_token(self, app_id: str, tenant_id: str) -> str:
+        """The corp access_token (WeCom) / authorizer_access_token (Open) of a tenant."""
+        return self._cached((app_id, tenant_id)) or self._fetch(
+            (app_id, tenant_id), "GET", _tenant_path(app_id, tenant_id)
+        )
+
+    def tenant_token_refreshed(self, app_id: str, tenant_id: str, stale_token: str) -> str:
+        """A new token after the platform refused `stale_token`. When this client already
+        holds a different one (another thread refreshed first), that one, without a request."""
+        held = self._cached((app_id, tenant_id))
+        if held is not None and held != stale_token:
+            return held
+        return self._fetch(
+            (app_id, tenant_id), "POST", _tenant_path(app_id, tenant_id) + "/refresh",
+            {"stale_token": stale_token},
+        )  # fmt: skip
+
+    def invalidate(self, app_id: str | None = None, tenant_id: str | None = None) -> None:
+        """Forget cached tokens: all of them, those of one app (its own and its tenants'), or
+        one tenant's. The next call asks the server."""
+        with self._lock:
+            for owner in list(self._cache):
+                if app_id is None or (
+                    owner[0] == app_id and (tenant_id is None or owner[1] == tenant_id)
+                ):
+                    del self._cache[owner]
+
+    def _cached(self, owner: tuple[str, str | None]) -> str | None:
+        with self._lock:
+            hit = self._cache.get(owner)
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
+    def _fetch(self, owner, method: str, path: str, body: dict | None = None) -> str:
+        asked = time.monotonic()
+        answer = self._request(method, path, body)
+        token, expires_in = answer.get("access_token"), answer.get("expires_in")
+        if not isinstance(token, str) or not isinstance(expires_in, int):
+            raise TokenClientError(200, "bad_answer", "no access_token / expires_in in the answer")
+        # Counted from when we asked, on our own clock: no trust in the two clocks agreeing.
+        until = asked + expires_in - self.refresh_margin
+        with self._lock:
+            if until > asked:
+                self._cache[owner] = (token, until)
+            else:
+                self._cache.pop(owner, None)
+        return token
+
+    def _request(self, method: str, path: str, body: dict | None) -> dict:
+        try:
+            response = self._session.request(
+                method, self.base_url + path, json=body, headers=self._headers,
+                timeout=self.timeout, allow_redirects=False,
+            )  # fmt: skip
+        except requests.RequestException as exc:
+            raise TokenClientError(0, "unreachable", type(exc).__name__) from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if response.status_code == 200 and isinstance(answer, dict):
+            return answer
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if not isinstance(error, dict):
+            error = {"code": "http_error", "message": f"HTTP {response.status_code}"}
+        retry_after = response.headers.get("Retry-After")
+        raise TokenClientError(
+            response.status_code, str(error.get("code")), str(error.get("message")),
+            float(retry_after) if retry_after and retry_after.isdigit() else None,
+        )  # fmt: skip
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+def _tenant_path(app_id: str, tenant_id: str) -> str:
+    return f"/apps/{_q(app_id)}/tenants/{_q(tenant_id)}/access-token"

@@ -40,3 +40,11 @@ CALLBACK_MAX_AGE = 600
 # A cached token is served only while at least this many seconds remain (capped at half its
 # lifetime); otherwise it is refreshed first.
 TOKEN_MIN_REMAINING = 300
+
+# Python modules that register tenant handlers on suite_server.dispatch.router when imported
+# (see examples/handlers.py and docs/handlers.md). SUITE_SERVER_HANDLERS=a.b,c.d also works.
+HANDLERS = []
+
+# Answer the WeChat Open Platform's full-network release test (全网发布接入检测) automatically:
+# the test accounts' messages get the replies the check expects, with no code of yours.
+RELEASE_CHECK = True

@@ -9,6 +9,7 @@ from flask import Flask
 
 from suite_server import db, settings
 from suite_server.crypto.secrets import Keyring
+from suite_server.dispatch.router import load as load_handlers
 from suite_server.jobs import runner as job_runner
 
 
@@ -31,6 +32,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["suite_server.keyring"] = Keyring(app.config["ENCRYPTION_KEYS"])
     job_runner.init_app(app)
+    try:
+        load_handlers(app.config["HANDLERS"])  # the ISV's tenant handlers register themselves
+    except ImportError as exc:
+        raise settings.SettingsError(str(exc)) from None
 
     from suite_server.api.routes import bp as api_bp
     from suite_server.authorization.routes import bp as authorization_bp

@@ -23,10 +23,12 @@ from suite_server.apps import ValidationError
 from suite_server.authorization import reconcile
 from suite_server.crypto import secrets
 from suite_server.crypto.secrets import UndecryptableSecret
+from suite_server.dispatch import webhooks
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
-from suite_server.models import App, InboundEvent, Tenant, TenantToken
+from suite_server.models import App, InboundEvent, Tenant, TenantToken, WebhookDelivery
 from suite_server.models.events import STATUSES as EVENT_STATUSES
+from suite_server.models.webhooks import STATUSES as WEBHOOK_STATUSES
 from suite_server.sandbox import sandbox_command
 from suite_server.settings import SettingsError
 
@@ -182,6 +184,27 @@ def apps_list(as_json: bool) -> None:
     )
 
 
+@apps_group.command("webhook")
+@click.argument("app_id")
+@click.option("--url", default=None, help="where this app's tenant messages are POSTed")
+@click.option("--off", is_flag=True, help="stop sending: clears the URL and the secret")
+@click.option("--rotate-secret", is_flag=True, help="replace the signing secret")
+@needs_schema
+def apps_webhook(app_id: str, url: str | None, off: bool, rotate_secret: bool) -> None:
+    """Set, rotate or turn off an app's webhook (docs/webhooks.md); a new secret is printed once.
+    With no option, shows the current setting."""
+    with db.transaction() as session:
+        app = _find_app(session, app_id)
+        if url is None and not (off or rotate_secret):
+            secret_set = " (secret set)" if app.webhook_secret else ""
+            click.echo(f"webhook of {app_id}: {app.webhook_url or 'off'}{secret_set}")
+            return
+        secret = webhooks.configure_app(session, app, url=url, off=off, rotate=rotate_secret)
+        state = app.webhook_url or "off"
+    click.echo(f"webhook of {app_id}: {state}")
+    _print_secret(secret)
+
+
 # -- tenants -----------------------------------------------------------------------------------
 
 
@@ -247,6 +270,34 @@ def tenants_reconcile(app_id: str | None) -> None:
             click.echo(f"{owner}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
     if failed:
         sys.exit(1)
+
+
+@tenants_group.command("webhook")
+@click.argument("app_id")
+@click.argument("tenant_id")
+@click.option("--url", default=None, help="the tenant's own receiver (signed with the app secret)")
+@click.option("--off", is_flag=True, help="stop sending to the tenant's own receiver")
+@needs_schema
+def tenants_webhook(app_id: str, tenant_id: str, url: str | None, off: bool) -> None:
+    """Set or clear a tenant's own webhook, besides the app's."""
+    if (url is None) == (not off):
+        raise click.ClickException("give either --url URL or --off")
+    with db.transaction() as session:
+        app = _find_app(session, app_id)
+        tenant = session.scalar(
+            select(Tenant).where(Tenant.app_pk == app.id, Tenant.tenant_id == tenant_id)
+        )
+        if tenant is None:
+            raise click.ClickException(f"no tenant {tenant_id!r} of app {app_id!r}")
+        secret = webhooks.configure_tenant(session, app, tenant, url=url, off=off)
+    click.echo(f"webhook of {app_id}/{tenant_id}: {tenant.webhook_url or 'off'}")
+    _print_secret(secret)
+
+
+def _print_secret(secret: str | None) -> None:
+    if secret:
+        click.echo(f"webhook secret: {secret}")
+        click.echo("store this secret now: it is not shown again", err=True)
 
 
 # -- events ------------------------------------------------------------------------------------
@@ -321,6 +372,54 @@ def events_reprocess(event_id: int) -> None:
     event = db.session().get(InboundEvent, event_id)
     db.session().refresh(event)
     click.echo(f"event {event_id}: {event.status}" + (f" ({event.error})" if event.error else ""))
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+@cli.group("webhooks")
+def webhooks_group() -> None:
+    """Webhook deliveries of tenant messages, newest first."""
+
+
+@webhooks_group.command("list")
+@click.option("--app", "app_id", default=None, help="only this app's deliveries")
+@click.option("--status", type=click.Choice(WEBHOOK_STATUSES), default=None)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@needs_schema
+def webhooks_list(app_id: str | None, status: str | None, limit: int, as_json: bool) -> None:
+    """List webhook deliveries (never their bodies)."""
+    rows = webhooks.overview(db.session(), app_id=app_id, status=status, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _table(
+        ["ID", "APP ID", "TENANT", "EVENT", "STATUS", "ATTEMPTS", "CREATED", "URL", "LAST ERROR"],
+        [
+            [r["id"], r["app_id"], r["tenant_id"] or "-", r["event_id"], r["status"],
+             r["attempts"], r["created_at"][:19], r["url"][:60], (r["last_error"] or "")[:40]]
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+@webhooks_group.command("redeliver")
+@click.argument("delivery_id", type=int)
+@needs_schema
+def webhooks_redeliver(delivery_id: int) -> None:
+    """Send a delivery again (same body, a new round of retries)."""
+    try:
+        webhooks.redeliver(db.session(), delivery_id)
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    runner = job_runner.get_runner()
+    if isinstance(runner, job_runner.InProcessRunner):
+        runner.drain(timeout=30)  # no worker will run it once this command exits
+    delivery = db.session().get(WebhookDelivery, delivery_id)
+    db.session().refresh(delivery)
+    error = f" ({delivery.last_error})" if delivery.last_error else ""
+    click.echo(f"webhook delivery {delivery_id}: {delivery.status}{error}")
 
 
 # -- accounts ----------------------------------------------------------------------------------
@@ -449,6 +548,13 @@ def demo_command(host: str, port: int, sandbox_port: int, ticket_interval: int) 
         demo.run(host, port, sandbox_port, ticket_interval)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _find_app(session, app_id: str) -> App:
+    app = session.scalar(select(App).where(App.app_id == app_id))
+    if app is None:
+        raise click.ClickException(f"no app {app_id!r}")
+    return app
 
 
 def _iso(value) -> str | None:

@@ -82,10 +82,14 @@ class TokenClient:
         held = self._cached((app_id, tenant_id))
         if held is not None and held != stale_token:
             return held
-        return self._fetch(
-            (app_id, tenant_id), "POST", _tenant_path(app_id, tenant_id) + "/refresh",
-            {"stale_token": stale_token},
-        )  # fmt: skip
+        try:
+            return self._fetch(
+                (app_id, tenant_id), "POST", _tenant_path(app_id, tenant_id) + "/refresh",
+                {"stale_token": stale_token},
+            )  # fmt: skip
+        except TokenClientError:
+            self.invalidate(app_id, tenant_id)  # the platform refused it: never hand it out again
+            raise
 
     def invalidate(self, app_id: str | None = None, tenant_id: str | None = None) -> None:
         """Forget cached tokens: all of them, those of one app (its own and its tenants'), or

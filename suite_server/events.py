@@ -15,11 +15,13 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from suite_server import db
 from suite_server.authorization import pushes
 from suite_server.authorization.flow import InstallError
 from suite_server.db import utcnow
+from suite_server.dispatch import service as dispatch
 from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import task
@@ -34,9 +36,32 @@ SWEEP_AFTER = timedelta(minutes=2)  # a pending event this old has lost its job
 SWEEP_BATCH = 500
 
 
-def processable(platform: str, kind: str) -> bool:
+def processable(platform: str, channel: str, kind: str) -> bool:
     """Whether events of this kind have work to do after the answer."""
-    return kind in pushes.KINDS[platform]
+    return kind in pushes.KINDS[platform] or dispatch.dispatchable(platform, channel, kind)
+
+
+def after_store(
+    session: Session,
+    platform: str,
+    event_id: int,
+    channel: str,
+    kind: str,
+    receive_id: str,
+    nonce: str,
+) -> str:
+    """Right after a new push was stored, inside the platform's request: what to answer.
+    Authorization pushes go to a job; tenant messages may be answered by a synchronous handler
+    (or the release-test responder) now, the rest goes to a job."""
+    if kind in pushes.KINDS[platform]:
+        schedule(event_id)
+        return "success"
+    if not dispatch.dispatchable(platform, channel, kind):
+        return "success"
+    answer, more = dispatch.in_request(session, event_id, receive_id, nonce)
+    if more:
+        schedule(event_id)
+    return answer
 
 
 def schedule(event_id: int) -> None:
@@ -76,8 +101,10 @@ def process(event_id: int) -> str | None:
     if event is None or event.status != "pending":
         return None
     app = session.get(App, event.app_pk)
-    if not processable(app.platform, event.kind):
+    if not processable(app.platform, event.channel, event.kind):
         return None
+    if event.kind not in pushes.KINDS[app.platform]:
+        return dispatch.in_job(session, event)
     event.attempts += 1
     session.commit()
     api = api_for(app.platform, current_app.config)
@@ -123,14 +150,14 @@ def sweep() -> int:
     """Enqueue pending events whose job was lost; returns how many were enqueued."""
     session = db.session()
     rows = session.execute(
-        select(InboundEvent.id, InboundEvent.kind, App.platform)
+        select(InboundEvent.id, InboundEvent.channel, InboundEvent.kind, App.platform)
         .join(App, App.id == InboundEvent.app_pk)
         .where(InboundEvent.status == "pending", InboundEvent.received_at < utcnow() - SWEEP_AFTER)
         .order_by(InboundEvent.received_at)
         .limit(SWEEP_BATCH)
     ).all()
     session.rollback()
-    ids = [row.id for row in rows if processable(row.platform, row.kind)]
+    ids = [row.id for row in rows if processable(row.platform, row.channel, row.kind)]
     for event_id in ids:
         schedule(event_id)
     if ids:
@@ -146,11 +173,12 @@ def reprocess(event_id: int) -> InboundEvent:
     if event is None:
         raise LookupError(f"no event {event_id}")
     app = session.get(App, event.app_pk)
-    if not processable(app.platform, event.kind):
+    if not processable(app.platform, event.channel, event.kind):
         raise ValueError(f"event {event_id} ({event.kind}) has no processing to run")
     if event.status == "pending":
         raise ValueError(f"event {event_id} is already pending")
-    pushes.allow_rerun(session, app, event)
+    if event.kind in pushes.KINDS[app.platform]:
+        pushes.allow_rerun(session, app, event)
     event.status, event.error, event.processed_at = "pending", None, None
     session.commit()
     schedule(event_id)

@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "OPEN_AUTH_URL": "https://mp.weixin.qq.com/cgi-bin/componentloginpage",
     "CALLBACK_MAX_AGE": 600,
     "TOKEN_MIN_REMAINING": 300,
+    # Modules whose import registers tenant handlers on suite_server.dispatch.router.
+    "HANDLERS": [],
+    # Answer the Open Platform's full-network release test by ourselves (dispatch/release_check.py).
+    "RELEASE_CHECK": True,
 }
 INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING")
 STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS")
@@ -65,6 +69,8 @@ def _check(config: dict[str, Any]) -> None:
         config[name] = _non_negative_int(name, config[name])
     for name in ("PUBLIC_URL", "WECOM_API_BASE", "WECHAT_API_BASE"):
         config[name] = str(config[name]).rstrip("/")
+    config["HANDLERS"] = _module_list(config["HANDLERS"])
+    config["RELEASE_CHECK"] = _boolean("RELEASE_CHECK", config["RELEASE_CHECK"])
     for name in STR_SETTINGS:
         # from_prefixed_env turns SECRET_KEY=1234 into an int; these are strings.
         value = config[name]
@@ -91,6 +97,24 @@ def _check(config: dict[str, Any]) -> None:
             )
     config["SQLALCHEMY_URL"] = _driver_url(str(config["DATABASE_URL"]))
     config["ENCRYPTION_KEYS"] = parse_keys(config["ENCRYPTION_KEYS"])
+
+
+def _module_list(value: Any) -> list[str]:
+    """HANDLERS: a list, or a comma-separated string (SUITE_SERVER_HANDLERS=a.b,c.d)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise SettingsError(f"{PREFIX}_HANDLERS must be a list of module names")
+    return [i.strip() for i in items if i.strip()]
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{PREFIX}_{name} must be true or false, not {value!r}")
 
 
 def parse_keys(value: str | list[str]) -> list[str]:

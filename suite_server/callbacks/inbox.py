@@ -20,6 +20,7 @@ TICKETS = {
     "wecom": ("suite_ticket", "SuiteTicket", "SuiteId", "TimeStamp"),  # wecom-suite.md §3
     "open": ("component_verify_ticket", "ComponentVerifyTicket", "AppId", "CreateTime"),  # §2
 }
+TICKET_KINDS = {info_type for info_type, *_ in TICKETS.values()}
 
 
 def kind_of(fields: dict[str, str]) -> str:

@@ -52,6 +52,8 @@ def _receive(platform: str, app_id: str, channel: str, authorizer: str | None = 
         _max_age(),
         authorizer_appid=authorizer,
     )
+    if answer.startswith("<xml>"):  # an encrypted passive reply
+        return Response(answer, content_type="application/xml; charset=utf-8")
     return _text(answer)
 
 

@@ -74,8 +74,11 @@ def receive(
         tenant_id=_tenant_of(channel, fields, opened, authorizer_appid),
     )
     kind = inbox.kind_of(fields)
-    if event_id is not None and events.processable(app.platform, kind):
-        events.schedule(event_id)
+    answer = "success"
+    if event_id is not None:
+        answer = events.after_store(
+            session, app.platform, event_id, channel, kind, opened.receive_id, args.get("nonce", "")
+        )
     log.info(
         "app %s: %s push on %s stored as event %s (receive id of the %s)",
         app.app_id,
@@ -84,7 +87,7 @@ def receive(
         event_id if event_id is not None else "(duplicate)",
         opened.owner,
     )
-    return "success"
+    return answer
 
 
 def _tenant_of(channel, fields, opened, authorizer_appid) -> str | None:

@@ -33,6 +33,8 @@ MODULES = (
     "suite_server.events",
     "suite_server.authorization.reconcile",
     "suite_server.tokens.service",
+    "suite_server.dispatch.release_check",
+    "suite_server.dispatch.webhooks",
 )
 
 

@@ -6,6 +6,7 @@ from suite_server.models.authorizations import AuthCodeClaim, InstallState, Tena
 from suite_server.models.events import InboundEvent
 from suite_server.models.tenants import Tenant
 from suite_server.models.tokens import AppToken, TenantToken
+from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "PLATFORMS",
@@ -20,4 +21,6 @@ __all__ = [
     "TenantHistory",
     "TenantToken",
     "Ticket",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

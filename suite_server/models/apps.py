@@ -33,6 +33,9 @@ class App(Base):
     provider_corpid: Mapped[str | None] = mapped_column(String(64))
     test_mode: Mapped[bool] = mapped_column(default=False)
     landing_url: Mapped[str | None] = mapped_column(String(500))
+    # Where tenant messages are POSTed, signed with the secret (dispatch/webhooks.py).
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    webhook_secret: Mapped[str | None] = mapped_column(EncryptedText)
     # Open: when we last asked the platform to resume ticket pushes (api_start_push_ticket).
     ticket_push_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -35,6 +35,8 @@ class Tenant(Base):
     previous_credential: Mapped[str | None] = mapped_column(EncryptedText)
     credential_version: Mapped[int] = mapped_column(default=0)
     auth_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The tenant's own webhook receiver, besides the app's; signed with the app's secret.
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
     authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

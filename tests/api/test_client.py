@@ -7,9 +7,11 @@ import threading
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from suite_server import db
 from suite_server.client import TokenClient, TokenClientError
+from suite_server.models import Tenant
 from tests import factories
 from tests.api.conftest import TENANT_TOKEN_CALL, age_token, fresh_token
 
@@ -113,10 +115,20 @@ def test_refresh_on_a_stale_token(platform, installed, live_server, api_key, htt
     assert platform.calls().get(endpoint, 0) == before + 1
 
 
-def test_a_cancelled_tenant_raises_409(app, offline, live_server, api_key):
-    client = TokenClient(live_server, api_key)
-    assert client.tenant_token("wwclient", "wwcorp") == "corp-token"
-    tenant = factories.tenant(db.session(), offline, tenant_id="wwgone", status="cancelled")
+def test_a_cancelled_tenant_raises_409_and_its_token_is_dropped(
+    offline, live_server, api_key, http
+):
+    client = TokenClient(live_server, api_key, session=http)
+    token = client.tenant_token("wwclient", "wwcorp")
+    tenant = db.session().scalar(select(Tenant).where(Tenant.tenant_id == "wwcorp"))
+    tenant.status = "cancelled"
+    db.session().commit()
+    # Cached: the client cannot know yet. The platform refuses the token; the refresh says why.
+    assert client.tenant_token("wwclient", "wwcorp") == token
     with pytest.raises(TokenClientError) as raised:
-        client.tenant_token("wwclient", tenant.tenant_id)
+        client.tenant_token_refreshed("wwclient", "wwcorp", token)
     assert (raised.value.status, raised.value.code) == (409, "tenant_cancelled")
+    with pytest.raises(TokenClientError) as raised:
+        client.tenant_token("wwclient", "wwcorp")
+    assert raised.value.status == 409
+    assert len(http.sent) == 3

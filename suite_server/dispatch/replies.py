@@ -1,0 +1,72 @@
+"""Passive replies a synchronous handler may return, rendered as the platform's reply XML
+(open-platform.md §3 "Passive reply", wecom-suite.md §2): To and From swapped from the message,
+then encrypted and signed by the caller (crypto/msgcrypt.encrypted_reply)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from suite_server.dispatch.messages import Message
+
+
+def _cdata(value: str) -> str:
+    # A "]]>" inside would end the section early: split it across two sections.
+    return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+class Reply:
+    msg_type = ""
+
+    def body(self) -> str:
+        raise NotImplementedError
+
+    def render(self, message: Message, now: int | None = None) -> str:
+        return (
+            f"<xml><ToUserName>{_cdata(message.from_user)}</ToUserName>"
+            f"<FromUserName>{_cdata(message.to_user)}</FromUserName>"
+            f"<CreateTime>{int(now if now is not None else time.time())}</CreateTime>"
+            f"<MsgType>{_cdata(self.msg_type)}</MsgType>{self.body()}</xml>"
+        )
+
+
+@dataclass
+class TextReply(Reply):
+    content: str
+    msg_type = "text"
+
+    def body(self) -> str:
+        return f"<Content>{_cdata(self.content)}</Content>"
+
+
+@dataclass
+class ImageReply(Reply):
+    media_id: str
+    msg_type = "image"
+
+    def body(self) -> str:
+        return f"<Image><MediaId>{_cdata(self.media_id)}</MediaId></Image>"
+
+
+@dataclass
+class Article:
+    title: str
+    description: str = ""
+    pic_url: str = ""
+    url: str = ""
+
+
+@dataclass
+class NewsReply(Reply):
+    articles: list[Article] = field(default_factory=list)
+    msg_type = "news"
+
+    def body(self) -> str:
+        items = "".join(
+            f"<item><Title>{_cdata(a.title)}</Title><Description>{_cdata(a.description)}"
+            f"</Description><PicUrl>{_cdata(a.pic_url)}</PicUrl><Url>{_cdata(a.url)}</Url></item>"
+            for a in self.articles[:8]  # the platforms show at most 8
+        )
+        return (
+            f"<ArticleCount>{min(len(self.articles), 8)}</ArticleCount><Articles>{items}</Articles>"
+        )

@@ -1,0 +1,154 @@
+"""Delivering a stored tenant message or event to the ISV's code.
+
+In the platform's request (`in_request`, right after the push was stored): the release-test
+responder, then a synchronous handler if one is registered, under a deadline well inside the
+platform's 5 s; its reply is rendered, encrypted and signed. Everything else runs in the job
+`events.process` (`in_job`): the asynchronous handler and the webhooks. Either way the event ends
+`done`, `failed` (the handler raised or overran; the platform still gets `success`, so no retry
+storm) or `ignored` (no tenant here, or a cancelled one: stored and visible, not dispatched).
+Handlers run at least once: a job lost after a handler ran is run again by the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as Overran
+
+from flask import Flask, current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from suite_server.authorization import pushes
+from suite_server.callbacks import xml
+from suite_server.callbacks.inbox import TICKET_KINDS
+from suite_server.crypto.msgcrypt import decode_aes_key, encrypted_reply
+from suite_server.db import utcnow
+from suite_server.dispatch import release_check, webhooks
+from suite_server.dispatch.messages import Message
+from suite_server.dispatch.replies import Reply
+from suite_server.dispatch.router import router
+from suite_server.models import App, InboundEvent, Tenant
+
+log = logging.getLogger(__name__)
+
+SYNC_DEADLINE = 3.0  # seconds; the platforms give up after 5 s and retry
+_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="suite-server-handler")
+
+
+def dispatchable(platform: str, channel: str, kind: str) -> bool:
+    """Tenant messages and events (data / msg URLs) and per-tenant command pushes such as
+    change_contact; not tickets or authorization pushes, which have their own processing."""
+    if channel in ("data", "msg"):
+        return True
+    return kind not in TICKET_KINDS and kind not in pushes.KINDS[platform]
+
+
+def message_of(session: Session, event: InboundEvent) -> tuple[Message, str | None]:
+    """The event as a handler sees it, and why it must not be dispatched (or None)."""
+    app = session.get(App, event.app_pk)
+    tenant = None
+    if event.tenant_id:
+        tenant = session.scalar(
+            select(Tenant).where(Tenant.app_pk == app.id, Tenant.tenant_id == event.tenant_id)
+        )
+    message = Message.of(event, app, tenant, xml.parse(event.payload))
+    if release_check.handles(message):
+        return message, None  # the test accounts are answered whatever we know of them
+    if tenant is None:
+        return message, f"no tenant {event.tenant_id!r} for this app"
+    if tenant.status != "active":
+        return message, f"tenant is {tenant.status}"
+    return message, None
+
+
+def in_request(session: Session, event_id: int, receive_id: str, nonce: str) -> tuple[str, bool]:
+    """Run what must answer inside the request. Returns (the answer body, whether the job
+    `events.process` should still run for the rest)."""
+    event = session.get(InboundEvent, event_id)
+    message, refused = message_of(session, event)
+    if refused:
+        _finish(session, event_id, "ignored", refused)
+        return "success", False
+    if release_check.handles(message):
+        # The platform's test traffic: answered here, never shown to handlers or webhooks.
+        reply = release_check.answer(message)
+        _finish(session, event_id, "done", None)
+        return (_encrypt(message, reply, receive_id, nonce) if reply else "success"), False
+    route = router.resolve(message)
+    if route is None or not route.sync:
+        return "success", True  # the job runs the handler and the webhooks
+    reply, error = _run_sync(current_app._get_current_object(), route.fn, message)
+    webhooks.schedule(session, message)
+    _finish(session, event_id, "failed" if error else "done", error)
+    if reply is None:
+        return "success", False
+    return _encrypt(message, reply, receive_id, nonce), False
+
+
+def _run_sync(app: Flask, fn, message: Message) -> tuple[Reply | None, str | None]:
+    """(the handler's reply or None, None) or (None, what went wrong)."""
+
+    def call():
+        with app.app_context():
+            return fn(message)
+
+    name = fn.__qualname__
+    started = time.monotonic()
+    try:
+        reply = _pool.submit(call).result(timeout=SYNC_DEADLINE)
+    except Overran:
+        return None, _failed(message, f"handler {name} overran the {SYNC_DEADLINE:g} s deadline")
+    except Exception as exc:
+        return None, _failed(message, f"handler {name} raised {exc!r}", exc)
+    if reply is not None and not isinstance(reply, Reply):
+        return None, _failed(message, f"handler {name} returned a {type(reply).__name__}")
+    elapsed = (time.monotonic() - started) * 1000
+    log.info("event %s: %s answered in %.0f ms", message.event_id, name, elapsed)
+    return reply, None
+
+
+def in_job(session: Session, event: InboundEvent) -> str:
+    """The job's part: the handler (if any), then the webhooks. Returns the event's outcome."""
+    message, refused = message_of(session, event)
+    if refused:
+        _finish(session, event.id, "ignored", refused)
+        return "ignored"
+    route = router.resolve(message)
+    error = None
+    # A synchronous handler lands here only when its request did not finish (a crash after the
+    # push was stored, found by the sweep) or on a re-run: its reply can no longer be sent.
+    if route is not None:
+        try:
+            route.fn(message)
+        except Exception as exc:
+            session.rollback()
+            error = _failed(message, f"handler {route.fn.__qualname__} raised {exc!r}", exc)
+    webhooks.schedule(session, message)
+    outcome = "failed" if error else "done"
+    _finish(session, event.id, outcome, error)
+    return outcome
+
+
+def _encrypt(message: Message, reply: Reply, receive_id: str, nonce: str) -> str:
+    app = message.app
+    plaintext = reply.render(message)
+    return encrypted_reply(
+        app.token, decode_aes_key(app.aes_key), receive_id, plaintext, str(int(time.time())), nonce
+    )
+
+
+def _failed(message: Message, error: str, exc: Exception | None = None) -> str:
+    log.error("event %s: %s", message.event_id, error, exc_info=exc)
+    return error
+
+
+def _finish(session: Session, event_id: int, status: str, error: str | None) -> None:
+    session.execute(
+        update(InboundEvent.__table__)
+        .where(InboundEvent.id == event_id)
+        .values(status=status, error=error[:1000] if error else None, processed_at=utcnow(),
+                attempts=InboundEvent.attempts + 1)
+    )  # fmt: skip
+    session.commit()

@@ -48,3 +48,8 @@ HANDLERS = []
 # Answer the WeChat Open Platform's full-network release test (全网发布接入检测) automatically:
 # the test accounts' messages get the replies the check expects, with no code of yours.
 RELEASE_CHECK = True
+
+# Log lines: "text" (readable) or "json" (one JSON object per line, for log shippers); each line
+# carries the request id (X-Request-Id) and, where known, the app, tenant and job.
+LOG_FORMAT = "text"
+LOG_LEVEL = "INFO"

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from suite_server import db, settings
+from suite_server import db, logs, settings
 from suite_server.crypto.secrets import Keyring
 from suite_server.dispatch.router import load as load_handlers
 from suite_server.jobs import runner as job_runner
@@ -30,6 +30,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings.load(app.config, overrides)
 
     db.init_app(app)
+    logs.init_app(app)
     app.extensions["suite_server.keyring"] = Keyring(app.config["ENCRYPTION_KEYS"])
     job_runner.init_app(app)
     try:
@@ -41,8 +42,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from suite_server.authorization.routes import bp as authorization_bp
     from suite_server.callbacks.routes import bp as callbacks_bp
     from suite_server.health import bp as health_bp
+    from suite_server.metrics import bp as metrics_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(authorization_bp)
     app.register_blueprint(api_bp)

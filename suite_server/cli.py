@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from suite_server import accounts, apps, create_app, db, demo, events, schema
+from suite_server import accounts, apps, create_app, db, demo, events, logs, schema
 from suite_server.apps import ValidationError
 from suite_server.authorization import reconcile
 from suite_server.crypto import secrets
@@ -505,6 +504,7 @@ cli.add_command(sandbox_command, "sandbox")
 def serve(host: str, port: int) -> None:
     """Serve the web app with the development server (use gunicorn wsgi:app in production)."""
     app = current_app._get_current_object()
+    logs.configure(app)
     if isinstance(job_runner.get_runner(app), job_runner.InProcessRunner):
         schedule.start_in_process_schedule(app)  # no cron process without Redis
     # Flask's app.run() refuses to run under its own CLI; werkzeug's server is what it wraps.
@@ -516,7 +516,7 @@ def serve(host: str, port: int) -> None:
 @needs_schema
 def worker(burst: bool) -> None:
     """Run an RQ worker for the queues (with its scheduler); needs SUITE_SERVER_REDIS_URL."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(current_app._get_current_object())
     try:
         job_runner.run_worker(current_app._get_current_object(), burst=burst)
     except (job_runner.NoRedisConfigured, RedisError) as exc:
@@ -527,7 +527,7 @@ def worker(burst: bool) -> None:
 @needs_schema
 def cron() -> None:
     """Enqueue the periodic jobs on time (any number may run); needs SUITE_SERVER_REDIS_URL."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(current_app._get_current_object())
     try:
         schedule.run_cron(current_app._get_current_object())
     except (job_runner.NoRedisConfigured, RedisError) as exc:

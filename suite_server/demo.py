@@ -21,7 +21,7 @@ import click
 from flask import Flask, current_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from suite_server import accounts, apps, create_app, db, instance_path, schema
+from suite_server import accounts, apps, create_app, db, instance_path, logs, schema
 from suite_server.crypto.msgcrypt import generate_aes_key
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
@@ -51,7 +51,6 @@ class Demo:
 
 
 def run(host: str, port: int, sandbox_port: int, ticket_interval: int) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     sandbox = SandboxServer({"ticket_interval": ticket_interval}, host=host, port=sandbox_port)
     try:
         sandbox_url = sandbox.start()
@@ -68,6 +67,7 @@ def run(host: str, port: int, sandbox_port: int, ticket_interval: int) -> None:
 
 def _serve(host: str, port: int, sandbox: SandboxServer, sandbox_url: str) -> None:
     app = _demo_app(sandbox_url)
+    logs.configure(app)
     try:
         server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     except OSError as exc:

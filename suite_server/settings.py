@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "HANDLERS": [],
     # Answer the Open Platform's full-network release test by ourselves (dispatch/release_check.py).
     "RELEASE_CHECK": True,
+    # "text" (readable, the default) or "json" (one object per line); and the level.
+    "LOG_FORMAT": "text",
+    "LOG_LEVEL": "INFO",
 }
 INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING")
 STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS")
@@ -71,6 +74,12 @@ def _check(config: dict[str, Any]) -> None:
         config[name] = str(config[name]).rstrip("/")
     config["HANDLERS"] = _module_list(config["HANDLERS"])
     config["RELEASE_CHECK"] = _boolean("RELEASE_CHECK", config["RELEASE_CHECK"])
+    config["LOG_FORMAT"] = str(config["LOG_FORMAT"]).lower()
+    if config["LOG_FORMAT"] not in ("text", "json"):
+        raise SettingsError(f"{PREFIX}_LOG_FORMAT must be text or json")
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
+    if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"{PREFIX}_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
     for name in STR_SETTINGS:
         # from_prefixed_env turns SECRET_KEY=1234 into an int; these are strings.
         value = config[name]

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, request
 from suite_server import db
 from suite_server.callbacks import service
 from suite_server.errors import BadCallback
+from suite_server.metrics import CALLBACK_SECONDS, CALLBACKS
 
 bp = Blueprint("callbacks", __name__, url_prefix="/callback")
 
@@ -16,6 +17,11 @@ MAX_BODY = 1024 * 1024
 @bp.errorhandler(BadCallback)
 def refused(exc: BadCallback) -> Response:
     current_app.logger.info("callback refused %s: %s", exc.status, exc.reason)
+    # Label by app only when it exists: a URL's made-up id must not mint new series.
+    app_id = (request.view_args or {}).get("suite_id") or (request.view_args or {}).get("appid")
+    CALLBACKS.labels(
+        app_id if exc.status != 404 else "unknown", "unknown", f"refused_{exc.status}"
+    ).inc()
     return _text(exc.reason, exc.status)
 
 
@@ -42,6 +48,11 @@ def open_msg(appid: str, authorizer_appid: str) -> Response:
 
 
 def _receive(platform: str, app_id: str, channel: str, authorizer: str | None = None) -> Response:
+    with CALLBACK_SECONDS.labels(channel).time():
+        return _answer(platform, app_id, channel, authorizer)
+
+
+def _answer(platform: str, app_id: str, channel: str, authorizer: str | None) -> Response:
     answer = service.receive(
         db.session(),
         platform,

@@ -14,6 +14,7 @@ from suite_server.apps import CallbackKeys, callback_keys
 from suite_server.callbacks import inbox, xml
 from suite_server.callbacks.envelope import open_envelope
 from suite_server.errors import BadCallback
+from suite_server.metrics import CALLBACKS
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def receive(
         answer = events.after_store(
             session, app.platform, event_id, channel, kind, opened.receive_id, args.get("nonce", "")
         )
+    CALLBACKS.labels(app.app_id, kind, "stored" if event_id is not None else "duplicate").inc()
     log.info(
         "app %s: %s push on %s stored as event %s (receive id of the %s)",
         app.app_id,

@@ -35,6 +35,7 @@ from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.dispatch.messages import Message
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import Retry, task
+from suite_server.metrics import WEBHOOK_DELIVERIES
 from suite_server.models import App, Tenant, WebhookAttempt, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -287,6 +288,7 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
             delay = min(retry_delay(round_attempts), (deadline - now).total_seconds())
     delivery.next_attempt_at = now + timedelta(seconds=delay) if delay is not None else None
     session.commit()
+    WEBHOOK_DELIVERIES.labels("retry" if delay is not None else delivery.status).inc()
     log.info(
         "webhook delivery %s: attempt %d %s in %d ms -> %s", delivery_id, delivery.attempts,
         outcome.status_code or outcome.error, outcome.latency_ms, delivery.status,

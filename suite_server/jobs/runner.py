@@ -47,9 +47,10 @@ from rq.job import Retry as RQRetry
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
 
-from suite_server import db
+from suite_server import db, logs
 from suite_server.jobs import tasks
 from suite_server.jobs.tasks import Retry, Task
+from suite_server.metrics import JOB_FAILURES
 
 __all__ = [
     "NoRedisConfigured",
@@ -133,6 +134,10 @@ class JobRunner:
     """What both runners do. Callers use the module-level `enqueue`, which checks the task name
     and turns the arguments into plain JSON values first."""
 
+    def depths(self) -> dict[str, int]:
+        """Jobs waiting per queue (for /metrics)."""
+        raise NotImplementedError
+
     def enqueue(
         self,
         name: str,
@@ -151,6 +156,7 @@ def _perform(
 ) -> Any:
     """One attempt of a task, in a fresh app context (its own session, closed at the end).
     Re-raises what the task raised; on the last failure calls its on_failure hook first."""
+    context = logs.CONTEXT.set({"job": task.name})
     try:
         with app.app_context():
             return task.fn(*args, **kwargs)
@@ -163,6 +169,8 @@ def _perform(
     except Exception as exc:
         _failed(app, task, args, kwargs, exc, last_attempt)
         raise
+    finally:
+        logs.CONTEXT.reset(context)
 
 
 def _failed(
@@ -172,6 +180,7 @@ def _failed(
         log.warning("task %s failed, will retry: %r", task.name, exc)
         return
     log.error("task %s failed for good", task.name, exc_info=exc)
+    JOB_FAILURES.labels(task.name).inc()
     if task.on_failure is None:
         return
     try:
@@ -214,6 +223,9 @@ class RQRunner(JobRunner):
             name: Queue(QUEUE_PREFIX + name, connection=self.connection, serializer=JSONSerializer)
             for name in tasks.QUEUES
         }
+
+    def depths(self) -> dict[str, int]:
+        return {name: queue.count for name, queue in self.queues.items()}
 
     def enqueue(self, name, args, kwargs, *, delay=0, job_id=None, retries=0):
         queue = self.queues[tasks.get(name).queue]
@@ -353,6 +365,11 @@ class InProcessRunner(JobRunner):
         else:
             self._push(job)
         return job.job_id
+
+    def depths(self) -> dict[str, int]:
+        with self._cond:
+            waiting = [job.task.queue for job in self._heap]
+        return {name: waiting.count(name) for name in tasks.QUEUES}
 
     def release_held(self, _exc: BaseException | None = None) -> None:
         """teardown_request: hand the jobs this request enqueued to the threads."""

@@ -38,6 +38,7 @@ from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import task
+from suite_server.metrics import TOKEN_REFRESHES
 from suite_server.models import App, AppToken, Tenant, TenantHistory, TenantToken, Ticket
 from suite_server.tokens import locks
 from suite_server.upstream import api_for
@@ -174,7 +175,11 @@ def _obtain(session: Session, model, owner: str, owner_pk: int, need, fetch: Fet
     wait for whoever holds the lock. `fetch` calls upstream and returns (token, expires_in,
     extra writes for the same transaction)."""
     table = model.__table__
-    row_id = _ensure_row(session, model, owner, owner_pk)
+    # The common case in one query: a fresh token, served as it is.
+    row = _read(session, table, table.c[owner] == owner_pk)
+    if row is not None and not need(row, utcnow()):
+        return Served(row.access_token, row.expires_at, row.version)
+    row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk)
     lock = locks.lock_for(session, table, row_id)
     deadline = time.monotonic() + LOCK_WAIT
     while True:
@@ -189,11 +194,14 @@ def _obtain(session: Session, model, owner: str, owner_pk: int, need, fetch: Fet
                 if not need(row, utcnow()):
                     return Served(row.access_token, row.expires_at, row.version)
                 started = utcnow()
+                kind = "app" if model is AppToken else "tenant"
                 try:
                     access_token, expires_in, extra = fetch(row)
                 except TokenUnavailable as exc:
+                    TOKEN_REFRESHES.labels(kind, exc.code, str(exc.errcode or "")).inc()
                     _note_failure(session, table, row_id, exc.message)
                     raise
+                TOKEN_REFRESHES.labels(kind, "ok", "").inc()
                 return _store(session, table, row, started, access_token, expires_in, extra)
             finally:
                 lock.release()
@@ -215,14 +223,16 @@ def _ensure_row(session: Session, model, owner: str, owner_pk: int) -> int:
     return row_id
 
 
-def _read(session: Session, table, row_id: int) -> _Row:
+def _read(session: Session, table, which) -> _Row | None:
+    """The row with id `which`, or the one matching the condition `which`."""
+    condition = table.c.id == which if isinstance(which, int) else which
     found = session.execute(
         select(
             table.c.id, table.c.access_token, table.c.obtained_at, table.c.expires_at,
             table.c.refresh_at, table.c.version,
-        ).where(table.c.id == row_id)
-    ).one()  # fmt: skip
-    return _Row(*found)
+        ).where(condition)
+    ).first()  # fmt: skip
+    return _Row(*found) if found is not None else None
 
 
 def _store(session, table, row: _Row, started, access_token, expires_in, extra) -> Served:
@@ -581,14 +591,16 @@ def sweep() -> dict[str, int]:
     # Tickets live 30 minutes (WeCom) or 12 hours (Open); two days of them is plenty.
     session.execute(delete(Ticket.__table__).where(Ticket.pushed_at < now - TICKET_KEEP))
     session.commit()
-    for app_pk, app_id, refresh_at in session.execute(
-        select(App.id, App.app_id, AppToken.refresh_at).outerjoin(
+    for app_pk, app_id, platform, refresh_at in session.execute(
+        select(App.id, App.app_id, App.platform, AppToken.refresh_at).outerjoin(
             AppToken, AppToken.app_pk == App.id
         )
     ).all():
         if ticket_state(newest.get(app_pk), now) != "ok":
             counts["stale_tickets"] += 1
             log.warning("app %s: no ticket received for 20 minutes or more", app_id)
+        if newest.get(app_pk) is None and platform == "wecom":
+            continue  # nothing to refresh with until WeCom pushes a ticket (Open: we ask it)
         if refresh_at is None or refresh_at <= horizon:
             _enqueue("tokens.refresh_app", app_pk, f"app-token:{app_pk}", refresh_at, now)
             counts["apps"] += 1

@@ -1,0 +1,107 @@
+"""Logging: readable text by default, one JSON object per line with LOG_FORMAT=json; each line
+carries the request id (from X-Request-Id or made up, echoed in the answer) and, where known, the
+app, the tenant and the job.
+
+What the code logs never holds a secret, a token or a ciphertext: upstream/http.py masks query
+strings and tokens, and the callback path logs ids and kinds only (tests/test_logs.py checks a
+whole integration run for every secret it created).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, request
+
+CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "log_context", default=None
+)
+FIELDS = ("request_id", "app_id", "tenant_id", "job")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s %(message)s"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_MARK = "_suite_server_handler"
+
+
+def _record_factory(factory):
+    """Every log record gets the current request's / job's ids as attributes, whichever
+    handler (ours, pytest's, a library's) formats it."""
+
+    def make(*args, **kwargs) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        context = CONTEXT.get() or {}
+        for name in FIELDS:
+            setattr(record, name, context.get(name))
+        record.context = "".join(f" {k}={context[k]}" for k in FIELDS if context.get(k))
+        return record
+
+    make.suite_server = True
+    return make
+
+
+def _install_record_factory() -> None:
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "suite_server", False):
+        logging.setLogRecordFactory(_record_factory(current))
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: getattr(record, k, None) for k in FIELDS if getattr(record, k, None)})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(app: Flask) -> None:
+    """Install our handler on the root logger (once per process; a later call updates it)."""
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if getattr(h, _MARK, False)), None)
+    if handler is None:
+        handler = logging.StreamHandler()
+        setattr(handler, _MARK, True)
+        root.addHandler(handler)
+    if app.config["LOG_FORMAT"] == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    root.setLevel(app.config["LOG_LEVEL"])
+
+
+def init_app(app: Flask) -> None:
+    """Request ids and the app / tenant of each request, for every log line it causes."""
+    _install_record_factory()
+
+    @app.before_request
+    def _start() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        args = request.view_args or {}
+        context = {
+            "request_id": g.request_id,
+            "app_id": args.get("app_id") or args.get("suite_id") or args.get("appid"),
+            "tenant_id": args.get("tenant_id") or args.get("authorizer_appid"),
+        }
+        g.log_token = CONTEXT.set({k: str(v)[:64] for k, v in context.items() if v})
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        return response
+
+    @app.teardown_request
+    def _reset(_exc: BaseException | None) -> None:
+        token = g.pop("log_token", None)
+        if token is not None:
+            CONTEXT.reset(token)

@@ -1,0 +1,96 @@
+"""GET /metrics: the series move as pushes arrive, tenants install and tokens refresh."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from suite_server import db
+from suite_server.db import utcnow
+from suite_server.models import TenantToken
+from suite_server.tokens import service
+from tests.authorization.conftest import drain, push, tenant_of
+from tests.conftest import TEST_KEY
+
+
+def value(text: str, series: str) -> float:
+    """The value of one series line (name and labels exactly as printed), 0 when absent."""
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def scrape(client) -> str:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    return response.get_data(as_text=True)
+
+
+def test_series_move_during_a_run(app, client, platform, suite):
+    before = scrape(client)
+    series = 'suite_server_callbacks_total{{app_id="{}",kind="{}",result="{}"}}'
+    stored = series.format(suite.app_id, "create_auth", "stored")
+    refreshes = 'suite_server_token_refreshes_total{errcode="",result="ok",token="tenant"}'
+    push(platform, suite, "create_auth", tenant_id="wwmetrics")
+    drain(app)
+    tenant = tenant_of(suite, "wwmetrics")
+    db.session().execute(
+        update(TenantToken.__table__)
+        .where(TenantToken.tenant_pk == tenant.id)
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    db.session().commit()
+    after_expiry = scrape(client)
+    assert value(after_expiry, "suite_server_tokens_expiring") == 1
+    service.serve_tenant_token(db.session(), tenant)
+    client.post(f"/callback/wecom/{suite.app_id}/command", data=b"<xml/>")  # refused: 400
+    after = scrape(client)
+
+    assert value(after, stored) == value(before, stored) + 1
+    assert value(after, refreshes) == value(before, refreshes) + 1
+    assert value(after, 'suite_server_tenants{status="active"}') == 1
+    assert value(after, "suite_server_tokens_expiring") == 0
+    assert 0 <= value(after, f'suite_server_ticket_age_seconds{{app_id="{suite.app_id}"}}') < 60
+    refused = series.format(suite.app_id, "unknown", "refused_400")
+    assert value(after, refused) == value(before, refused) + 1
+    assert value(after, 'suite_server_callback_seconds_count{channel="command"}') > value(
+        before, 'suite_server_callback_seconds_count{channel="command"}'
+    )
+    assert 'suite_server_job_queue_depth{queue="default"}' in after
+
+
+def test_an_unknown_app_does_not_mint_series(client):
+    client.post("/callback/wecom/made-up-123/command", data=b"<xml/>")
+    assert "made-up-123" not in scrape(client)
+
+
+def test_multiprocess_mode_adds_up_processes(app, tmp_path):
+    """Under gunicorn: PROMETHEUS_MULTIPROC_DIR set, each process writes its own file."""
+    (tmp_path / "prometheus").mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+           "SUITE_SERVER_DATABASE_URL": app.config["DATABASE_URL"],
+           "SUITE_SERVER_INSTANCE_PATH": str(tmp_path / "instance"),
+           "SUITE_SERVER_ENCRYPTION_KEYS": TEST_KEY}  # fmt: skip
+    script = (
+        "from suite_server import create_app\n"
+        "app = create_app()\n"
+        "client = app.test_client()\n"
+        "client.post('/callback/wecom/nope/command', data=b'<xml/>')\n"
+        "answer = client.get('/metrics')\n"
+        "assert answer.status_code == 200, answer.status_code\n"
+        "print(answer.get_data(as_text=True))\n"
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        ).stdout  # fmt: skip
+        for _ in range(2)
+    ]
+    series = 'suite_server_callbacks_total{app_id="unknown",kind="unknown",result="refused_404"}'
+    assert value(outputs[0], series) == 1
+    assert value(outputs[1], series) == 2  # the first process's count is still there

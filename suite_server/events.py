@@ -58,7 +58,13 @@ def after_store(
         return "success"
     if not dispatch.dispatchable(platform, channel, kind):
         return "success"
-    answer, more = dispatch.in_request(session, event_id, receive_id, nonce)
+    try:
+        answer, more = dispatch.in_request(session, event_id, receive_id, nonce)
+    except Exception:
+        # The push is stored: answer it, and let the job do what the request could not.
+        log.exception("event %s: dispatch in the request failed; left to a job", event_id)
+        session.rollback()
+        answer, more = "success", True
     if more:
         schedule(event_id)
     return answer

@@ -45,6 +45,11 @@ BACKOFF_BASE = 10.0  # seconds before the first retry (before jitter); doubles w
 BACKOFF_CAP = 3600.0
 TIMEOUT = (3.0, 10.0)  # connect, read (seconds)
 EXCERPT_CHARS = 500  # of the receiver's answer, kept with the attempt
+# In order per tenant where feasible: a delivery waits while an older one to the same receiver
+# for the same tenant is still pending, unless that one has already failed this often (then the
+# receiver is in trouble with it and the newer ones go ahead rather than queue for a day).
+ORDER_PATIENCE = 3
+ORDER_WAIT = 1.0  # seconds between looks at the older delivery
 TOLERANCE = 300  # seconds a receiver accepts between X-Suite-Server-Timestamp and its clock
 SWEEP_AFTER = timedelta(minutes=2)  # a pending delivery this overdue has lost its job
 SWEEP_BATCH = 500
@@ -193,6 +198,9 @@ def deliver(delivery_id: int) -> str | None:
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.status != "pending":
         return None
+    if _older_pending(session, delivery):
+        session.rollback()
+        raise Retry(after=ORDER_WAIT, reason="an older delivery to this receiver goes first")
     secret = session.scalar(select(App.webhook_secret).where(App.id == delivery.app_pk))
     url, body, event_pk = delivery.url, delivery.body.encode(), delivery.event_pk
     session.rollback()  # no transaction stays open while the receiver takes its time
@@ -201,6 +209,24 @@ def deliver(delivery_id: int) -> str | None:
         outcome = Outcome(error="the app has no webhook secret (suite-server apps webhook)")
         return _record(session, delivery_id, outcome, give_up=True)
     return _record(session, delivery_id, post(url, body, secret, event_pk, delivery_id))
+
+
+def _older_pending(session: Session, delivery: WebhookDelivery) -> bool:
+    return (
+        session.scalar(
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.app_pk == delivery.app_pk,
+                WebhookDelivery.url == delivery.url,
+                WebhookDelivery.tenant_id == delivery.tenant_id,
+                WebhookDelivery.id < delivery.id,
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.attempts < ORDER_PATIENCE,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def post(url: str, body: bytes, secret: str, event_pk: int, delivery_id: int) -> Outcome:

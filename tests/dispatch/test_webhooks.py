@@ -458,3 +458,17 @@ def test_cli_list_and_redeliver(app, runner, receivers, fast):
     sent = receiver.bodies("X-Suite-Server-Delivery", ids[0])
     assert len(sent) == 2 and sent[0] == sent[1]
     one_line_error(run(runner, "webhooks", "redeliver", "424242"), "no webhook delivery 424242")
+
+
+def test_deliveries_to_a_receiver_arrive_in_order_per_tenant(app, receivers, fast, monkeypatch):
+    """The first message's delivery fails twice; the second message waits for it."""
+    monkeypatch.setattr(webhooks, "ORDER_WAIT", 0.05)
+    receiver = receivers(500, 500, 200)
+    suite = configured(receiver)
+    first = stored_message(suite, content="first")
+    second = stored_message(suite, content="second")
+    webhooks.schedule(db.session(), first)
+    webhooks.schedule(db.session(), second)
+    drain(app)
+    contents = [json.loads(r.body)["fields"]["Content"] for r in receiver.requests]
+    assert contents == ["first", "first", "first", "second"]

@@ -51,14 +51,9 @@ def register_app(
         _check_id("provider corpid", provider_corpid)
     if not secret or not secret.strip():
         raise ValidationError("secret must not be empty")
-    if not _TOKEN.fullmatch(token or ""):
-        raise ValidationError("token must be 1 to 32 English letters or digits")
-    try:
-        decode_aes_key(aes_key)
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from None
-    if landing_url and not landing_url.startswith(("http://", "https://")):
-        raise ValidationError("landing URL must start with http:// or https://")
+    check_token(token)
+    check_aes_key(aes_key)
+    check_landing_url(landing_url)
     if session.scalar(select(App.id).where(App.app_id == app_id)) is not None:
         raise ValidationError(f"an app with id {app_id} already exists")
     app = App(
@@ -74,6 +69,26 @@ def register_app(
     )
     session.add(app)
     return app
+
+
+def check_token(token: str) -> str:
+    if not _TOKEN.fullmatch(token or ""):
+        raise ValidationError("token must be 1 to 32 English letters or digits")
+    return token
+
+
+def check_aes_key(aes_key: str) -> str:
+    try:
+        decode_aes_key(aes_key)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    return aes_key
+
+
+def check_landing_url(landing_url: str | None) -> str | None:
+    if landing_url and not landing_url.startswith(("http://", "https://")):
+        raise ValidationError("landing URL must start with http:// or https://")
+    return landing_url or None
 
 
 def _check_id(label: str, value: str) -> None:

@@ -2,6 +2,7 @@
 
 from suite_server.models.accounts import AdminUser, ApiKey
 from suite_server.models.apps import PLATFORMS, App, Ticket
+from suite_server.models.audit import AuditEntry
 from suite_server.models.authorizations import AuthCodeClaim, InstallState, TenantHistory
 from suite_server.models.events import InboundEvent
 from suite_server.models.tenants import Tenant
@@ -14,6 +15,7 @@ __all__ = [
     "ApiKey",
     "App",
     "AppToken",
+    "AuditEntry",
     "AuthCodeClaim",
     "InboundEvent",
     "InstallState",

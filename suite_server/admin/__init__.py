@@ -1,0 +1,41 @@
+"""The admin web UI under /admin/: server-rendered pages to inspect and operate apps, tenants,
+tokens and events (routes.py), with sessions (Flask-Login), CSRF tokens on every form
+(Flask-WTF) and an audit log of every action (audit.py).
+
+Only this blueprint uses sessions and CSRF: the callbacks and the token API are not touched.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+
+def init_app(app: Flask) -> None:
+    from suite_server import db
+    from suite_server.admin import auth
+    from suite_server.admin.routes import bp
+
+    # The session cookie carries the admin's login: not readable by scripts, not sent along
+    # cross-site subrequests or POSTs, and over HTTPS only when the server is served over it.
+    # Forms check their CSRF token, but nothing outside /admin/ (callbacks, the token API) is
+    # checked: routes.py calls csrf.protect() for admin POSTs instead of the app-wide hook.
+    # (Tests keep CSRF on too: nothing here turns it off under TESTING.)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=str(app.config["PUBLIC_URL"]).startswith("https://"),
+        WTF_CSRF_ENABLED=True,
+        WTF_CSRF_CHECK_DEFAULT=False,
+    )
+    csrf.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.user_loader(lambda user_id: auth.load(db.session(), user_id))
+    app.register_blueprint(bp)

@@ -1,0 +1,134 @@
+"""Apps in the admin UI: settings (secrets write-only), AES key rotation, the webhook, and the
+exact URLs to paste into the platform's console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from suite_server import apps as app_rules
+from suite_server.admin import audit
+from suite_server.admin.tenants import ActionFailed
+from suite_server.apps import ValidationError
+from suite_server.crypto.msgcrypt import generate_aes_key
+from suite_server.dispatch import webhooks
+from suite_server.models import App
+
+
+def app_ids(session: Session) -> list[str]:
+    """For the app filters of the lists."""
+    return list(session.scalars(select(App.app_id).order_by(App.app_id)))
+
+
+def find(session: Session, app_id: str) -> App | None:
+    return session.scalar(select(App).where(App.app_id == app_id))
+
+
+@dataclass(frozen=True)
+class ConsoleUrl:
+    label: str  # what the console calls the field
+    url: str
+
+
+def console_urls(app: App) -> list[ConsoleUrl]:
+    """What to paste into the platform's console for this app (contract.md "Callback URLs")."""
+    base = current_app.config["PUBLIC_URL"]
+    host = urlsplit(base).netloc
+    install = f"{base}/install/{app.app_id}"
+    if app.platform == "wecom":
+        callback = f"{base}/callback/wecom/{app.app_id}"
+        return [
+            ConsoleUrl("Command callback URL (指令回调URL)", f"{callback}/command"),
+            ConsoleUrl("Data callback URL (数据回调URL)", f"{callback}/data"),
+            ConsoleUrl("Install link for corps (安装链接)", install),
+            ConsoleUrl("Trusted redirect domain (可信域名)", host),
+        ]
+    callback = f"{base}/callback/open/{app.app_id}"
+    return [
+        ConsoleUrl("Authorization event URL (授权事件接收URL)", f"{callback}/auth"),
+        # Entered literally: the platform puts each account's appid in place of $APPID$.
+        ConsoleUrl("Message and event URL (消息与事件接收URL)", f"{callback}/msg/$APPID$"),
+        ConsoleUrl("Authorization start page domain (授权发起页域名)", host),
+        ConsoleUrl("Authorization link for accounts", install),
+    ]
+
+
+def update_settings(
+    session: Session,
+    actor: str,
+    app: App,
+    *,
+    name: str,
+    landing_url: str,
+    test_mode: bool,
+    secret: str = "",
+    token: str = "",
+    aes_key: str = "",
+) -> list[str]:
+    """Save the form; empty secret, token and key fields keep the stored values. A new AES key
+    typed in keeps the current one as the previous (pushes still decrypt while the console
+    switches). Returns the names of what changed; ActionFailed for a refused value."""
+    changed: list[str] = []
+    try:
+        landing = app_rules.check_landing_url(landing_url.strip())
+        if token:
+            app_rules.check_token(token.strip())
+        if aes_key:
+            app_rules.check_aes_key(aes_key.strip())
+    except ValidationError as exc:
+        raise ActionFailed(str(exc)) from None
+    detail: dict[str, Any] = {}
+    for field, value in (("name", name.strip() or app.app_id), ("landing_url", landing),
+                         ("test_mode", test_mode)):  # fmt: skip
+        if getattr(app, field) != value:
+            setattr(app, field, value)
+            changed.append(field)
+            detail[field] = value
+    if secret.strip():
+        app.secret = secret.strip()
+        changed.append("secret")
+    if token.strip():
+        app.token = token.strip()
+        changed.append("token")
+    if aes_key.strip() and aes_key.strip() != app.aes_key:
+        app.previous_aes_key, app.aes_key = app.aes_key, aes_key.strip()
+        changed.append("aes_key")
+    if changed:
+        # Secrets are named in the log, never written to it.
+        audit.record(
+            session, actor, "app.update", f"app:{app.app_id}", {"changed": changed, **detail}
+        )
+    session.commit()
+    return changed
+
+
+def rotate_aes_key(session: Session, actor: str, app: App) -> str:
+    """A new EncodingAESKey; the current one becomes the previous, so pushes encrypted with it
+    still decrypt until the console has the new one. Returns the new key, to be shown once."""
+    new_key = generate_aes_key()
+    app.previous_aes_key, app.aes_key = app.aes_key, new_key
+    audit.record(session, actor, "app.rotate_aes_key", f"app:{app.app_id}")
+    session.commit()
+    return new_key
+
+
+def configure_webhook(
+    session: Session, actor: str, app: App, *, url: str, off: bool, rotate: bool
+) -> str | None:
+    """Set the webhook URL, turn it off, or rotate its secret; returns a new secret (shown once)."""
+    try:
+        secret = webhooks.configure_app(
+            session, app, url=url.strip() or None, off=off, rotate=rotate
+        )
+    except ValidationError as exc:
+        session.rollback()
+        raise ActionFailed(str(exc)) from None
+    detail = {"url": app.webhook_url, "off": off, "new_secret": secret is not None}
+    audit.record(session, actor, "app.webhook", f"app:{app.app_id}", detail)
+    session.commit()
+    return secret

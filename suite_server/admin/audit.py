@@ -1,0 +1,52 @@
+"""The audit log: record an admin action in the caller's transaction, and list the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from suite_server.models import AuditEntry
+
+PAGE_SIZE = 50
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    target: str = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add an entry; the caller commits (with the change it describes, where there is one)."""
+    session.add(AuditEntry(actor=actor, action=action, target=target[:200], detail=detail))
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[AuditEntry]
+    next_before: int | None  # the keyset cursor of the next (older) page
+
+
+def page(
+    session: Session,
+    *,
+    actor: str | None = None,
+    target: str | None = None,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """Entries newest first, keyset-paginated on id."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if target:
+        query = query.where(AuditEntry.target == target)
+    if before:
+        query = query.where(AuditEntry.id < before)
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, rows[-1].id if more and rows else None)

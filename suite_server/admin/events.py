@@ -1,0 +1,164 @@
+"""Inbound events and webhook deliveries in the admin UI: filtered lists, one event with its
+decrypted payload, and the actions re-process and redeliver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from xml.etree.ElementTree import ParseError, indent, tostring
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from sqlalchemy import select
+from sqlalchemy.orm import Session, defer
+
+from suite_server import events as event_processing
+from suite_server.admin import audit
+from suite_server.admin.tenants import ActionFailed
+from suite_server.dispatch import webhooks
+from suite_server.models import App, InboundEvent, WebhookAttempt, WebhookDelivery
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    next_before: int | None
+
+
+def _page(session: Session, query, limit: int, id_column) -> Page:
+    rows = session.execute(query.order_by(id_column.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, rows[-1][0].id if more and rows else None)
+
+
+def event_page(
+    session: Session,
+    *,
+    app_id: str | None = None,
+    tenant_id: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """Events newest first, keyset-paginated on id; the payloads stay unread (and encrypted)."""
+    query = (
+        select(InboundEvent, App.app_id)
+        .join(App, App.id == InboundEvent.app_pk)
+        .options(defer(InboundEvent.payload), defer(InboundEvent.raw))
+    )
+    if app_id:
+        query = query.where(App.app_id == app_id)
+    if tenant_id:
+        query = query.where(InboundEvent.tenant_id == tenant_id)
+    if kind:
+        query = query.where(InboundEvent.kind == kind)
+    if status:
+        query = query.where(InboundEvent.status == status)
+    if before:
+        query = query.where(InboundEvent.id < before)
+    return _page(session, query, limit, InboundEvent.id)
+
+
+@dataclass(frozen=True)
+class EventView:
+    event: InboundEvent
+    app: App
+    payload: str  # pretty-printed decrypted XML
+    deliveries: list[WebhookDelivery]
+
+
+def event_view(session: Session, event_id: int) -> EventView | None:
+    event = session.get(InboundEvent, event_id)
+    if event is None:
+        return None
+    app = session.get(App, event.app_pk)
+    deliveries = session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.event_pk == event.id)
+        .options(defer(WebhookDelivery.body))
+        .order_by(WebhookDelivery.id)
+    ).all()
+    return EventView(event, app, pretty_xml(event.payload), list(deliveries))
+
+
+def pretty_xml(payload: str) -> str:
+    """The payload indented for reading; as stored when it does not parse."""
+    try:
+        root = fromstring(payload, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError):
+        return payload
+    indent(root, space="  ")
+    return tostring(root, encoding="unicode")
+
+
+def reprocess(session: Session, actor: str, event_id: int) -> None:
+    """Run a failed (or ignored) event again, in the background (events.reprocess)."""
+    try:
+        event_processing.reprocess(event_id)
+    except (LookupError, ValueError) as exc:
+        session.rollback()
+        raise ActionFailed(str(exc)) from None
+    audit.record(session, actor, "event.reprocess", f"event:{event_id}")
+    session.commit()
+
+
+# -- webhook deliveries ------------------------------------------------------------------------
+
+
+def delivery_page(
+    session: Session,
+    *,
+    app_id: str | None = None,
+    tenant_id: str | None = None,
+    status: str | None = None,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    query = (
+        select(WebhookDelivery, App.app_id)
+        .join(App, App.id == WebhookDelivery.app_pk)
+        .options(defer(WebhookDelivery.body))
+    )
+    if app_id:
+        query = query.where(App.app_id == app_id)
+    if tenant_id:
+        query = query.where(WebhookDelivery.tenant_id == tenant_id)
+    if status:
+        query = query.where(WebhookDelivery.status == status)
+    if before:
+        query = query.where(WebhookDelivery.id < before)
+    return _page(session, query, limit, WebhookDelivery.id)
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    delivery: WebhookDelivery
+    app: App
+    attempts: list[WebhookAttempt]
+
+
+def delivery_view(session: Session, delivery_id: int) -> DeliveryView | None:
+    delivery = session.get(WebhookDelivery, delivery_id, options=[defer(WebhookDelivery.body)])
+    if delivery is None:
+        return None
+    attempts = session.scalars(
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_pk == delivery.id)
+        .order_by(WebhookAttempt.id.desc())
+        .limit(200)
+    ).all()
+    return DeliveryView(delivery, session.get(App, delivery.app_pk), list(attempts))
+
+
+def redeliver(session: Session, actor: str, delivery_id: int) -> None:
+    try:
+        webhooks.redeliver(session, delivery_id)
+    except (LookupError, ValueError) as exc:
+        session.rollback()
+        raise ActionFailed(str(exc)) from None
+    audit.record(session, actor, "webhook.redeliver", f"delivery:{delivery_id}")
+    session.commit()

@@ -1,0 +1,39 @@
+"""The admin UI's forms. Every one is a FlaskForm, so every one carries a CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import URL, DataRequired, Length, Optional
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=100)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+
+
+class ActionForm(FlaskForm):
+    """A button that does one thing (log out, refresh a token, re-process an event...): only the
+    CSRF token."""
+
+
+class DeactivateForm(FlaskForm):
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+
+
+class AppSettingsForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=200)])
+    landing_url = StringField(
+        "Landing URL after an install (optional)", validators=[Optional(), URL(), Length(max=500)]
+    )
+    test_mode = BooleanField("Test mode (WeCom: installs are test installs)")
+    # Write-only: never filled in from the stored value; left empty, the stored value stays.
+    secret = PasswordField("New secret", validators=[Optional(), Length(max=200)])
+    token = PasswordField("New callback Token", validators=[Optional(), Length(max=32)])
+    aes_key = PasswordField("New EncodingAESKey", validators=[Optional(), Length(min=43, max=43)])
+
+
+class WebhookForm(FlaskForm):
+    url = StringField("Webhook URL", validators=[Optional(), Length(max=500)])
+    rotate = BooleanField("Generate a new signing secret")
+    off = BooleanField("Turn the webhook off")

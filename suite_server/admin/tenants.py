@@ -1,0 +1,284 @@
+"""Tenants in the admin UI: the searchable list, one tenant's page, and the actions on it.
+
+Deactivate and reactivate (docs/tenants.md "Deactivating a tenant"):
+- deactivate: the tenant becomes `cancelled` (source `admin`), exactly as if the platform had
+  cancelled it: its token is dropped and no longer refreshed or served (the token API answers
+  409 tenant_cancelled), and its messages are stored but not dispatched. The authorization
+  upstream is untouched, and a new authorization by the corp / account makes it active again.
+- reactivate (a `cancelled` or `needs_reauth` tenant that still has its credential): the stored
+  credential is tried at once. If the platform gives a token, the tenant is `active` again; if
+  it refuses (the corp / account really removed the app, the credential is dead), the tenant
+  stays as it was and only a new authorization (the install link on the page) brings it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, defer
+
+from suite_server.admin import audit
+from suite_server.authorization import flow
+from suite_server.errors import UpstreamError
+from suite_server.models import (
+    App,
+    InboundEvent,
+    Tenant,
+    TenantHistory,
+    TenantToken,
+    WebhookDelivery,
+)
+from suite_server.tokens.service import (
+    Served,
+    TokenUnavailable,
+    app_token,
+    refresh_tenant_token,
+)
+from suite_server.upstream import api_for
+
+PAGE_SIZE = 50
+RECENT = 20
+
+
+class ActionFailed(Exception):
+    """An admin action could not be done; the message is shown on the page."""
+
+
+# -- the list ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    next_before: int | None  # keyset cursor: the smallest id shown, when there is more
+
+
+def search(
+    session: Session,
+    *,
+    app_id: str | None = None,
+    status: str | None = None,
+    q: str | None = None,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """Tenants newest first, keyset-paginated on id (no OFFSET: a deep page costs what the
+    first does). `q` matches a tenant id prefix or a part of the name, ignoring case."""
+    query = (
+        select(
+            Tenant.id, App.app_id, App.platform, Tenant.tenant_id, Tenant.name, Tenant.status,
+            Tenant.status_reason, Tenant.authorized_at,
+            TenantToken.expires_at, TenantToken.obtained_at, TenantToken.last_error_at,
+        )
+        .join(App, App.id == Tenant.app_pk)
+        .outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
+        .order_by(Tenant.id.desc())
+        .limit(limit + 1)
+    )  # fmt: skip
+    if app_id:
+        query = query.where(App.app_id == app_id)
+    if status:
+        query = query.where(Tenant.status == status)
+    if q:
+        query = query.where(
+            or_(
+                Tenant.tenant_id.istartswith(q, autoescape=True),
+                Tenant.name.icontains(q, autoescape=True),
+            )
+        )
+    if before:
+        query = query.where(Tenant.id < before)
+    rows = session.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, rows[-1].id if more and rows else None)
+
+
+# -- one tenant --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantPage:
+    app: App
+    tenant: Tenant
+    token: TenantToken | None
+    history: list[TenantHistory]
+    events: list[InboundEvent]
+    deliveries: list[WebhookDelivery]
+    install_url: str
+    has_credential: bool
+
+    @property
+    def credential(self) -> str:
+        return "present" if self.has_credential else "missing"
+
+
+def find(session: Session, app_id: str, tenant_id: str) -> tuple[App, Tenant] | None:
+    """The app and tenant, their secrets left encrypted until an action needs one."""
+    row = session.execute(
+        select(App, Tenant)
+        .join(Tenant, Tenant.app_pk == App.id)
+        .where(App.app_id == app_id, Tenant.tenant_id == tenant_id)
+        .options(
+            defer(App.secret),
+            defer(App.token),
+            defer(App.aes_key),
+            defer(App.previous_aes_key),
+            defer(App.webhook_secret),
+            defer(Tenant.credential),
+            defer(Tenant.previous_credential),
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def page_of(session: Session, app: App, tenant: Tenant) -> TenantPage:
+    token = session.scalar(
+        select(TenantToken)
+        .where(TenantToken.tenant_pk == tenant.id)
+        .options(defer(TenantToken.access_token))
+    )
+    history = session.scalars(
+        select(TenantHistory)
+        .where(TenantHistory.tenant_pk == tenant.id)
+        .order_by(TenantHistory.at.desc(), TenantHistory.id.desc())
+        .limit(100)
+    ).all()
+    events = session.scalars(
+        select(InboundEvent)
+        .where(InboundEvent.app_pk == app.id, InboundEvent.tenant_id == tenant.tenant_id)
+        .order_by(InboundEvent.id.desc())
+        .limit(RECENT)
+    ).all()
+    deliveries = session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.app_pk == app.id, WebhookDelivery.tenant_id == tenant.tenant_id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(RECENT)
+    ).all()
+    # IS NOT NULL in SQL: the credential is shown as present or missing, never decrypted.
+    has_credential = session.scalar(
+        select(Tenant.credential.is_not(None)).where(Tenant.id == tenant.id)
+    )
+    return TenantPage(
+        app,
+        tenant,
+        token,
+        list(history),
+        list(events),
+        list(deliveries),
+        install_url(app),
+        bool(has_credential),
+    )
+
+
+def install_url(app: App) -> str:
+    """The link that starts a new authorization: what a needs_reauth tenant is sent."""
+    return f"{current_app.config['PUBLIC_URL']}/install/{app.app_id}"
+
+
+def target(app: App, tenant: Tenant) -> str:
+    return f"tenant:{app.app_id}/{tenant.tenant_id}"
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+
+def refresh_token(session: Session, actor: str, app: App, tenant: Tenant) -> Served:
+    """Get a new token from the platform now, whatever the current one's age."""
+    try:
+        served = refresh_tenant_token(session, tenant, stale_token=None)
+    except TokenUnavailable as exc:
+        session.rollback()
+        _audit(session, actor, "tenant.refresh_token", app, tenant, error=exc.message)
+        raise ActionFailed(f"No new token: {exc.message}") from None
+    _audit(
+        session, actor, "tenant.refresh_token", app, tenant,
+        expires_at=served.expires_at.isoformat(),
+    )  # fmt: skip
+    return served
+
+
+def reread_auth_info(session: Session, actor: str, app: App, tenant: Tenant) -> bool:
+    """Ask the platform for the tenant's auth info again (WeCom get_auth_info, Open
+    api_get_authorizer_info) and store it as a change_auth push would. Returns whether it
+    changed; a change is written to the tenant's history (auth_changed, source admin)."""
+    api = api_for(app.platform, current_app.config)
+    try:
+        token = app_token(session, app, api)
+        if app.platform == "wecom":
+            if not tenant.credential:
+                raise ActionFailed("The tenant has no permanent code to ask with.")
+            answer = api.get_auth_info(token, tenant.tenant_id, tenant.credential)
+            fresh = {k: v for k, v in answer.items() if k not in ("errcode", "errmsg")}
+            name = (fresh.get("auth_corp_info") or {}).get("corp_name")
+        else:
+            details = api.get_authorizer_info(token, app.app_id, tenant.tenant_id)
+            authorizer = details.get("authorizer_info") or {}
+            # authorization_info also carries the refresh token: never copied into auth_info.
+            granted = (details.get("authorization_info") or {}).get("func_info")
+            fresh = {"authorizer_info": authorizer}
+            if granted is not None:
+                fresh["func_info"] = granted
+            name = authorizer.get("nick_name")
+    except (UpstreamError, TokenUnavailable) as exc:
+        session.rollback()
+        message = exc.message if isinstance(exc, TokenUnavailable) else str(exc)
+        _audit(session, actor, "tenant.reread_auth_info", app, tenant, error=message)
+        raise ActionFailed(f"The platform did not answer: {message}") from None
+    changed = any((tenant.auth_info or {}).get(k) != v for k, v in fresh.items())
+    if changed:
+        tenant.auth_info = {**(tenant.auth_info or {}), **fresh}
+        tenant.name = name or tenant.name
+        flow.record(session, tenant, "auth_changed", "admin", {"by": actor})
+    _audit(session, actor, "tenant.reread_auth_info", app, tenant, changed=changed)
+    return changed
+
+
+def deactivate(session: Session, actor: str, app: App, tenant: Tenant, reason: str) -> None:
+    if tenant.status == "cancelled":
+        raise ActionFailed("The tenant is already cancelled.")
+    previous = tenant.status
+    why = f"deactivated by {actor}" + (f": {reason}" if reason else "")
+    flow.cancel_tenant(session, tenant, "admin", why)
+    _audit(session, actor, "tenant.deactivate", app, tenant, previous=previous, reason=reason)
+
+
+def reactivate(session: Session, actor: str, app: App, tenant: Tenant) -> Served:
+    """Try the stored credential: active again when the platform gives a token with it, else
+    back to the state it was in (ActionFailed says why)."""
+    if tenant.status == "active":
+        raise ActionFailed("The tenant is already active.")
+    if not tenant.credential:
+        raise ActionFailed("The tenant has no credential: only a new authorization helps.")
+    before = (tenant.status, tenant.status_reason, tenant.credential_version)
+    tenant.status, tenant.status_reason = "active", None
+    session.commit()
+    try:
+        served = refresh_tenant_token(session, tenant, stale_token=None)
+    except TokenUnavailable as exc:
+        session.rollback()
+        # Back to where it was, unless a new authorization arrived meanwhile (new credential).
+        session.execute(
+            update(Tenant.__table__)
+            .where(Tenant.id == tenant.id, Tenant.credential_version == before[2])
+            .values(status=before[0], status_reason=before[1])
+        )
+        _audit(session, actor, "tenant.reactivate", app, tenant, error=exc.message)
+        session.expire(tenant)
+        raise ActionFailed(
+            f"The platform refused the stored credential ({exc.message}); the tenant stays "
+            f"{before[0]}. Only a new authorization brings it back: {install_url(app)}"
+        ) from None
+    tenant.cancelled_at = None
+    flow.record(session, tenant, "reactivated", "admin", {"from": before[0], "by": actor})
+    _audit(session, actor, "tenant.reactivate", app, tenant, previous=before[0])
+    return served
+
+
+def _audit(session: Session, actor: str, action: str, app: App, tenant: Tenant, **detail) -> None:
+    audit.record(session, actor, action, target(app, tenant), detail or None)
+    session.commit()

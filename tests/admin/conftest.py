@@ -1,0 +1,69 @@
+"""Admin UI fixtures: a signed-in test client (CSRF kept on, as in production), and the
+sandbox-backed apps of the authorization tests for the pages that show real tenants."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import g
+from flask.testing import FlaskClient
+
+from suite_server import accounts, db
+from tests.authorization.conftest import component, platform, suite  # noqa: F401
+
+USERNAME, PASSWORD = "ops", "correct horse battery"
+_TOKEN = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
+
+
+class BrowserLikeClient(FlaskClient):
+    """A test client whose requests start with a fresh `g`, as every real request does.
+
+    The `app` fixture keeps one app context open for the whole test, and requests made from the
+    test's thread reuse it, `g` included; Flask-WTF keeps the request's CSRF token in `g` and
+    Flask-Login the signed-in user, so without this a request would see the previous one's."""
+
+    def open(self, *args, **kwargs):
+        g.pop("csrf_token", None)
+        g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = BrowserLikeClient
+    return app.test_client()
+
+
+def csrf_token(client: FlaskClient, page: str) -> str:
+    """The CSRF token of the forms on `page` (GET), as a browser would read it."""
+    response = client.get(page)
+    assert response.status_code == 200, (page, response.status_code)
+    found = _TOKEN.search(response.get_data(as_text=True))
+    assert found, f"no CSRF token on {page}"
+    return found.group(1) or found.group(2)
+
+
+def post(client: FlaskClient, page: str, action: str, **data):
+    """Submit a form of `page` to `action` with the page's CSRF token."""
+    return client.post(action, data={"csrf_token": csrf_token(client, page), **data})
+
+
+def sign_in(client: FlaskClient, username: str = USERNAME, password: str = PASSWORD):
+    return post(client, "/admin/login", "/admin/login", username=username, password=password)
+
+
+@pytest.fixture
+def admin_user(app):
+    with db.transaction() as session:
+        accounts.create_admin(session, USERNAME, PASSWORD)
+    return USERNAME
+
+
+@pytest.fixture
+def signed_in(client, admin_user) -> FlaskClient:
+    response = sign_in(client)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client

@@ -1,0 +1,394 @@
+"""The admin pages with the Flask test client: every page needs a session, every POST a CSRF
+token; the pages show what is stored (never a secret); the actions that need no platform write
+what they change and an audit entry."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert, select
+
+from suite_server import db
+from suite_server.db import utcnow
+from suite_server.models import (
+    App,
+    AuditEntry,
+    InboundEvent,
+    Tenant,
+    TenantHistory,
+    TenantToken,
+    Ticket,
+    WebhookAttempt,
+    WebhookDelivery,
+)
+from tests import factories
+from tests.admin.conftest import USERNAME, csrf_token, post
+
+PAYLOAD = (
+    "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[user-openid]]>"
+    "</FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+    "<Content><![CDATA[hello <b>world</b>]]></Content><MsgId>42</MsgId></xml>"
+)
+
+
+@dataclass
+class World:
+    suite: App
+    component: App
+    tenant: Tenant
+    reauth: Tenant
+    event: InboundEvent
+    delivery: WebhookDelivery
+
+
+@pytest.fixture
+def world(app) -> World:
+    session = db.session()
+    suite = factories.wecom_app(session, app_id="wwsuite", name="Suite One")
+    component = factories.open_app(session, app_id="wxcomp", name="Component One")
+    tenant = factories.tenant(
+        session, suite, tenant_id="wwcorp1", name="Acme Corp",
+        auth_info={
+            "auth_corp_info": {"corpid": "wwcorp1", "corp_name": "Acme Corp"},
+            "auth_info": {"agent": [{"agentid": 1000012, "name": "Helpdesk"}]},
+        },
+    )  # fmt: skip
+    reauth = factories.tenant(
+        session, component, tenant_id="wxaccount1", name="Blog", status="needs_reauth",
+        status_reason="api_authorizer_token: 61023 invalid refresh token",
+        auth_info={"authorizer_info": {"nick_name": "Blog"}, "func_info": []},
+    )  # fmt: skip
+    now = utcnow()
+    session.add(
+        TenantToken(
+            tenant_pk=tenant.id, access_token="corp-access-token-secret", version=1,
+            obtained_at=now - timedelta(minutes=5), expires_at=now + timedelta(minutes=115),
+            last_error="get_corp_token: -1 system busy", last_error_at=now,
+        )
+    )  # fmt: skip
+    session.add(
+        Ticket(app_pk=suite.id, value="ticket", value_hash="h", pushed_at=now, received_at=now)
+    )
+    event = InboundEvent(
+        app_pk=component.id, tenant_id="wxaccount1", channel="msg", kind="text",
+        dedupe_key="msgid:42", raw="<xml>...</xml>", payload=PAYLOAD, status="failed",
+        attempts=1, error="ValueError: handler broke",
+    )  # fmt: skip
+    session.add(event)
+    session.flush()
+    delivery = WebhookDelivery(
+        event_pk=event.id, app_pk=component.id, tenant_id="wxaccount1",
+        url="https://hooks.example.com/in", body='{"id": "evt_1"}', status="failed",
+        attempts=1, last_error="HTTP 500",
+    )  # fmt: skip
+    session.add(delivery)
+    session.flush()
+    session.add(
+        WebhookAttempt(
+            delivery_pk=delivery.id, status_code=500, latency_ms=12,
+            response_excerpt="Internal Server Error", error="HTTP 500",
+        )
+    )  # fmt: skip
+    session.commit()
+    return World(suite, component, tenant, reauth, event, delivery)
+
+
+def pages(w: World) -> list[str]:
+    return [
+        "/admin/",
+        "/admin/at-risk",
+        "/admin/tenants",
+        "/admin/tenants?q=acme&status=active&app=wwsuite",
+        "/admin/tenants/wwsuite/wwcorp1",
+        "/admin/tenants/wxcomp/wxaccount1",
+        "/admin/events",
+        "/admin/events?status=failed&app=wxcomp&tenant=wxaccount1&kind=text",
+        f"/admin/events/{w.event.id}",
+        "/admin/webhooks",
+        f"/admin/webhooks/{w.delivery.id}",
+        "/admin/apps",
+        "/admin/apps/wwsuite",
+        "/admin/apps/wxcomp",
+        "/admin/audit",
+    ]
+
+
+def actions(w: World) -> list[str]:
+    return [
+        "/admin/logout",
+        "/admin/tenants/wwsuite/wwcorp1/refresh-token",
+        "/admin/tenants/wwsuite/wwcorp1/reread-auth-info",
+        "/admin/tenants/wwsuite/wwcorp1/deactivate",
+        "/admin/tenants/wxcomp/wxaccount1/reactivate",
+        f"/admin/events/{w.event.id}/reprocess",
+        f"/admin/webhooks/{w.delivery.id}/redeliver",
+        "/admin/apps/wwsuite/settings",
+        "/admin/apps/wwsuite/rotate-aes-key",
+        "/admin/apps/wwsuite/webhook",
+    ]
+
+
+def audit_log() -> list[tuple[str, str, str]]:
+    db.session().expire_all()
+    entries = db.session().scalars(select(AuditEntry).order_by(AuditEntry.id))
+    return [(e.actor, e.action, e.target) for e in entries]
+
+
+# -- permissions -------------------------------------------------------------------------------
+
+
+def test_every_page_sends_a_visitor_without_session_to_login(client, world):
+    for page in pages(world):
+        response = client.get(page)
+        assert response.status_code == 302, page
+        assert response.headers["Location"].startswith("/admin/login?next="), page
+
+
+def test_every_action_needs_a_session_even_with_a_valid_token(client, world):
+    token = csrf_token(client, "/admin/login")
+    for action in actions(world):
+        response = client.post(action, data={"csrf_token": token})
+        assert response.status_code == 302, action
+        assert response.headers["Location"].startswith("/admin/login"), action
+    assert audit_log() == []
+    db.session().expire_all()
+    assert db.session().get(Tenant, world.tenant.id).status == "active"
+
+
+def test_every_action_without_a_csrf_token_is_refused(signed_in, world):
+    aes_key = world.suite.aes_key
+    for action in actions(world):
+        response = signed_in.post(action, data={"reason": "x", "name": "Renamed"})
+        assert response.status_code == 400, action
+        assert "security token" in response.get_data(as_text=True)
+    db.session().expire_all()
+    assert db.session().get(Tenant, world.tenant.id).status == "active"
+    assert db.session().get(App, world.suite.id).aes_key == aes_key
+    assert db.session().get(App, world.suite.id).name == "Suite One"
+    assert [a for _, a, _ in audit_log()] == ["login"]
+
+
+def test_the_login_page_and_the_stylesheet_need_no_session(client):
+    assert client.get("/admin/login").status_code == 200
+    css = client.get("/admin/static/admin.css")
+    assert css.status_code == 200 and "text/css" in css.content_type
+
+
+def test_pages_are_not_cached_or_framed(signed_in, world):
+    response = signed_in.get("/admin/")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+# -- what the pages show -----------------------------------------------------------------------
+
+
+def test_every_page_renders_and_no_secret_is_on_any(signed_in, world):
+    secrets = [
+        "suite-secret-value", "component-secret-value", factories.AES_KEY, "QDG6eK",
+        "permanent-code-value", "corp-access-token-secret",
+    ]  # fmt: skip
+    for page in pages(world):
+        response = signed_in.get(page)
+        assert response.status_code == 200, page
+        body = response.get_data(as_text=True)
+        for secret in secrets:
+            assert secret not in body, (page, secret)
+
+
+def test_dashboard_shows_each_app_with_its_counts(signed_in, world):
+    body = signed_in.get("/admin/").get_data(as_text=True)
+    suite = body[body.index('id="app-wwsuite"') : body.index('id="app-wxcomp"')]
+    component = body[body.index('id="app-wxcomp"') :]
+    assert "1 active" in suite and "0 needs_reauth" in suite
+    assert "1 token refreshes" in suite and "1 failures" in suite
+    assert "1 needs_reauth" in component and "1 failed" in component
+    assert "1 failing" in component
+    assert "never received" in component  # no ticket: shown as a problem
+    assert re.search(r'class="bad">\s*never received', component)
+    assert re.search(r'class="ok">\s*0s old|class="ok">\s*\d+s old', suite)
+
+
+def test_at_risk_lists_what_needs_a_person(signed_in, world, app):
+    body = signed_in.get("/admin/at-risk").get_data(as_text=True)
+    assert "wxcomp" in body and "never received" in body  # stale ticket
+    # The needs_reauth tenant with a fresh authorization link to send it.
+    assert f'value="{app.config["PUBLIC_URL"]}/install/wxcomp"' in body
+    assert "61023 invalid refresh token" in body
+    assert "get_corp_token: -1 system busy" in body  # a token whose last refresh failed
+    assert f"/admin/events/{world.event.id}" in body and "handler broke" in body
+    assert f"/admin/webhooks/{world.delivery.id}" in body and "HTTP 500" in body
+
+
+def test_tenant_page_shows_info_token_and_credential_presence(signed_in, world):
+    body = signed_in.get("/admin/tenants/wwsuite/wwcorp1").get_data(as_text=True)
+    assert "Acme Corp" in body and "Helpdesk" in body and "1000012" in body
+    assert re.search(r'id="credential"[^>]*>present<', body)
+    assert re.search(r'id="token-expires">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<', body)
+    assert "get_corp_token: -1 system busy" in body
+    reauth = signed_in.get("/admin/tenants/wxcomp/wxaccount1").get_data(as_text=True)
+    assert "needs_reauth" in reauth and "61023" in reauth and "/install/wxcomp" in reauth
+    assert f"/admin/events/{world.event.id}" in reauth  # its recent events
+    assert f"/admin/webhooks/{world.delivery.id}" in reauth  # and deliveries
+
+
+def test_unknown_things_are_404(signed_in, world):
+    for page in ["/admin/tenants/wwsuite/nobody", "/admin/events/999999", "/admin/webhooks/999",
+                 "/admin/apps/nope"]:  # fmt: skip
+        assert signed_in.get(page).status_code == 404, page
+
+
+def test_event_page_shows_the_decrypted_payload_pretty_printed(signed_in, world):
+    body = signed_in.get(f"/admin/events/{world.event.id}").get_data(as_text=True)
+    assert "<pre" in body
+    # Indented, one field per line, and escaped: the user's text is shown, never run.
+    assert "\n  &lt;MsgType&gt;text&lt;/MsgType&gt;" in body
+    assert "hello &amp;lt;b&amp;gt;world" in body or "hello &lt;b&gt;world" in body
+    assert "<b>world</b>" not in body
+    assert "handler broke" in body and "Re-process" in body
+
+
+def test_delivery_page_shows_attempts_and_redeliver(signed_in, world):
+    body = signed_in.get(f"/admin/webhooks/{world.delivery.id}").get_data(as_text=True)
+    assert "Internal Server Error" in body and "12 ms" in body and "Redeliver" in body
+
+
+def test_console_urls_are_exact_and_copy_ready(signed_in, world, app):
+    base = app.config["PUBLIC_URL"]
+    suite = signed_in.get("/admin/apps/wwsuite").get_data(as_text=True)
+    for url in (f"{base}/callback/wecom/wwsuite/command", f"{base}/callback/wecom/wwsuite/data"):
+        assert f'readonly value="{url}"' in suite
+    component = signed_in.get("/admin/apps/wxcomp").get_data(as_text=True)
+    assert f'readonly value="{base}/callback/open/wxcomp/auth"' in component
+    assert f'readonly value="{base}/callback/open/wxcomp/msg/$APPID$"' in component
+
+
+# -- tenant list -------------------------------------------------------------------------------
+
+
+def test_tenant_search_filters_and_keyset_pages(signed_in, world):
+    session = db.session()
+    now = utcnow()
+    session.execute(
+        insert(Tenant.__table__),
+        [
+            {"app_pk": world.suite.id, "tenant_id": f"wwbulk{i:03d}", "name": f"Bulk {i}",
+             "status": "active", "credential_version": 0, "created_at": now, "updated_at": now}
+            for i in range(120)
+        ],
+    )  # fmt: skip
+    session.commit()
+    first = signed_in.get("/admin/tenants?app=wwsuite").get_data(as_text=True)
+    shown = re.findall(r">(ww(?:bulk\d{3}|corp1))</a>", first)
+    assert len(shown) == 50 and shown[0] == "wwbulk119"  # newest first
+    cursor = re.search(r'href="([^"]+before=\d+[^"]*)" rel="next"', first).group(1)
+    second = signed_in.get(cursor.replace("&amp;", "&")).get_data(as_text=True)
+    assert re.findall(r">(wwbulk\d{3})</a>", second)[0] == "wwbulk069"
+    third_url = re.search(r'href="([^"]+)" rel="next"', second).group(1).replace("&amp;", "&")
+    third = signed_in.get(third_url).get_data(as_text=True)
+    assert re.findall(r">(ww(?:bulk\d{3}|corp1))</a>", third)[-1] == "wwcorp1"
+    assert 'rel="next"' not in third
+
+    def found(query: str) -> list[str]:
+        body = signed_in.get(f"/admin/tenants?{query}").get_data(as_text=True)
+        return re.findall(r'/admin/tenants/\w+/(\w+)"', body)
+
+    assert found("q=WWBULK00") == [f"wwbulk00{i}" for i in range(9, -1, -1)]  # id prefix
+    assert found("q=acme") == ["wwcorp1"]  # name, any case
+    assert found("q=bulk 7") == [f"wwbulk07{i}" for i in range(9, -1, -1)] + ["wwbulk007"]
+    assert found("status=needs_reauth") == ["wxaccount1"]
+    assert found("app=wxcomp") == ["wxaccount1"]
+    assert found("q=%25") == []  # LIKE wildcards are literal
+
+
+# -- actions that need no platform -------------------------------------------------------------
+
+
+def test_deactivate_cancels_the_tenant_and_is_audited(signed_in, world):
+    page = "/admin/tenants/wwsuite/wwcorp1"
+    response = post(signed_in, page, f"{page}/deactivate", reason="contract ended")
+    assert response.status_code == 302
+    db.session().expire_all()
+    tenant = db.session().get(Tenant, world.tenant.id)
+    assert tenant.status == "cancelled"
+    assert tenant.status_reason == f"deactivated by {USERNAME}: contract ended"
+    token = db.session().scalar(select(TenantToken).where(TenantToken.tenant_pk == tenant.id))
+    assert token is None  # dropped: nothing is served or refreshed
+    [row] = db.session().scalars(select(TenantHistory).where(TenantHistory.tenant_pk == tenant.id))
+    assert (row.action, row.source) == ("cancelled", "admin")
+    assert audit_log()[-1] == (USERNAME, "tenant.deactivate", "tenant:wwsuite/wwcorp1")
+    body = signed_in.get(page).get_data(as_text=True)
+    assert "Deactivated" in body and "Reactivate" in body
+
+
+def test_app_settings_are_saved_and_secrets_stay_write_only(signed_in, world):
+    page = "/admin/apps/wwsuite"
+    old_key = world.suite.aes_key
+    new_key = "A" * 43
+    response = post(
+        signed_in, page, f"{page}/settings", name="Renamed", landing_url="https://isv.example/",
+        test_mode="y", secret="a-new-secret-value", token="NewToken1", aes_key=new_key,
+    )  # fmt: skip
+    assert response.status_code == 302
+    db.session().expire_all()
+    app = db.session().get(App, world.suite.id)
+    assert (app.name, app.landing_url, app.test_mode) == ("Renamed", "https://isv.example/", True)
+    assert (app.secret, app.token) == ("a-new-secret-value", "NewToken1")
+    assert (app.aes_key, app.previous_aes_key) == (new_key, old_key)
+    body = signed_in.get(page).get_data(as_text=True)
+    for secret in ("a-new-secret-value", "NewToken1", new_key, old_key):
+        assert secret not in body
+    [entry] = [e for e in db.session().scalars(select(AuditEntry)) if e.action == "app.update"]
+    assert set(entry.detail["changed"]) == {
+        "name", "landing_url", "test_mode", "secret", "token", "aes_key",
+    }  # fmt: skip
+    assert "a-new-secret-value" not in str(entry.detail) and new_key not in str(entry.detail)
+
+    # Empty secret fields keep the stored values; a bad value is refused with a reason.
+    post(signed_in, page, f"{page}/settings", name="Renamed", landing_url="")
+    db.session().expire_all()
+    assert db.session().get(App, world.suite.id).secret == "a-new-secret-value"
+    refused = post(signed_in, page, f"{page}/settings", name="X", token="bad token!")
+    assert refused.status_code == 400 and "Not saved" in refused.get_data(as_text=True)
+
+
+def test_rotating_the_aes_key_shows_the_new_one_once(signed_in, world):
+    page = "/admin/apps/wwsuite"
+    old_key = world.suite.aes_key
+    response = post(signed_in, page, f"{page}/rotate-aes-key")
+    assert response.status_code == 200
+    db.session().expire_all()
+    app = db.session().get(App, world.suite.id)
+    assert app.previous_aes_key == old_key and app.aes_key != old_key and len(app.aes_key) == 43
+    assert f'value="{app.aes_key}"' in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert app.aes_key not in signed_in.get(page).get_data(as_text=True)  # once
+    assert audit_log()[-1] == (USERNAME, "app.rotate_aes_key", "app:wwsuite")
+
+
+def test_webhook_url_and_secret(signed_in, world):
+    page = "/admin/apps/wwsuite"
+    response = post(signed_in, page, f"{page}/webhook", url="https://hooks.example.com/a")
+    db.session().expire_all()
+    app = db.session().get(App, world.suite.id)
+    assert app.webhook_url == "https://hooks.example.com/a" and app.webhook_secret
+    assert app.webhook_secret in response.get_data(as_text=True)  # shown once
+    assert app.webhook_secret not in signed_in.get(page).get_data(as_text=True)
+    refused = post(signed_in, page, f"{page}/webhook", url="ftp://nope")
+    assert refused.status_code == 400
+    post(signed_in, page, f"{page}/webhook", off="y")
+    db.session().expire_all()
+    assert db.session().get(App, world.suite.id).webhook_url is None
+
+
+def test_audit_page_lists_entries_with_filters(signed_in, world):
+    page = "/admin/apps/wwsuite"
+    post(signed_in, page, f"{page}/rotate-aes-key")
+    body = signed_in.get("/admin/audit").get_data(as_text=True)
+    assert "app.rotate_aes_key" in body and "login" in body and USERNAME in body
+    only = signed_in.get("/admin/audit?target=app:wwsuite").get_data(as_text=True)
+    assert "app.rotate_aes_key" in only and ">login<" not in only

@@ -97,6 +97,10 @@ def pretty_xml(payload: str) -> str:
 
 def reprocess(session: Session, actor: str, event_id: int) -> None:
     """Run a failed (or ignored) event again, in the background (events.reprocess)."""
+    status = session.scalar(select(InboundEvent.status).where(InboundEvent.id == event_id))
+    if status in ("done", "pending"):
+        # events.reprocess refuses only pending ones; a done event is not run twice from here.
+        raise ActionFailed(f"event {event_id} is {status}: only a failed or ignored one is re-run")
     try:
         event_processing.reprocess(event_id)
     except (LookupError, ValueError) as exc:

@@ -1,0 +1,164 @@
+"""End to end in headless Chromium (Debian's chromium driven by Playwright) against the server
+over HTTP and the sandbox: sign in, find a tenant created through the sandbox, refresh its
+token and see the new expiry; re-process a failed event.
+
+Skipped with the reason when Chromium or Playwright is missing here; under CI (CI=true), where
+.ci/run installs both, missing is a failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from suite_server import db
+from suite_server.db import utcnow
+from suite_server.models import InboundEvent, TenantToken
+from tests.admin.conftest import PASSWORD, USERNAME
+from tests.authorization.conftest import drain, push, tenant_of
+from tests.conftest import IN_CI
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The flags a closed machine needs: no sandboxing as root, and no calls home at start.
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+# Set to a folder (docs/screenshots) to save a picture of each main page as the tests pass.
+SCREENSHOTS = os.environ.get("ADMIN_SCREENSHOTS")
+
+
+def _missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI installs it: .ci/run)")
+    pytest.skip(f"{reason}: end-to-end admin tests skipped (apt-get install chromium)")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        _missing("Playwright is not installed (pip install -e '.[test]')")
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        _missing(f"Chromium is not installed at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        except Error as exc:
+            _missing(f"Chromium at {CHROMIUM} did not start: {exc}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def snap(page, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def sign_in(page) -> None:
+    page.goto("/admin/")
+    assert "/admin/login" in page.url  # no session: the login page
+    snap(page, "login")
+    page.fill("#username", USERNAME)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url("**/admin/")
+    assert page.locator("h1").inner_text() == "Dashboard"
+
+
+def shown_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=utcnow().tzinfo)
+
+
+def test_find_a_sandbox_tenant_and_refresh_its_token(app, platform, suite, admin_user, page):
+    push(platform, suite, "create_auth", tenant_id="wwcorp-e2e", name="Browser Corp")
+    drain(app)
+    tenant = tenant_of(suite, "wwcorp-e2e")
+    assert tenant.status == "active"
+    # Our copy of the token has run out: the page shows a past expiry until the refresh.
+    past = utcnow() - timedelta(minutes=5)
+    db.session().execute(
+        update(TenantToken.__table__)
+        .where(TenantToken.tenant_pk == tenant.id)
+        .values(expires_at=past, obtained_at=past - timedelta(hours=2))
+    )
+    db.session().commit()
+
+    sign_in(page)
+    snap(page, "dashboard")
+    page.click("nav >> text=Tenants")
+    page.fill("#f-q", "wwcorp-e2")
+    page.click("button:has-text('Search')")
+    page.click("a:has-text('wwcorp-e2e')")
+    page.wait_for_url("**/admin/tenants/wwinstallsuite/wwcorp-e2e")
+    assert page.locator("h1").inner_text().startswith("Browser Corp")
+    assert page.locator("#credential").inner_text() == "present"
+    before = shown_time(page.locator("#token-expires").inner_text())
+    assert before < utcnow()
+
+    page.click("button:has-text('Refresh token now')")
+    page.wait_for_selector(".flash.ok")
+    assert "New token obtained" in page.locator(".flash.ok").inner_text()
+    after = shown_time(page.locator("#token-expires").inner_text())
+    assert after > utcnow() + timedelta(minutes=100)
+    snap(page, "tenant")
+    db.session().expire_all()
+    stored = db.session().scalar(select(TenantToken).where(TenantToken.tenant_pk == tenant.id))
+    assert stored.expires_at.replace(microsecond=0) == after
+
+    page.click("nav >> text=Audit log")
+    assert page.locator("td:has-text('tenant.refresh_token')").count() == 1
+    snap(page, "audit")
+
+
+def test_reprocess_a_failed_event(app, platform, component, admin_user, page):
+    platform.control("faults", endpoint="api_query_auth", errcode=61009, count=1)
+    push(platform, component, "authorized", tenant_id="wxaccount-e2e", name="Browser Blog")
+    drain(app)
+    assert tenant_of(component, "wxaccount-e2e") is None
+
+    sign_in(page)
+    page.click("nav >> text=At risk")
+    assert page.locator("h2:has-text('Failed events')").count() == 1
+    snap(page, "at_risk")
+    page.click("nav >> text=Events")
+    page.select_option("#f-status", "failed")
+    page.click("button:has-text('Filter')")
+    page.click("tbody tr:has-text('authorized') a >> nth=0")
+    assert page.locator("#event-status").inner_text() == "failed"
+    assert "61009" in page.locator("#event-error").inner_text()
+    assert "<AuthorizationCode>" in page.locator("pre.payload").inner_text()
+    snap(page, "event")
+
+    page.click("button:has-text('Re-process')")
+    page.wait_for_selector(".flash.ok")
+    drain(app)
+    deadline = time.monotonic() + 15
+    while page.locator("#event-status").inner_text() != "done" and time.monotonic() < deadline:
+        page.reload()
+    assert page.locator("#event-status").inner_text() == "done"
+    page.click("a:has-text('wxaccount-e2e')")
+    assert page.locator("#tenant-status").inner_text() == "active"
+    db.session().expire_all()
+    event = db.session().scalar(select(InboundEvent).where(InboundEvent.kind == "authorized"))
+    assert event.status == "done"
+    page.click("nav >> text=Apps")
+    page.click(f"a:has-text('{component.app_id}')")
+    snap(page, "app")

@@ -106,6 +106,7 @@ def test_find_a_sandbox_tenant_and_refresh_its_token(app, platform, suite, admin
     page.click("nav >> text=Tenants")
     page.fill("#f-q", "wwcorp-e2")
     page.click("button:has-text('Search')")
+    snap(page, "tenants")
     page.click("a:has-text('wwcorp-e2e')")
     page.wait_for_url("**/admin/tenants/wwinstallsuite/wwcorp-e2e")
     assert page.locator("h1").inner_text().startswith("Browser Corp")
@@ -141,6 +142,7 @@ def test_reprocess_a_failed_event(app, platform, component, admin_user, page):
     page.click("nav >> text=Events")
     page.select_option("#f-status", "failed")
     page.click("button:has-text('Filter')")
+    snap(page, "events")
     page.click("tbody tr:has-text('authorized') a >> nth=0")
     assert page.locator("#event-status").inner_text() == "failed"
     assert "61009" in page.locator("#event-error").inner_text()

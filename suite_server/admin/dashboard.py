@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,7 +67,9 @@ def health(session: Session, now: datetime | None = None) -> list[AppHealth]:
         )
         for row in overview(session, now)
     }  # fmt: skip
-    by_pk = {pks[app_id]: health for app_id, health in result.items()}
+    by_pk = defaultdict(lambda: AppHealth("", "", "", False, None, "ok", None))
+    # An app registered between the queries is left out of this page, not an error.
+    by_pk.update({pks[app_id]: health for app_id, health in result.items() if app_id in pks})
 
     for app_pk, status, count in session.execute(
         select(Tenant.app_pk, Tenant.status, func.count()).group_by(Tenant.app_pk, Tenant.status)

@@ -181,8 +181,8 @@ def reprocess(event_id: int) -> InboundEvent:
     app = session.get(App, event.app_pk)
     if not processable(app.platform, event.channel, event.kind):
         raise ValueError(f"event {event_id} ({event.kind}) has no processing to run")
-    if event.status == "pending":
-        raise ValueError(f"event {event_id} is already pending")
+    if event.status not in ("failed", "ignored"):
+        raise ValueError(f"event {event_id} is {event.status}: only failed or ignored ones re-run")
     if event.kind in pushes.KINDS[app.platform]:
         pushes.allow_rerun(session, app, event)
     event.status, event.error, event.processed_at = "pending", None, None

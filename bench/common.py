@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -25,8 +26,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def gunicorn(target: str, env: dict[str, str], workers: int = 2) -> tuple[subprocess.Popen, str]:
-    """Start `gunicorn target` on a free loopback port; returns the process and its base URL."""
+def gunicorn(
+    target: str, env: dict[str, str], workers: int = 2, output: IO | None = None
+) -> tuple[subprocess.Popen, str]:
+    """Start `gunicorn target` on a free loopback port; returns the process and its base URL.
+    Its output goes to `output` (a file) when given, else to ours."""
     port = free_port()
     command = [
         os.path.join(os.path.dirname(sys.executable), "gunicorn"),
@@ -42,7 +46,9 @@ def gunicorn(target: str, env: dict[str, str], workers: int = 2) -> tuple[subpro
         "warning",
         target,
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=output
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

@@ -1,0 +1,590 @@
+"""Benchmark tokens part b: tenant tokens kept fresh by RQ workers, against the sandbox.
+
+    python bench/tokens.py --part b [--tenants 10000] [--ttl 900] [--min-remaining TTL/10]
+                                    [--duration TTL] [--readers 3] [--redis-url ...]
+
+What runs: the sandbox in this process (token lifetime --ttl; every get_corp_token call to it is
+recorded), one WeCom suite registered there and in a fresh PostgreSQL database, one ticket pushed
+through our callback URL, --tenants authorizations created in the sandbox and inserted into our
+database with no token (as `store_first_token(session, tenant, None)` leaves them), a dedicated
+Redis database flushed; then our processes: `gunicorn wsgi:app` (2 workers: the token API), 2
+`suite-server worker` and 1 `suite-server cron`, with TOKEN_MIN_REMAINING = --min-remaining.
+
+What it measures (issue 5, benchmark b):
+1. the fill: seconds from starting the workers and cron until every tenant has a token our server
+   would serve (the database polled every 2 s). Cron fires the current minute's sweep at once.
+2. over --duration seconds after the fill (default one lifetime): get_corp_token calls per
+   tenant divided by lifetimes elapsed (target <= 1.01), split into the workers' calls and the
+   token API's on-the-spot refreshes; how many calls returned a new token (the sandbox, like
+   WeCom, hands back the same token while it is valid); how long before or after the platform's
+   expiry each call came; failed and duplicate calls; tenants without a usable token.
+3. during that window, --readers threads ask the token API for random tenants' tokens and use
+   each at once with WeCom's message/send: tokens the platform refuses when served (42001
+   expired, 40014 invalid; target 0), tokens served with less than TOKEN_MIN_REMAINING left.
+
+Sizing: 2 workers ran 13-20 refresh jobs per second here during the fill (RQ forks a process
+per job, which opens its own database connection; the low figure with other people's tests
+running). 10,000 tenants refreshed once per lifetime, at a random point of the last quarter of
+its useful part, need about 10,000 / (0.79 * ttl) jobs per second: ttl 900 s (~14/s) is the
+shortest lifetime within that capacity at one call per refresh, so it is the default (600 s would
+need ~21/s). The fill takes about 8-13 minutes and the whole run about 25; --tenants 2000
+--ttl 300 takes about 8.
+
+Progress goes to stderr; the figures to stdout, one `label: value unit  (target ...)` per line,
+details on indented lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from flask import g, request
+from redis import Redis
+from rq import Queue
+
+from bench.callbacks import prepare_database
+from bench.common import ROOT, gunicorn
+from suite_server import create_app, db, schema
+from suite_server.accounts import create_api_key
+from suite_server.apps import register_app
+from suite_server.db import utcnow
+from suite_server.jobs.runner import QUEUE_PREFIX
+from suite_server.jobs.tasks import QUEUES
+from suite_server.models import Tenant, TenantToken, Ticket
+from suite_server.sandbox import SandboxServer
+from suite_server.tokens.service import usable
+
+SUITE, SECRET, TOKEN = "wwbenchrefresh", "bench-secret", "QDG6eK"
+AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+PREFIX = "wwbench"
+BULK_MAX = 10_000  # the sandbox's limit per POST /sandbox/tenants/bulk
+POLL = 2.0  # seconds between database polls
+PROGRESS = 30.0  # seconds between progress lines on stderr
+DUPLICATE_WITHIN = 5.0  # two calls for one tenant this close together: a double refresh
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- what the sandbox saw ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    at: float  # sandbox clock (epoch seconds)
+    tenant: str
+    by_api: bool  # made by the token API (a read found no usable token), not by a worker
+    left: float | None  # seconds the platform's current token had left (< 0: expired); None: none
+    new: bool  # the answer carried a token other than the current one
+    errcode: int | None  # of a failed call
+
+
+class CallRecorder:
+    """Hooks on the sandbox's Flask app: for every get_corp_token call, the tenant's token as the
+    platform held it before the call and what the call answered. The web process reaches the
+    sandbox as `localhost`, the workers as 127.0.0.1: the Host header tells who called."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.state = server.state
+        self.calls: list[Call] = []  # appended from the sandbox's request threads
+        server.app.before_request(self._before)
+        server.app.after_request(self._after)
+
+    def _before(self) -> None:
+        if not (request.endpoint or "").endswith("get_corp_token"):
+            return
+        body = request.get_json(silent=True, force=True) or {}
+        tenant = body.get("auth_corpid") if isinstance(body, dict) else None
+        with self.state.lock:
+            now = self.state.now()
+            token = self.state.tokens.current("corp", SUITE, tenant)
+            alive = token is not None and not token.revoked
+            g.bench_call = (now, tenant, request.host.startswith("localhost"),
+                            token.value if alive else None,
+                            token.expires_at - now if alive else None)  # fmt: skip
+
+    def _after(self, response):
+        if "bench_call" in g:
+            at, tenant, by_api, before, left = g.bench_call
+            answer = response.get_json(silent=True) or {}
+            value = answer.get("access_token")
+            new = bool(value) and value != before
+            errcode = None if value else answer.get("errcode", response.status_code)
+            self.calls.append(Call(at, tenant, by_api, left, new, errcode))
+        return response
+
+    def between(self, start: float, end: float) -> list[Call]:
+        return [c for c in list(self.calls) if start <= c.at < end]
+
+
+# -- readers: served tokens, used at once ------------------------------------------------------
+
+
+@dataclass
+class Reads:
+    served: int = 0
+    refused: Counter = field(default_factory=Counter)  # platform errcode -> count
+    api_errors: Counter = field(default_factory=Counter)  # "503 refresh_in_progress" -> count
+    expires_in: list[int] = field(default_factory=list)  # what our API said was left
+    platform_left: list[float] = field(default_factory=list)  # what the platform had left
+    latencies: list[float] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+
+
+def read_tokens(stop, api, key, sandbox, state, tenants, pause, reads: Reads, lock) -> None:
+    http = requests.Session()
+    headers = {"Authorization": f"Bearer {key}"}
+    message = {"touser": "@all", "msgtype": "text", "agentid": 1, "text": {"content": "bench"}}
+    while not stop.is_set():
+        tenant = random.choice(tenants)
+        started = time.perf_counter()
+        try:
+            answer = http.get(
+                f"{api}/api/v1/apps/{SUITE}/tenants/{tenant}/access-token",
+                headers=headers, timeout=30,
+            )  # fmt: skip
+            latency = time.perf_counter() - started
+            if answer.status_code != 200:
+                code = (answer.json() or {}).get("error", {})
+                code = code.get("code") if isinstance(code, dict) else code
+                with lock:
+                    reads.api_errors[f"{answer.status_code} {code}"] += 1
+                stop.wait(pause)
+                continue
+            body = answer.json()
+            token = body["access_token"]
+            used = http.post(
+                f"{sandbox}/cgi-bin/message/send", params={"access_token": token},
+                json=message, timeout=30,
+            ).json()  # fmt: skip
+        except (requests.RequestException, ValueError) as exc:
+            with lock:
+                reads.api_errors[type(exc).__name__] += 1
+            stop.wait(pause)
+            continue
+        with state.lock:
+            owner = state.tokens.owner_of(token)
+            left = owner.expires_at - state.now() if owner is not None else None
+        errcode = used.get("errcode", 0)
+        with lock:
+            reads.served += 1
+            reads.latencies.append(latency)
+            reads.expires_in.append(body["expires_in"])
+            if left is not None:
+                reads.platform_left.append(left)
+            if errcode:
+                reads.refused[errcode] += 1
+                if len(reads.examples) < 5:
+                    reads.examples.append(
+                        f"{tenant}: errcode {errcode}, served with expires_in "
+                        f"{body['expires_in']}, platform left {left}"
+                    )
+        stop.wait(pause)
+
+
+# -- our side ----------------------------------------------------------------------------------
+
+
+def token_rows(app) -> list[tuple]:
+    with app.app_context():
+        session = db.session()
+        rows = session.execute(
+            sa.select(TenantToken.access_token.isnot(None), TenantToken.obtained_at,
+                      TenantToken.expires_at, TenantToken.last_error.isnot(None))
+            .join(Tenant, Tenant.id == TenantToken.tenant_pk)
+            .where(Tenant.status == "active")
+        ).all()  # fmt: skip
+        session.rollback()
+        return rows
+
+
+def unusable_count(rows, min_remaining: int) -> int:
+    now = utcnow()
+    missing = 0
+    for has_token, obtained_at, expires_at, _error in rows:
+        if not has_token or obtained_at is None or expires_at is None:
+            missing += 1
+            continue
+        lifetime = (expires_at - obtained_at).total_seconds()
+        missing += not usable(expires_at, lifetime, min_remaining, now)
+    return missing
+
+
+def seed(app, tenants: list[dict]) -> str:
+    """The suite, the tenants with their sandbox credentials and empty token rows; an API key."""
+    with app.app_context():
+        session = db.session()
+        suite = register_app(
+            session, platform="wecom", app_id=SUITE, secret=SECRET, token=TOKEN, aes_key=AES_KEY
+        )
+        session.flush()
+        now = utcnow()
+        rows = [
+            Tenant(app_pk=suite.id, tenant_id=t["tenant_id"], name=t["name"],
+                   credential=t["credential"], authorized_at=now)
+            for t in tenants
+        ]  # fmt: skip
+        session.add_all(rows)
+        session.flush()
+        # As store_first_token(session, tenant, None) leaves them: a row the sweep fills.
+        session.add_all(TenantToken(tenant_pk=row.id, version=0) for row in rows)
+        key = create_api_key(session, "bench-refresh")
+        session.commit()
+    return key
+
+
+def start(name: str, command: list[str], env: dict, workdir: Path) -> subprocess.Popen:
+    with open(workdir / f"{name}.log", "w") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def log_summary(workdir: Path, names: list[str]) -> tuple[Counter, Counter, list[str]]:
+    """(lines by level, warning/error messages by their first words, a few examples)."""
+    levels: Counter = Counter()
+    messages: Counter = Counter()
+    examples: list[str] = []
+    for name in names:
+        for line in (workdir / f"{name}.log").read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                levels["(not json)"] += 1
+                if "Traceback" in line or "Error" in line:
+                    messages[f"{name}: {line.strip()[:80]}"] += 1
+                continue
+            level = entry.get("level", "?")
+            levels[level] += 1
+            if level in ("WARNING", "ERROR", "CRITICAL"):
+                text = entry.get("message", "")
+                # "tenant wwbench000042: token not refreshed: ..." -> one key for all tenants
+                words = " ".join(w for w in text.split()[:8] if not w.startswith(PREFIX))
+                messages[f"{name} {level}: {words}"] += 1
+                if len(examples) < 8:
+                    examples.append(f"{name}: {line[:300]}")
+    return levels, messages, examples
+
+
+def percentiles(values: list[float], points=(0.0, 0.05, 0.5, 0.95, 1.0)) -> str:
+    if not values:
+        return "n/a"
+    ordered = sorted(values)
+    picks = [ordered[min(len(ordered) - 1, int(len(ordered) * p))] for p in points]
+    names = {0.0: "min", 1.0: "max"}
+    labels = [names.get(p, f"p{int(p * 100)}") for p in points]
+    return "  ".join(f"{label} {v:.1f}" for label, v in zip(labels, picks, strict=True))
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    tenants: int
+    ttl: int
+    min_remaining: int
+    readers: int
+    workdir: Path
+    started: float = 0.0  # when the workers and cron were started
+    fill_timeout: float = 0.0
+    filled_at: float | None = None
+    missing: int = 0  # tenants without a usable token when the fill gave up
+    window: tuple[float, float] = (0.0, 0.0)
+    unusable: list[int] = field(default_factory=list)  # sampled during the window
+    reads: Reads = field(default_factory=Reads)
+    calls: list[Call] = field(default_factory=list)
+    rows: list = field(default_factory=list)  # token rows at the end
+    failed_jobs: int = 0
+    backlog: str = ""
+    endpoints: dict = field(default_factory=dict)  # the sandbox's call counts for the whole run
+
+
+class Servers:
+    """The sandbox (here), a fresh database, Redis, and our processes; `close()` ends them all."""
+
+    def __init__(self, args, min_remaining: int, workdir: Path) -> None:
+        self.workdir = workdir
+        self.redis = Redis.from_url(args.redis_url)
+        self.redis.flushdb()
+        self.processes: list[subprocess.Popen] = []
+        self.url, self.drop = prepare_database("postgresql", workdir)
+        self.sandbox = SandboxServer({"token_ttl": args.ttl, "ticket_interval": 600})
+        self.sandbox_base = self.sandbox.start()
+        self.recorder = CallRecorder(self.sandbox)
+        self.env = {
+            "SUITE_SERVER_INSTANCE_PATH": str(workdir),
+            "SUITE_SERVER_DATABASE_URL": self.url,
+            "SUITE_SERVER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "SUITE_SERVER_SECRET_KEY": "bench",
+            "SUITE_SERVER_REDIS_URL": args.redis_url,
+            "SUITE_SERVER_WECOM_API_BASE": self.sandbox_base,
+            "SUITE_SERVER_WECHAT_API_BASE": self.sandbox_base,
+            "SUITE_SERVER_TOKEN_MIN_REMAINING": str(min_remaining),
+            "SUITE_SERVER_LOG_FORMAT": "json",
+        }
+        os.environ.update(self.env)
+        self.app = create_app()
+        schema.upgrade(self.app)
+        self.queues = {name: Queue(QUEUE_PREFIX + name, connection=self.redis) for name in QUEUES}
+
+    def add_tenants(self, count: int) -> tuple[list[str], str]:
+        """`count` authorizations in the sandbox (it makes their permanent codes), the same
+        tenants in our database; returns their ids and an API key."""
+        http, control = requests.Session(), f"{self.sandbox_base}/sandbox"
+        self.register(http, "http://127.0.0.1:9")  # no pushes until our server listens
+        for batch, first in enumerate(range(0, count, BULK_MAX)):
+            body = {"app_id": SUITE, "count": min(BULK_MAX, count - first),
+                    "prefix": f"{PREFIX}{batch}x"}  # fmt: skip
+            http.post(f"{control}/tenants/bulk", json=body, timeout=120).raise_for_status()
+        listed = http.get(f"{control}/tenants", params={"app_id": SUITE}, timeout=120).json()
+        key = seed(self.app, listed["tenants"])
+        return [t["tenant_id"] for t in listed["tenants"]], key
+
+    def register(self, http: requests.Session, server_url: str) -> None:
+        body = {"platform": "wecom", "app_id": SUITE, "secret": SECRET, "token": TOKEN,
+                "aes_key": AES_KEY, "server_url": server_url, "push_ticket": False}  # fmt: skip
+        http.post(f"{self.sandbox_base}/sandbox/apps", json=body, timeout=30).raise_for_status()
+
+    def start_web(self) -> str:
+        """gunicorn wsgi:app, reaching the sandbox as localhost (CallRecorder tells it from the
+        workers by that); the suite's pushes go to it; one ticket pushed and stored."""
+        web_env = {
+            **self.env,
+            "SUITE_SERVER_WECOM_API_BASE": self.sandbox_base.replace("127.0.0.1", "localhost"),
+        }
+        with open(self.workdir / "web.log", "w") as log:
+            web, api = gunicorn("wsgi:app", web_env, output=log)
+        self.processes.append(web)
+        http = requests.Session()
+        self.register(http, api)
+        pushed = http.post(
+            f"{self.sandbox_base}/sandbox/push", json={"app_id": SUITE, "kind": "ticket"},
+            timeout=30,
+        )  # fmt: skip
+        with self.app.app_context():
+            tickets = db.session().scalar(sa.select(sa.func.count()).select_from(Ticket))
+        if pushed.json().get("status") != 200 or tickets != 1:
+            raise SystemExit(f"the ticket push was not stored: {pushed.text[:300]}")
+        return api
+
+    def start_jobs(self) -> None:
+        command = os.path.join(os.path.dirname(sys.executable), "suite-server")
+        for name, what in (("worker1", "worker"), ("worker2", "worker"), ("cron", "cron")):
+            self.processes.append(start(name, [command, what], self.env, self.workdir))
+
+    def check_alive(self) -> None:
+        if any(p.poll() is not None for p in self.processes):
+            raise SystemExit(f"a server process exited; see the logs in {self.workdir}")
+
+    def backlog(self) -> str:
+        return ", ".join(
+            f"{name} {q.count} queued {q.scheduled_job_registry.count} scheduled "
+            f"{q.failed_job_registry.count} failed"
+            for name, q in self.queues.items()
+        )
+
+    def close(self) -> None:
+        stop_all(self.processes)
+        self.sandbox.stop()
+        self.app.extensions["suite_server.engine"].dispose()
+        self.drop()
+        self.redis.flushdb()
+
+
+def run(args) -> None:
+    min_remaining = args.min_remaining if args.min_remaining is not None else args.ttl // 10
+    workdir = Path(tempfile.mkdtemp(prefix="bench-refresh-"))
+    say(f"work directory {workdir} (process logs are kept there)")
+    measured = Measured(args.tenants, args.ttl, min_remaining, args.readers, workdir)
+    measured.fill_timeout = args.fill_timeout or max(600, args.ttl)
+    servers = Servers(args, min_remaining, workdir)
+    stop = threading.Event()
+    readers: list[threading.Thread] = []
+    try:
+        tenant_ids, key = servers.add_tenants(args.tenants)
+        say(f"{len(tenant_ids)} tenants in the sandbox and in our database")
+        api = servers.start_web()
+        measured.started = time.time()
+        servers.start_jobs()
+        say(f"2 workers and cron started; ttl {args.ttl} s, TOKEN_MIN_REMAINING {min_remaining} s")
+
+        # 1. The fill: until every tenant has a token we would serve.
+        last_progress = time.time()
+        while time.time() - measured.started < measured.fill_timeout:
+            measured.missing = unusable_count(token_rows(servers.app), min_remaining)
+            if measured.missing == 0:
+                measured.filled_at = time.time()
+                break
+            if time.time() - last_progress > PROGRESS:
+                fresh = args.tenants - measured.missing
+                say(f"fill: {fresh}/{args.tenants} fresh; {servers.backlog()}")
+                last_progress = time.time()
+            servers.check_alive()
+            time.sleep(POLL)
+        if measured.filled_at is None:
+            say(f"no fill in {measured.fill_timeout:.0f} s: {measured.missing} tenants left")
+        window_start = measured.filled_at or time.time()
+        window_end = window_start + (args.duration or args.ttl)
+        say(f"measuring until {time.strftime('%H:%M:%S', time.localtime(window_end))}")
+
+        # 2. The window, with readers: only now, since during the fill they would refresh
+        # tenants on the spot and the fill would no longer be the workers' alone.
+        lock = threading.Lock()
+        for _ in range(args.readers):
+            reader = threading.Thread(
+                target=read_tokens,
+                args=(stop, api, key, servers.sandbox_base, servers.sandbox.state, tenant_ids,
+                      args.read_pause, measured.reads, lock),
+                daemon=True,
+            )  # fmt: skip
+            reader.start()
+            readers.append(reader)
+        while time.time() < window_end:
+            missing = unusable_count(token_rows(servers.app), min_remaining)
+            measured.unusable.append(missing)
+            if time.time() - last_progress > PROGRESS:
+                calls = len(servers.recorder.between(window_start, time.time()))
+                say(f"window: {calls} get_corp_token calls, {missing} tenants without a usable "
+                    f"token, {measured.reads.served} reads; {servers.backlog()}")  # fmt: skip
+                last_progress = time.time()
+            servers.check_alive()
+            time.sleep(min(POLL, max(0.0, window_end - time.time())))
+        stop.set()
+        for reader in readers:
+            reader.join(35)
+        measured.window = (window_start, time.time())
+        measured.backlog = servers.backlog()
+        measured.rows = token_rows(servers.app)
+        measured.failed_jobs = sum(q.failed_job_registry.count for q in servers.queues.values())
+    finally:
+        stop.set()
+        servers.close()
+    measured.calls = list(servers.recorder.calls)
+    measured.endpoints = servers.sandbox.state.calls_report()["by_endpoint"]
+    report(measured)
+
+
+# -- the figures -------------------------------------------------------------------------------
+
+
+def report(m: Measured) -> None:
+    """Print the figures, one `label: value unit  (target ...)` per line (run_all.py parses
+    them), with distributions and log summaries on indented lines."""
+    start, end = m.window
+    calls = [c for c in m.calls if start <= c.at < end]
+    lifetimes = (end - start) / m.ttl
+
+    def per_tenant_lifetime(count: int) -> str:
+        return f"{count / m.tenants / lifetimes:.3f}"
+
+    by_api = sum(c.by_api for c in calls)
+    new = sum(c.new for c in calls)
+    same = sum(c.errcode is None and not c.new for c in calls)
+    failed = Counter(c.errcode for c in calls if c.errcode is not None)
+    first_call = min((c.at for c in m.calls), default=None)
+    # A double refresh: the same tenant called again within a few seconds, whoever called.
+    last: dict[str, float] = {}
+    duplicates = 0
+    for call in sorted(m.calls, key=lambda c: c.at):
+        duplicates += call.at >= start and call.at - last.get(call.tenant, -1e9) < DUPLICATE_WITHIN
+        last[call.tenant] = call.at
+    per_tenant = Counter(c.tenant for c in calls)
+    early = [c.left for c in calls if c.left is not None and c.left > 0]
+    late = [-c.left for c in calls if c.left is not None and c.left <= 0]
+    reads = m.reads
+
+    print(f"bench/tokens.py part b  {time.strftime('%Y-%m-%d %H:%M')}")
+    print(
+        f"sandbox in-process (WeCom semantics: the same corp token while it is valid), "
+        f"token lifetime {m.ttl} s, TOKEN_MIN_REMAINING {m.min_remaining} s; PostgreSQL, Redis; "
+        f"gunicorn 2 workers, 2 RQ workers, 1 cron; {m.readers} readers during the window"
+    )
+    print(f"tenants: {m.tenants}")
+    if first_call is not None:
+        print(f"first get_corp_token call after start: {first_call - m.started:.0f} s")
+    if m.filled_at is None:
+        print(f"time to refresh all: n/a  (not done in {m.fill_timeout:.0f} s, {m.missing} left)")
+    else:
+        print(f"time to refresh all: {m.filled_at - m.started:.0f} s")
+        if first_call is not None:
+            print(f"refreshes/s during the fill: {m.tenants / (m.filled_at - first_call):.1f}")
+    print(f"window after the fill: {end - start:.0f} s")
+    print(f"lifetimes in the window: {lifetimes:.2f}")
+    print(f"get_corp_token calls in the window: {len(calls)}")
+    print(f"calls per tenant per lifetime: {per_tenant_lifetime(len(calls))}  (target <= 1.01)")
+    print(
+        f"calls per tenant per lifetime by the workers: {per_tenant_lifetime(len(calls) - by_api)}"
+    )
+    print(f"calls per tenant per lifetime by the token API: {per_tenant_lifetime(by_api)}")
+    print(f"new tokens per tenant per lifetime: {per_tenant_lifetime(new)}")
+    # Issue 5: "upstream calls per refresh: exactly one". The sandbox mints a new token only once
+    # the old one has expired, so every other call was not a refresh.
+    per_new = f"{len(calls) / new:.2f}" if new else "n/a"
+    print(f"calls per new token: {per_new}  (target <= 1.01)")
+    print(f"calls answered with the same token: {same}")
+    print(f"  all upstream calls of the run, by endpoint: {m.endpoints}")
+    print(f"failed get_corp_token calls: {sum(failed.values())}")
+    if failed:
+        print(f"  by errcode: {dict(failed)}")
+    print(f"duplicate calls (same tenant within {DUPLICATE_WITHIN:.0f} s): {duplicates}")
+    print(f"tenants with no call in the window: {m.tenants - len(per_tenant)}")
+    print(f"  calls per called tenant: {percentiles(list(per_tenant.values()))}")
+    print(f"calls before the platform's token expired: {len(early)}")
+    print(f"  s before expiry: {percentiles(early)}")
+    print(f"calls after the platform's token expired: {len(late)}")
+    print(f"  s after expiry: {percentiles(late)}")
+    # Issue 5: "app and tenant tokens always fresh".
+    print(f"tenants without a usable token, max: {max(m.unusable, default=0)}  (target = 0)")
+    print(f"  sampled every {POLL:.0f} s: {percentiles(m.unusable, (0.5, 0.95, 1.0))}")
+    print(f"tokens served: {reads.served}")
+    print(f"tokens served expired: {sum(reads.refused.values())}  (target = 0)")
+    if reads.refused:
+        print(f"  refused by the platform, by errcode: {dict(reads.refused)}")
+        for example in reads.examples:
+            print(f"  e.g. {example}")
+    short = sum(1 for left in reads.expires_in if left < m.min_remaining)
+    print(f"tokens served with less than TOKEN_MIN_REMAINING left: {short}")
+    print(f"  served expires_in, s: {percentiles(reads.expires_in)}")
+    print(f"  s left at the platform when used: {percentiles(reads.platform_left)}")
+    latencies = [x * 1000 for x in reads.latencies]
+    print(f"  token API latency, ms: {percentiles(latencies, (0.5, 0.99, 1.0))}")
+    print(f"token API errors: {sum(reads.api_errors.values())}")
+    if reads.api_errors:
+        print(f"  by status: {dict(reads.api_errors)}")
+    print(f"refresh jobs failed for good: {m.failed_jobs}  (target = 0)")
+    print(f"tenant tokens with last_error at the end: {sum(1 for r in m.rows if r[3])}")
+    print(f"tenants needs_reauth at the end: {m.tenants - len(m.rows)}  (target = 0)")
+    print(f"  queues at the end: {m.backlog}")
+    levels, messages, examples = log_summary(m.workdir, ["worker1", "worker2", "cron", "web"])
+    print(f"  log lines by level: {dict(levels)}")
+    for message, count in messages.most_common(12):
+        print(f"  {count:6d}  {message}")
+    for example in examples[:4]:
+        print(f"  e.g. {example}")

@@ -23,12 +23,12 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 
 from suite_server import db
 from suite_server.apps import overview
 from suite_server.db import utcnow
-from suite_server.models import Tenant, TenantToken
+from suite_server.models import App, Tenant, TenantToken
 
 CALLBACKS = Counter(
     "suite_server_callbacks_total",
@@ -92,16 +92,28 @@ class _State:
             tenants.add_metric([status], count)
         yield tenants
 
+        from suite_server.tokens.service import LAST_SECONDS, SAME_UNTIL_EXPIRY
+
+        # What a request would have to refresh first: WeCom serves its token to the last seconds.
         window = timedelta(seconds=current_app.config["TOKEN_MIN_REMAINING"])
+        floor = case(
+            (App.platform.in_(SAME_UNTIL_EXPIRY), now + timedelta(seconds=LAST_SECONDS)),
+            else_=now + window,
+        )
         expiring = session.scalar(
             select(func.count())
-            .select_from(TenantToken)
-            .join(Tenant, Tenant.id == TenantToken.tenant_pk)
-            .where(Tenant.status == "active", TenantToken.expires_at < now + window)
+            .select_from(Tenant)
+            .join(App, App.id == Tenant.app_pk)
+            .outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
+            .where(
+                Tenant.status == "active",
+                or_(TenantToken.expires_at.is_(None), TenantToken.expires_at < floor),
+            )
         )
         yield GaugeMetricFamily(
             "suite_server_tokens_expiring",
-            "Active tenants' tokens with less than TOKEN_MIN_REMAINING left (or none)",
+            "Active tenants without a token that could be served now (none, or too close to "
+            "expiry: TOKEN_MIN_REMAINING, or the last seconds of a WeCom token)",
             value=expiring,
         )
         session.rollback()

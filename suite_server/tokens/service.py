@@ -4,6 +4,10 @@
 - A token is served only while at least TOKEN_MIN_REMAINING seconds remain, capped at half its
   lifetime (`margin`). Background jobs refresh it earlier, at its `refresh_at`: a random point in
   the last quarter of its useful life (at most 30 minutes), so tokens obtained together spread out.
+- Except on WeCom, which hands back the token it already issued until that one expires
+  (wecom-suite.md §4 "Token semantics"): asking earlier costs a call and returns the same token.
+  A WeCom token is served down to its last LAST_SECONDS, and refreshed once, just after it
+  expires; callers in between wait for that refresh.
 - One refresher per token (locks.py); everyone else re-reads the row until the new token is
   there. Upstream calls per refresh: one, plus one retry after a refused app token.
 - Writes are compare-and-set on the row's version: an answer that lost the race never overwrites
@@ -55,6 +59,9 @@ TICKET_REQUEST_EVERY = timedelta(minutes=10)  # api_start_push_ticket at most th
 SWEEP_EVERY = 60  # seconds: the schedule's period for tokens.sweep
 SWEEP_BATCH = 20_000
 JOB_RETRIES = 5
+SAME_UNTIL_EXPIRY = frozenset({"wecom"})  # platforms whose token stays the same until it expires
+LAST_SECONDS = 5  # such a token is served while this many seconds remain
+AFTER_EXPIRY = 1.0  # and asked for again this long after our copy expires (which rounds down)
 
 
 class TokenUnavailable(Exception):
@@ -116,12 +123,15 @@ def app_token(session: Session, app: App, api=None) -> str:
     return serve_app_token(session, app, api).access_token
 
 
-def serve_app_token(session: Session, app: App, api=None, *, due: bool = False) -> Served:
+def serve_app_token(
+    session: Session, app: App, api=None, *, due: bool = False, refused: bool = False
+) -> Served:
+    """`refused`: the platform just refused the stored token, so do not wait for its expiry."""
     api = api or api_for(app.platform, current_app.config)
-    need = _refresh_due if due else _unusable
     return _obtain(
-        session, AppToken, "app_pk", app.id, need, lambda row: _fetch_app(session, app, api)
-    )
+        session, AppToken, "app_pk", app.id, _refresh_due if due else _unusable,
+        lambda row: _fetch_app(session, app, api), _Policy.of(app.platform, patient=not refused),
+    )  # fmt: skip
 
 
 def serve_tenant_token(session: Session, tenant: Tenant, *, due: bool = False) -> Served:
@@ -133,14 +143,15 @@ def refresh_tenant_token(session: Session, tenant: Tenant, stale_token: str | No
     """A caller saw 40001/42001 with `stale_token`: refresh only if it is still the current
     token, else hand back the current one. Many such callers cause one upstream refresh."""
 
-    def need(row, now) -> bool:
-        if _unusable(row, now) or not stale_token:
+    def need(row, now, policy) -> bool:
+        if _unusable(row, now, policy) or not stale_token:
             return True
         # WeCom hands back the same token while it is valid, so "still the stale one" is also
         # true right after a refresh: one obtained in the last few seconds is the answer.
         return row.access_token == stale_token and row.obtained_at < now - STALE_DEBOUNCE
 
-    return _tenant_token(session, tenant, need)
+    # The caller saw the platform refuse the token: ask at once, even on WeCom.
+    return _tenant_token(session, tenant, need, patient=False)
 
 
 # -- the refresh -------------------------------------------------------------------------------
@@ -156,28 +167,71 @@ class _Row:
     version: int
 
 
-def _unusable(row: _Row, now: datetime) -> bool:
+@dataclass(frozen=True)
+class _Policy:
+    """How one token is renewed: `same` when the platform hands back the current token until it
+    expires (WeCom); `patient` when the stored one may be waited out rather than asked about."""
+
+    same: bool
+    patient: bool = True
+
+    @classmethod
+    def of(cls, platform: str, *, patient: bool = True) -> _Policy:
+        return cls(platform in SAME_UNTIL_EXPIRY, patient)
+
+
+def _unusable(row: _Row, now: datetime, policy: _Policy) -> bool:
     if not row.access_token or row.obtained_at is None or row.expires_at is None:
         return True
+    if policy.same:
+        return (row.expires_at - now).total_seconds() < LAST_SECONDS
     lifetime = (row.expires_at - row.obtained_at).total_seconds()
     return not usable(row.expires_at, lifetime, current_app.config["TOKEN_MIN_REMAINING"], now)
 
 
-def _refresh_due(row: _Row, now: datetime) -> bool:
-    return _unusable(row, now) or row.refresh_at is None or row.refresh_at <= now
+def _refresh_due(row: _Row, now: datetime, policy: _Policy) -> bool:
+    return _unusable(row, now, policy) or row.refresh_at is None or row.refresh_at <= now
+
+
+def _refresh_at(same: bool, obtained_at: datetime, expires_at: datetime) -> datetime:
+    """When the background refresh is due: refresh_time, or just after expiry on WeCom."""
+    if same:
+        return expires_at + timedelta(seconds=AFTER_EXPIRY)
+    return refresh_time(obtained_at, expires_at, current_app.config["TOKEN_MIN_REMAINING"])
+
+
+def _wait_out(expires_at: datetime | None, policy: _Policy) -> None:
+    """On WeCom, a token in its last seconds is only renewed once it has expired: sleep until
+    then rather than spend a call on getting the same token back."""
+    if not policy.same or not policy.patient or expires_at is None:
+        return
+    pause = (expires_at - utcnow()).total_seconds() + AFTER_EXPIRY
+    if 0 < pause <= LAST_SECONDS + AFTER_EXPIRY:
+        time.sleep(pause)
+
+
+def _still_the_old_one(row: _Row, access_token: str, expires_in: int, policy: _Policy) -> bool:
+    """WeCom answered with the token we had, in its last seconds: the platform's clock is a
+    little behind ours (our copy's expiry rounds its answer down), so ask once more after it."""
+    return (
+        policy.same and policy.patient
+        and access_token == row.access_token and expires_in < LAST_SECONDS
+    )  # fmt: skip
 
 
 Fetch = Callable[[_Row], tuple[str, int, Callable[[Session], None] | None]]
 
 
-def _obtain(session: Session, model, owner: str, owner_pk: int, need, fetch: Fetch) -> Served:
-    """Serve the row's token unless `need(row, now)`; then refresh it under the row's lock, or
-    wait for whoever holds the lock. `fetch` calls upstream and returns (token, expires_in,
-    extra writes for the same transaction)."""
+def _obtain(
+    session: Session, model, owner: str, owner_pk: int, need, fetch: Fetch, policy: _Policy
+) -> Served:
+    """Serve the row's token unless `need(row, now, policy)`; then refresh it under the row's
+    lock, or wait for whoever holds the lock. `fetch` calls upstream and returns (token,
+    expires_in, extra writes for the same transaction)."""
     table = model.__table__
     # The common case in one query: a fresh token, served as it is.
     row = _read(session, table, table.c[owner] == owner_pk)
-    if row is not None and not need(row, utcnow()):
+    if row is not None and not need(row, utcnow(), policy):
         return Served(row.access_token, row.expires_at, row.version)
     row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk)
     lock = locks.lock_for(session, table, row_id)
@@ -185,24 +239,29 @@ def _obtain(session: Session, model, owner: str, owner_pk: int, need, fetch: Fet
     while True:
         session.commit()  # end the read transaction: the next read sees other processes' commits
         row = _read(session, table, row_id)
-        if not need(row, utcnow()):
+        if not need(row, utcnow(), policy):
             return Served(row.access_token, row.expires_at, row.version)
         if lock.acquire():
             try:
                 session.commit()
                 row = _read(session, table, row_id)
-                if not need(row, utcnow()):
+                if not need(row, utcnow(), policy):
                     return Served(row.access_token, row.expires_at, row.version)
-                started = utcnow()
+                _wait_out(row.expires_at, policy)
                 kind = "app" if model is AppToken else "tenant"
                 try:
+                    started = utcnow()
                     access_token, expires_in, extra = fetch(row)
+                    if _still_the_old_one(row, access_token, expires_in, policy):
+                        _wait_out(started + timedelta(seconds=expires_in), policy)
+                        started = utcnow()
+                        access_token, expires_in, extra = fetch(row)
                 except TokenUnavailable as exc:
                     TOKEN_REFRESHES.labels(kind, exc.code, str(exc.errcode or "")).inc()
                     _note_failure(session, table, row_id, exc.message)
                     raise
                 TOKEN_REFRESHES.labels(kind, "ok", "").inc()
-                return _store(session, table, row, started, access_token, expires_in, extra)
+                return _store(session, table, row, started, access_token, expires_in, extra, policy)
             finally:
                 lock.release()
         session.commit()  # hold no connection while waiting
@@ -235,10 +294,12 @@ def _read(session: Session, table, which) -> _Row | None:
     return _Row(*found) if found is not None else None
 
 
-def _store(session, table, row: _Row, started, access_token, expires_in, extra) -> Served:
+def _store(
+    session, table, row: _Row, started, access_token, expires_in, extra, policy: _Policy
+) -> Served:
     """Compare-and-set the new token, with `extra` writes, in one transaction."""
     expires_at = started + timedelta(seconds=expires_in)
-    refresh_at = refresh_time(started, expires_at, current_app.config["TOKEN_MIN_REMAINING"])
+    refresh_at = _refresh_at(policy.same, started, expires_at)
     written = session.execute(
         update(table)
         .where(table.c.id == row.id, table.c.version == row.version)
@@ -362,13 +423,13 @@ def _with_app_token(session: Session, app: App, api, call: Callable[[str], Any])
         .values(expires_at=utcnow(), refresh_at=utcnow())
     )
     session.commit()
-    return call(serve_app_token(session, app, api).access_token)
+    return call(serve_app_token(session, app, api, refused=True).access_token)
 
 
 # -- tenant tokens -----------------------------------------------------------------------------
 
 
-def _tenant_token(session: Session, tenant: Tenant, need) -> Served:
+def _tenant_token(session: Session, tenant: Tenant, need, *, patient: bool = True) -> Served:
     if tenant.status != "active":
         raise TokenUnavailable(
             f"tenant_{tenant.status}",
@@ -381,7 +442,7 @@ def _tenant_token(session: Session, tenant: Tenant, need) -> Served:
     fetch = _fetch_corp_token if app.platform == "wecom" else _fetch_authorizer_token
     return _obtain(
         session, TenantToken, "tenant_pk", tenant.id, need,
-        lambda row: fetch(session, app, tenant.id, api),
+        lambda row: fetch(session, app, tenant.id, api), _Policy.of(app.platform, patient=patient),
     )  # fmt: skip
 
 
@@ -538,7 +599,8 @@ def store_first_token(session: Session, tenant: Tenant, token: tuple[str, int] |
     now = utcnow()
     row.access_token = token[0]
     row.obtained_at, row.expires_at = now, now + timedelta(seconds=token[1])
-    row.refresh_at = refresh_time(now, row.expires_at, current_app.config["TOKEN_MIN_REMAINING"])
+    platform = session.get(App, tenant.app_pk).platform
+    row.refresh_at = _refresh_at(platform in SAME_UNTIL_EXPIRY, now, row.expires_at)
     row.last_error = row.last_error_at = None
     row.version += 1
 

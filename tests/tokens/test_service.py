@@ -128,6 +128,43 @@ def test_refresh_times_spread_before_the_serving_margin():
     assert offsets[-1] - offsets[0] > 1500  # spread, not all in the same second
 
 
+def test_wecom_tokens_are_renewed_once_per_lifetime_across_expiry(
+    app, platform, suite, monkeypatch
+):
+    """WeCom hands back the same corp token until it expires (wecom-suite.md §4): asking
+    before then only costs a call. Asked every 20 s over three lifetimes, once 3 s before an
+    expiry: one get_corp_token call per lifetime, and every token served works when used."""
+    platform.control("settings", token_ttl=300)
+    tenant = install(platform, suite, "wwacross")
+    shift = timedelta()
+
+    def advance(seconds: float) -> None:
+        nonlocal shift
+        shift += timedelta(seconds=seconds)
+        platform.control("clock", advance=seconds)
+
+    monkeypatch.setattr(service, "utcnow", lambda: utcnow() + shift)
+    monkeypatch.setattr(locks, "utcnow", lambda: utcnow() + shift)
+    calls = platform.calls().get("get_corp_token", 0)
+    seen, left, refused = set(), [], []
+    for step in [20] * 14 + [17] + [20] * 14 + [20] * 15:  # 877 s; 283 s is 3 s before expiry
+        advance(step)
+        served = service.serve_tenant_token(db.session(), tenant)
+        seen.add(served.access_token)
+        left.append(served.expires_in(service.utcnow()))
+        used = requests.post(
+            f"{platform.base}/cgi-bin/message/send", params={"access_token": served.access_token},
+            json={"touser": "@all", "msgtype": "text", "text": {"content": "hi"}}, timeout=10,
+        ).json()  # fmt: skip
+        if used.get("errcode", 0):
+            refused.append(used)
+
+    assert refused == []
+    assert min(left) >= service.LAST_SECONDS
+    assert len(seen) == 3  # the install's token and two renewals (expiry at 300 s and 600 s)
+    assert platform.calls()["get_corp_token"] - calls == 2
+
+
 def test_stale_token_refresh_happens_once(app, platform, either, lock_kind):
     tenant = install(platform, either, "t-stale")
     seen = service.serve_tenant_token(db.session(), tenant).access_token

@@ -40,12 +40,12 @@ from typing import Any
 from flask import Flask, current_app, g, has_request_context
 from redis import Redis
 from redis.exceptions import WatchError
-from rq import Queue, Worker, get_current_job
+from rq import Queue, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.job import Retry as RQRetry
 from rq.serializers import JSONSerializer
-from rq.worker import BaseWorker
+from rq.worker import BaseWorker, SimpleWorker
 
 from suite_server import db, logs
 from suite_server.jobs import tasks
@@ -299,17 +299,24 @@ def _scheduler_seconds(after: float) -> int:
     return 0 if after <= 0 else math.ceil(after) + 1
 
 
-def run_worker(app: Flask, burst: bool = False, worker_class: type[BaseWorker] = Worker) -> bool:
+def run_worker(
+    app: Flask, burst: bool = False, worker_class: type[BaseWorker] = SimpleWorker
+) -> bool:
     """`suite-server worker`: serve the queues (default first, then low), with RQ's scheduler.
     The app context is pushed here, once, for the life of the worker. Returns whether any job
-    ran (burst mode stops when the queues are empty)."""
+    ran (burst mode stops when the queues are empty).
+
+    Jobs run in the worker process itself (SimpleWorker): most of ours are one short upstream
+    call and a few queries, and forking a work horse for each, which must then open its own
+    database connection, cost more than the job (13-20 jobs/s for 2 workers in bench/tokens.py
+    part b). RQ's job timeout still applies (SIGALRM in the main thread)."""
     runner = get_runner(app)
     if not isinstance(runner, RQRunner):
         raise NoRedisConfigured("no Redis configured: set SUITE_SERVER_REDIS_URL to run a worker")
     queues = [runner.queues[name] for name in tasks.QUEUES]
     worker = worker_class(queues, connection=runner.connection, serializer=JSONSerializer)
     with app.app_context():
-        # rq.Worker forks a work horse per job; a horse must not share pooled database
+        # With a forking worker_class (rq.Worker), a work horse must not share pooled database
         # connections with its parent (SQLAlchemy: "Using Connection Pools with
         # Multiprocessing"), so the pool starts empty and each horse opens its own.
         db.engine().dispose()

@@ -57,6 +57,7 @@ TICKET_LIFETIME = {"wecom": timedelta(minutes=30), "open": timedelta(hours=12)}
 TICKET_KEEP = timedelta(days=2)
 TICKET_REQUEST_EVERY = timedelta(minutes=10)  # api_start_push_ticket at most this often
 SWEEP_EVERY = 60  # seconds: the schedule's period for tokens.sweep
+SWEEP_AHEAD = 3 * SWEEP_EVERY  # refreshes are scheduled this far ahead: a late sweep is harmless
 SWEEP_BATCH = 20_000
 JOB_RETRIES = 5
 SAME_UNTIL_EXPIRY = frozenset({"wecom"})  # platforms whose token stays the same until it expires
@@ -636,13 +637,14 @@ def refresh_tenant(tenant_pk: int) -> None:
             raise
 
 
-@task("tokens.sweep", queue="low")
+@task("tokens.sweep")
 def sweep() -> dict[str, int]:
-    """Enqueue a refresh for every token whose refresh time falls before the next sweep, at
-    that time; watch tickets. Returns counts."""
+    """Enqueue a refresh for every token whose refresh time falls in the next SWEEP_AHEAD
+    seconds, delayed to that time (a job already waiting is not enqueued twice); watch tickets.
+    Returns counts. On the default queue, so a backlog of low jobs never holds it up."""
     session = db.session()
     now = utcnow()
-    horizon = now + timedelta(seconds=SWEEP_EVERY)
+    horizon = now + timedelta(seconds=SWEEP_AHEAD)
     counts = {"apps": 0, "tenants": 0, "stale_tickets": 0}
     newest = {
         app_pk: as_utc(received_at)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from suite_server.admin import audit
@@ -83,12 +83,7 @@ def search(
     if status:
         query = query.where(Tenant.status == status)
     if q:
-        query = query.where(
-            or_(
-                Tenant.tenant_id.istartswith(q, autoescape=True),
-                Tenant.name.icontains(q, autoescape=True),
-            )
-        )
+        query = query.where(Tenant.matching(q))
     if before:
         query = query.where(Tenant.id < before)
     rows = session.execute(query).all()

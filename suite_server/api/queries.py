@@ -8,7 +8,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, or_, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
 from suite_server.models import App, Tenant, TenantToken
@@ -87,12 +87,7 @@ def tenant_page(
     if status:
         query = query.where(Tenant.status == status)
     if q:
-        query = query.where(
-            or_(
-                Tenant.tenant_id.istartswith(q, autoescape=True),
-                Tenant.name.icontains(q, autoescape=True),
-            )
-        )
+        query = query.where(Tenant.matching(q))
     if cursor:
         query = query.where(Tenant.id > decode_cursor(cursor))
     rows = session.execute(query.order_by(Tenant.id).limit(limit + 1)).all()

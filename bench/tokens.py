@@ -3,7 +3,7 @@ measured in the same run.
 
     python bench/tokens.py [--part a|b|all] [--count 5000] [--concurrency 8]
                            [--database postgresql|sqlite]
-                           [--tenants 10000] [--ttl 900] [--min-remaining S] [--duration S]
+                           [--tenants 10000] [--ttl 300] [--min-remaining S] [--duration S]
                            [--readers 3] [--redis-url redis://127.0.0.1:6379/14]
 
 Part a, reads: GET /api/v1/apps/<id>/tenants/<tid>/access-token with a valid API key and the
@@ -12,7 +12,7 @@ endpoint answering the same JSON from memory. Prints reads/s, p50/p99 and the ra
 Target: ratio >= 0.7 on PostgreSQL.
 
 Part b, refreshes: --tenants tenants (default 10,000) in the sandbox with a short token lifetime
-(--ttl, default 900 s), 2 RQ workers and cron: time to refresh all, upstream calls per tenant per
+(--ttl, default 300 s), 2 RQ workers and cron: time to refresh all, upstream calls per tenant per
 lifetime (target <= 1.01), tokens served expired (target 0). See bench/token_refresh.py.
 """
 
@@ -166,13 +166,13 @@ def main() -> None:
     part_b_options = parser.add_argument_group("part b")
     part_b_options.add_argument("--tenants", type=int, default=10_000)
     part_b_options.add_argument(
-        "--ttl", type=int, default=900, help="token lifetime in the sandbox, seconds"
+        "--ttl", type=int, default=300, help="token lifetime in the sandbox, seconds"
     )
     part_b_options.add_argument(
         "--min-remaining", type=int, default=None, help="TOKEN_MIN_REMAINING (default ttl/10)"
     )
     part_b_options.add_argument(
-        "--duration", type=int, default=None, help="seconds measured after the fill (default ttl)"
+        "--duration", type=int, default=None, help="seconds measured after the fill (default 2 ttl)"
     )
     part_b_options.add_argument(
         "--fill-timeout",

@@ -124,14 +124,11 @@ def app_token(session: Session, app: App, api=None) -> str:
     return serve_app_token(session, app, api).access_token
 
 
-def serve_app_token(
-    session: Session, app: App, api=None, *, due: bool = False, refused: bool = False
-) -> Served:
-    """`refused`: the platform just refused the stored token, so do not wait for its expiry."""
+def serve_app_token(session: Session, app: App, api=None, *, due: bool = False) -> Served:
     api = api or api_for(app.platform, current_app.config)
     return _obtain(
         session, AppToken, "app_pk", app.id, _refresh_due if due else _unusable,
-        lambda row: _fetch_app(session, app, api), _Policy.of(app.platform, patient=not refused),
+        lambda row: _fetch_app(session, app, api), app.platform in SAME_UNTIL_EXPIRY,
     )  # fmt: skip
 
 
@@ -144,15 +141,14 @@ def refresh_tenant_token(session: Session, tenant: Tenant, stale_token: str | No
     """A caller saw 40001/42001 with `stale_token`: refresh only if it is still the current
     token, else hand back the current one. Many such callers cause one upstream refresh."""
 
-    def need(row, now, policy) -> bool:
-        if _unusable(row, now, policy) or not stale_token:
+    def need(row, now, same) -> bool:
+        if _unusable(row, now, same) or not stale_token:
             return True
         # WeCom hands back the same token while it is valid, so "still the stale one" is also
         # true right after a refresh: one obtained in the last few seconds is the answer.
         return row.access_token == stale_token and row.obtained_at < now - STALE_DEBOUNCE
 
-    # The caller saw the platform refuse the token: ask at once, even on WeCom.
-    return _tenant_token(session, tenant, need, patient=False)
+    return _tenant_token(session, tenant, need)
 
 
 # -- the refresh -------------------------------------------------------------------------------
@@ -168,30 +164,19 @@ class _Row:
     version: int
 
 
-@dataclass(frozen=True)
-class _Policy:
-    """How one token is renewed: `same` when the platform hands back the current token until it
-    expires (WeCom); `patient` when the stored one may be waited out rather than asked about."""
-
-    same: bool
-    patient: bool = True
-
-    @classmethod
-    def of(cls, platform: str, *, patient: bool = True) -> _Policy:
-        return cls(platform in SAME_UNTIL_EXPIRY, patient)
-
-
-def _unusable(row: _Row, now: datetime, policy: _Policy) -> bool:
+def _unusable(row: _Row, now: datetime, same: bool) -> bool:
+    """No token to serve now. `same`: its platform hands back the current token until it
+    expires (SAME_UNTIL_EXPIRY), so it is served to the last seconds."""
     if not row.access_token or row.obtained_at is None or row.expires_at is None:
         return True
-    if policy.same:
+    if same:
         return (row.expires_at - now).total_seconds() < LAST_SECONDS
     lifetime = (row.expires_at - row.obtained_at).total_seconds()
     return not usable(row.expires_at, lifetime, current_app.config["TOKEN_MIN_REMAINING"], now)
 
 
-def _refresh_due(row: _Row, now: datetime, policy: _Policy) -> bool:
-    return _unusable(row, now, policy) or row.refresh_at is None or row.refresh_at <= now
+def _refresh_due(row: _Row, now: datetime, same: bool) -> bool:
+    return _unusable(row, now, same) or row.refresh_at is None or row.refresh_at <= now
 
 
 def _refresh_at(same: bool, obtained_at: datetime, expires_at: datetime) -> datetime:
@@ -201,38 +186,36 @@ def _refresh_at(same: bool, obtained_at: datetime, expires_at: datetime) -> date
     return refresh_time(obtained_at, expires_at, current_app.config["TOKEN_MIN_REMAINING"])
 
 
-def _wait_out(expires_at: datetime | None, policy: _Policy) -> None:
+def _wait_out(expires_at: datetime | None, same: bool) -> None:
     """On WeCom, a token in its last seconds is only renewed once it has expired: sleep until
-    then rather than spend a call on getting the same token back."""
-    if not policy.same or not policy.patient or expires_at is None:
+    then rather than spend a call on getting the same token back. (A token refused earlier, with
+    more time left, is asked about at once.)"""
+    if not same or expires_at is None:
         return
     pause = (expires_at - utcnow()).total_seconds() + AFTER_EXPIRY
     if 0 < pause <= LAST_SECONDS + AFTER_EXPIRY:
         time.sleep(pause)
 
 
-def _still_the_old_one(row: _Row, access_token: str, expires_in: int, policy: _Policy) -> bool:
+def _still_the_old_one(row: _Row, access_token: str, expires_in: int, same: bool) -> bool:
     """WeCom answered with the token we had, in its last seconds: the platform's clock is a
     little behind ours (our copy's expiry rounds its answer down), so ask once more after it."""
-    return (
-        policy.same and policy.patient
-        and access_token == row.access_token and expires_in < LAST_SECONDS
-    )  # fmt: skip
+    return same and access_token == row.access_token and expires_in < LAST_SECONDS
 
 
 Fetch = Callable[[_Row], tuple[str, int, Callable[[Session], None] | None]]
 
 
 def _obtain(
-    session: Session, model, owner: str, owner_pk: int, need, fetch: Fetch, policy: _Policy
+    session: Session, model, owner: str, owner_pk: int, need, fetch: Fetch, same: bool
 ) -> Served:
-    """Serve the row's token unless `need(row, now, policy)`; then refresh it under the row's
+    """Serve the row's token unless `need(row, now, same)`; then refresh it under the row's
     lock, or wait for whoever holds the lock. `fetch` calls upstream and returns (token,
     expires_in, extra writes for the same transaction)."""
     table = model.__table__
     # The common case in one query: a fresh token, served as it is.
     row = _read(session, table, table.c[owner] == owner_pk)
-    if row is not None and not need(row, utcnow(), policy):
+    if row is not None and not need(row, utcnow(), same):
         return Served(row.access_token, row.expires_at, row.version)
     row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk)
     lock = locks.lock_for(session, table, row_id)
@@ -240,21 +223,21 @@ def _obtain(
     while True:
         session.commit()  # end the read transaction: the next read sees other processes' commits
         row = _read(session, table, row_id)
-        if not need(row, utcnow(), policy):
+        if not need(row, utcnow(), same):
             return Served(row.access_token, row.expires_at, row.version)
         if lock.acquire():
             try:
                 session.commit()
                 row = _read(session, table, row_id)
-                if not need(row, utcnow(), policy):
+                if not need(row, utcnow(), same):
                     return Served(row.access_token, row.expires_at, row.version)
-                _wait_out(row.expires_at, policy)
+                _wait_out(row.expires_at, same)
                 kind = "app" if model is AppToken else "tenant"
                 try:
                     started = utcnow()
                     access_token, expires_in, extra = fetch(row)
-                    if _still_the_old_one(row, access_token, expires_in, policy):
-                        _wait_out(started + timedelta(seconds=expires_in), policy)
+                    if _still_the_old_one(row, access_token, expires_in, same):
+                        _wait_out(started + timedelta(seconds=expires_in), same)
                         started = utcnow()
                         access_token, expires_in, extra = fetch(row)
                 except TokenUnavailable as exc:
@@ -262,7 +245,7 @@ def _obtain(
                     _note_failure(session, table, row_id, exc.message)
                     raise
                 TOKEN_REFRESHES.labels(kind, "ok", "").inc()
-                return _store(session, table, row, started, access_token, expires_in, extra, policy)
+                return _store(session, table, row, started, access_token, expires_in, extra, same)
             finally:
                 lock.release()
         session.commit()  # hold no connection while waiting
@@ -296,11 +279,11 @@ def _read(session: Session, table, which) -> _Row | None:
 
 
 def _store(
-    session, table, row: _Row, started, access_token, expires_in, extra, policy: _Policy
+    session, table, row: _Row, started, access_token, expires_in, extra, same: bool
 ) -> Served:
     """Compare-and-set the new token, with `extra` writes, in one transaction."""
     expires_at = started + timedelta(seconds=expires_in)
-    refresh_at = _refresh_at(policy.same, started, expires_at)
+    refresh_at = _refresh_at(same, started, expires_at)
     written = session.execute(
         update(table)
         .where(table.c.id == row.id, table.c.version == row.version)
@@ -424,13 +407,13 @@ def _with_app_token(session: Session, app: App, api, call: Callable[[str], Any])
         .values(expires_at=utcnow(), refresh_at=utcnow())
     )
     session.commit()
-    return call(serve_app_token(session, app, api, refused=True).access_token)
+    return call(serve_app_token(session, app, api).access_token)
 
 
 # -- tenant tokens -----------------------------------------------------------------------------
 
 
-def _tenant_token(session: Session, tenant: Tenant, need, *, patient: bool = True) -> Served:
+def _tenant_token(session: Session, tenant: Tenant, need) -> Served:
     if tenant.status != "active":
         raise TokenUnavailable(
             f"tenant_{tenant.status}",
@@ -443,7 +426,7 @@ def _tenant_token(session: Session, tenant: Tenant, need, *, patient: bool = Tru
     fetch = _fetch_corp_token if app.platform == "wecom" else _fetch_authorizer_token
     return _obtain(
         session, TenantToken, "tenant_pk", tenant.id, need,
-        lambda row: fetch(session, app, tenant.id, api), _Policy.of(app.platform, patient=patient),
+        lambda row: fetch(session, app, tenant.id, api), app.platform in SAME_UNTIL_EXPIRY,
     )  # fmt: skip
 
 

@@ -82,6 +82,7 @@ def _ping_if_idle(dbapi_connection, record, proxy) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("SELECT 1")
         cursor.close()
+        dbapi_connection.rollback()  # hand the connection out idle, as the pool keeps it
     except Exception as exc:
         raise DisconnectionError() from exc  # the pool reconnects and retries the checkout
 

@@ -90,6 +90,21 @@ def test_suite_ticket_is_stored_before_success(client, suite):
     assert abs(ticket.pushed_at.timestamp() - time.time()) < 5
 
 
+def test_pushes_on_fresh_database_connections_are_stored(client, suite):
+    """The app's keys are remembered per process, so a push may be the first use of a new
+    pooled connection (pinged on checkout): it is stored, not a 500 (seen under load)."""
+    for number in range(3):
+        db.session().close()
+        db.engine().dispose()  # the pool starts empty: the next checkout opens a connection
+        query, body = pushes.push(
+            "wecom", "QDG6eK", KEY, "wwsuite", pushes.suite_ticket("wwsuite", f"T-{number}"),
+            to="wwsuite",
+        )  # fmt: skip
+        response = post(client, "/callback/wecom/wwsuite/command", query, body)
+        assert (response.status_code, response.data) == (200, b"success")
+    assert sorted(t.value for t in tickets(suite)) == ["T-0", "T-1", "T-2"]
+
+
 def test_component_verify_ticket_is_stored(client, component):
     message = pushes.component_ticket("wxcomponent", "ticket@@@abc")
     query, body = pushes.push("open", "AAAAA", KEY, "wxcomponent", message)

@@ -117,21 +117,6 @@ def transaction() -> Iterator[Session]:
         raise
 
 
-@contextmanager
-def autocommit(db: Session) -> Iterator[Session]:
-    """The session with each statement committed on its own (the driver's autocommit): no
-    BEGIN and COMMIT round trips, for the few writes on the path every push takes. Ends the
-    session's open transaction, if any, first."""
-    db.commit()
-    db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    try:
-        yield db
-    except BaseException:
-        db.rollback()
-        raise
-    db.commit()  # nothing left to commit: gives the connection back, as it was
-
-
 def _close_session(_exc) -> None:
     db = g.pop("db_session", None)
     if db is not None:

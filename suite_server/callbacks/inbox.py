@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from suite_server.apps import CallbackKeys
-from suite_server.db import autocommit, insert_ignoring_conflict, utcnow
+from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.models import InboundEvent, Ticket
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,8 @@ def accept(
     receive_id: str,
     tenant_id: str | None,
 ) -> int | None:
-    """Store the push, committed; returns the new event's id, or None for a duplicate.
-
-    Two statements at most, each committed on its own (no BEGIN / COMMIT round trips: this is
-    what every push waits for). A ticket is stored first: killed in between, we have the ticket
-    without its event, never an acknowledged ticket lost (the push is not answered, and the
-    platform's retry stores the event)."""
+    """Store the push and commit; returns the new event's id, or None for a duplicate. A ticket
+    is recorded in the same transaction, so an acknowledged ticket is never lost."""
     kind = kind_of(fields)
     info_type, value_field, owner_field, time_field = TICKETS[app.platform]
     ticket, status, error = None, "pending", None
@@ -66,30 +62,32 @@ def accept(
         ticket, error = _ticket_of(app, fields, value_field, owner_field, time_field)
         status = "done" if ticket else "ignored"
     now = utcnow()
-    with autocommit(session):
-        if ticket:
-            _record_ticket(session, app, *ticket)
-        event_id = insert_ignoring_conflict(
-            session,
-            InboundEvent,
-            {
-                "app_pk": app.id,
-                "tenant_id": tenant_id,
-                "channel": channel,
-                "kind": kind,
-                "dedupe_key": dedupe_key(fields, plaintext),
-                "receive_id": receive_id,
-                "raw": raw,
-                "payload": plaintext.decode(),
-                "status": status,
-                "error": error,
-                "attempts": 1 if ticket else 0,
-                "processed_at": now if kind == info_type else None,
-            },
-            conflict=["app_pk", "dedupe_key"],
-        )
+    event_id = insert_ignoring_conflict(
+        session,
+        InboundEvent,
+        {
+            "app_pk": app.id,
+            "tenant_id": tenant_id,
+            "channel": channel,
+            "kind": kind,
+            "dedupe_key": dedupe_key(fields, plaintext),
+            "receive_id": receive_id,
+            "raw": raw,
+            "payload": plaintext.decode(),
+            "status": status,
+            "error": error,
+            "attempts": 1 if ticket else 0,
+            "processed_at": now if kind == info_type else None,
+        },
+        conflict=["app_pk", "dedupe_key"],
+    )
     if event_id is None:
+        session.rollback()
         log.info("app %s: duplicate %s push on %s ignored", app.app_id, kind, channel)
+        return None
+    if ticket:
+        _record_ticket(session, app, *ticket)
+    session.commit()
     return event_id
 
 

@@ -22,13 +22,14 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     with op.batch_alter_table('tenants', schema=None) as batch_op:
-        batch_op.create_index(
-            'ix_tenants_search', ['tenant_id', 'name'], unique=False,
-            postgresql_using='gin',
-            postgresql_ops={'tenant_id': 'gin_trgm_ops', 'name': 'gin_trgm_ops'},
-        )
+        for column in ('tenant_id', 'name'):
+            batch_op.create_index(
+                f'ix_tenants_{column}_trgm', [column], unique=False, postgresql_using='gin',
+                postgresql_ops={column: 'gin_trgm_ops'},
+            )
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tenants', schema=None) as batch_op:
-        batch_op.drop_index('ix_tenants_search', postgresql_using='gin')
+        batch_op.drop_index('ix_tenants_name_trgm', postgresql_using='gin')
+        batch_op.drop_index('ix_tenants_tenant_id_trgm', postgresql_using='gin')

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, defer
 
 from suite_server.admin import audit
 from suite_server.authorization import flow
+from suite_server.db import plan_for_values
 from suite_server.errors import UpstreamError
 from suite_server.models import (
     App,
@@ -86,6 +87,8 @@ def search(
         query = query.where(Tenant.matching(q))
     if before:
         query = query.where(Tenant.id < before)
+    if q:
+        plan_for_values(session)
     rows = session.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
+from suite_server.db import plan_for_values
 from suite_server.models import App, Tenant, TenantToken
 
 PAGE_SIZE, MAX_PAGE = 100, 500
@@ -88,6 +89,7 @@ def tenant_page(
         query = query.where(Tenant.status == status)
     if q:
         query = query.where(Tenant.matching(q))
+        plan_for_values(session)
     if cursor:
         query = query.where(Tenant.id > decode_cursor(cursor))
     rows = session.execute(query.order_by(Tenant.id).limit(limit + 1)).all()

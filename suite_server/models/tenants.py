@@ -31,13 +31,20 @@ class Tenant(Base):
         UniqueConstraint("app_pk", "tenant_id"),
         CheckConstraint("status IN ('active', 'cancelled', 'needs_reauth')", name="status"),
         # The search of `matching` on PostgreSQL: trigrams answer ILIKE on any part of the text
-        # (pg_trgm). Elsewhere a plain index on the two columns, unused and harmless.
+        # (pg_trgm). One index per column: the planner prices a two-column GIN index so high
+        # that it read the whole table instead (68 ms against 2 ms at 100,000 tenants).
+        # Elsewhere plain indexes, unused and harmless.
         Index(
-            "ix_tenants_search",
+            "ix_tenants_tenant_id_trgm",
             "tenant_id",
+            postgresql_using="gin",
+            postgresql_ops={"tenant_id": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_tenants_name_trgm",
             "name",
             postgresql_using="gin",
-            postgresql_ops={"tenant_id": "gin_trgm_ops", "name": "gin_trgm_ops"},
+            postgresql_ops={"name": "gin_trgm_ops"},
         ),
     )
 
@@ -64,8 +71,8 @@ class Tenant(Base):
     @classmethod
     def matching(cls, q: str) -> ColumnElement[bool]:
         """Tenants whose id starts with `q` or whose name contains it, ignoring case: the search
-        of the admin list and of the token API. ILIKE on PostgreSQL (ix_tenants_search serves
-        it), lower() LIKE lower() on SQLite."""
+        of the admin list and of the token API. ILIKE on PostgreSQL (served by the
+        two trigram indexes), lower() LIKE lower() on SQLite."""
         text = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return or_(
             cls.tenant_id.ilike(f"{text}%", escape="\\"),

@@ -58,9 +58,11 @@ BENCHMARKS = [
         ("--part", "b", "--redis-url", REDIS),
         ("--part", "b", "--tenants", "2000", "--ttl", "300", "--redis-url", REDIS),
         3600,
-        "Calls per tenant per lifetime stays low when refreshes fall behind: read it with new "
-        "tokens per tenant per lifetime (1.0 when every tenant's token is renewed once per "
-        "lifetime), calls per new token and tenants without a usable token.",
+        "WeCom renews a corp token only once it has expired, so each tenant is refreshed once "
+        "per lifetime, just after its expiry, and tenants filled together are refreshed in a "
+        "burst. Calls per tenant per lifetime is below 1.0 when the window ends inside a burst: "
+        "read it with calls per new token (1.00: every call renewed a token), the seconds after "
+        "expiry and tokens served expired.",
     ),
     # Run when it exists (issue 7 / 8); its own "met" after the target is ignored: judged here.
     Benchmark("admin", "admin.py", (), ("--tenants", "20000", "--requests", "100"), 900),

@@ -60,6 +60,11 @@ def authenticate() -> None:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>")
+    # The request's reads (key, tenant, token) in autocommit: no BEGIN and ROLLBACK round
+    # trips around them. A refresh commits this first transaction before it writes, so its
+    # writes still go in one transaction (tokens/service.py).
+    if not db.session().in_transaction():
+        db.session().connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     g.api_key_id = auth.authenticate(db.session(), key.strip())
     if g.api_key_id is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key")

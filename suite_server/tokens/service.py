@@ -186,14 +186,15 @@ def _refresh_at(same: bool, obtained_at: datetime, expires_at: datetime) -> date
     return refresh_time(obtained_at, expires_at, current_app.config["TOKEN_MIN_REMAINING"])
 
 
-def _wait_out(expires_at: datetime | None, same: bool) -> None:
+def _wait_out(session: Session, expires_at: datetime | None, same: bool) -> None:
     """On WeCom, a token in its last seconds is only renewed once it has expired: sleep until
-    then rather than spend a call on getting the same token back. (A token refused earlier, with
-    more time left, is asked about at once.)"""
+    then (holding no connection) rather than spend a call on getting the same token back. A
+    token refused earlier, with more time left, is asked about at once."""
     if not same or expires_at is None:
         return
     pause = (expires_at - utcnow()).total_seconds() + AFTER_EXPIRY
     if 0 < pause <= LAST_SECONDS + AFTER_EXPIRY:
+        session.commit()
         time.sleep(pause)
 
 
@@ -231,13 +232,13 @@ def _obtain(
                 row = _read(session, table, row_id)
                 if not need(row, utcnow(), same):
                     return Served(row.access_token, row.expires_at, row.version)
-                _wait_out(row.expires_at, same)
+                _wait_out(session, row.expires_at, same)
                 kind = "app" if model is AppToken else "tenant"
                 try:
                     started = utcnow()
                     access_token, expires_in, extra = fetch(row)
                     if _still_the_old_one(row, access_token, expires_in, same):
-                        _wait_out(started + timedelta(seconds=expires_in), same)
+                        _wait_out(session, started + timedelta(seconds=expires_in), same)
                         started = utcnow()
                         access_token, expires_in, extra = fetch(row)
                 except TokenUnavailable as exc:

@@ -13,22 +13,27 @@ from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
 from suite_server.db import plan_for_values
 from suite_server.models import App, Tenant, TenantToken
+from suite_server.tokens.service import TokenRow, token_columns
 
 PAGE_SIZE, MAX_PAGE = 100, 500
 _MAX_ID = 2**62  # a cursor beyond this is not one of ours (and SQLite stops at 2**63)
 
-# The app and tenant a token request names, in one plain query of the columns the token service
-# reads. ORM-loading the two rows instead costs as much as the rest of a served request together
-# (bench/tokens.py), and would decrypt the app's secrets and the tenant's credential for nothing.
-_apps, _tenants = App.__table__, Tenant.__table__
+# The app, tenant and token row a token request names, in one plain query of the columns the
+# token service reads. ORM-loading the rows instead costs as much as the rest of a served request
+# together (bench/tokens.py), and would decrypt the app's secrets and the tenant's credential for
+# nothing; reading the token row here saves the service's own first query.
+_apps, _tenants, _tokens = App.__table__, Tenant.__table__, TenantToken.__table__
 _TENANT_FOR_TOKEN = (
     select(
         _tenants.c.id, _tenants.c.app_pk, _tenants.c.tenant_id, _tenants.c.status,
         _tenants.c.status_reason, _apps.c.platform,
+        *(column.label(f"token_{column.name}") for column in token_columns(_tokens)),
     )
     .join(_apps, _apps.c.id == _tenants.c.app_pk)
+    .outerjoin(_tokens, _tokens.c.tenant_pk == _tenants.c.id)
     .where(_apps.c.app_id == bindparam("app_id"), _tenants.c.tenant_id == bindparam("tenant_id"))
 )  # fmt: skip
+_TOKEN_FIELDS = [f"token_{column.name}" for column in token_columns(_tokens)]
 _APP_COLUMNS = load_only(App.id, App.platform, App.app_id)
 
 
@@ -37,9 +42,12 @@ def find_app(session: Session, app_id: str) -> App | None:
     return session.scalar(select(App).where(App.app_id == app_id).options(_APP_COLUMNS))
 
 
-def find_tenant(session: Session, app_id: str, tenant_id: str) -> tuple[Tenant, App] | None:
+def find_tenant(
+    session: Session, app_id: str, tenant_id: str
+) -> tuple[Tenant, App, TokenRow | None] | None:
     """The tenant and its app as session objects holding only what serving a token reads; any
-    other attribute (the app's secret, for a refresh) loads when first used, as if expired.
+    other attribute (the app's secret, for a refresh) loads when first used, as if expired. And
+    the tenant's token row as read now (None before its first token), for serve_tenant_token.
 
     Keep the app referenced while the token service runs: the session holds it weakly, and the
     service's `session.get(App)` is then answered from the session instead of by a query."""
@@ -51,7 +59,9 @@ def find_tenant(session: Session, app_id: str, tenant_id: str) -> tuple[Tenant, 
                         status_reason=row.status_reason),
     )  # fmt: skip
     app = _attach(session, App(id=row.app_pk, app_id=app_id, platform=row.platform))
-    return tenant, app
+    token = row._mapping
+    known = TokenRow(*(token[name] for name in _TOKEN_FIELDS)) if token["token_id"] else None
+    return tenant, app, known
 
 
 def _attach(session: Session, instance):

@@ -23,6 +23,7 @@ from suite_server.models import App, Tenant
 from suite_server.models.tenants import STATUSES
 from suite_server.tokens.service import (
     Served,
+    TokenRow,
     TokenUnavailable,
     refresh_tenant_token,
     serve_app_token,
@@ -161,8 +162,8 @@ def tenant(app_id: str, tenant_id: str) -> Response:
 
 @_route("/apps/<app_id>/tenants/<tenant_id>/access-token")
 def tenant_access_token(app_id: str, tenant_id: str) -> Response:
-    tenant, _app_kept = _tenant(app_id, tenant_id)
-    return _token(serve_tenant_token(db.session(), tenant))
+    tenant, _app_kept, known = _tenant(app_id, tenant_id)
+    return _token(serve_tenant_token(db.session(), tenant, known=known))
 
 
 @_route("/apps/<app_id>/tenants/<tenant_id>/access-token/refresh", "POST")
@@ -176,7 +177,7 @@ def tenant_access_token_refresh(app_id: str, tenant_id: str) -> Response:
         raise ApiError(
             400, "bad_request", 'send a JSON body {"stale_token": "<the token that failed>"}'
         )
-    tenant, _app_kept = _tenant(app_id, tenant_id)
+    tenant, _app_kept, _known = _tenant(app_id, tenant_id)
     return _token(refresh_tenant_token(db.session(), tenant, stale_token))
 
 
@@ -203,7 +204,7 @@ def _app(app_id: str) -> App:
     return app
 
 
-def _tenant(app_id: str, tenant_id: str) -> tuple[Tenant, App]:
+def _tenant(app_id: str, tenant_id: str) -> tuple[Tenant, App, TokenRow | None]:
     found = None
     if _id_ok(app_id) and _id_ok(tenant_id):
         found = queries.find_tenant(db.session(), app_id, tenant_id)

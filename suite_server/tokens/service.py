@@ -132,9 +132,12 @@ def serve_app_token(session: Session, app: App, api=None, *, due: bool = False) 
     )  # fmt: skip
 
 
-def serve_tenant_token(session: Session, tenant: Tenant, *, due: bool = False) -> Served:
-    """The tenant's token; `due` also refreshes one whose background refresh time has come."""
-    return _tenant_token(session, tenant, _refresh_due if due else _unusable)
+def serve_tenant_token(
+    session: Session, tenant: Tenant, *, due: bool = False, known: TokenRow | None = None
+) -> Served:
+    """The tenant's token; `due` also refreshes one whose background refresh time has come.
+    `known`: its token row, read by the caller in this request (saves the first query)."""
+    return _tenant_token(session, tenant, _refresh_due if due else _unusable, known)
 
 
 def refresh_tenant_token(session: Session, tenant: Tenant, stale_token: str | None) -> Served:
@@ -155,7 +158,9 @@ def refresh_tenant_token(session: Session, tenant: Tenant, stale_token: str | No
 
 
 @dataclass(frozen=True)
-class _Row:
+class TokenRow:
+    """What serving reads of a token row (app_tokens or tenant_tokens): token_columns()."""
+
     id: int
     access_token: str | None
     obtained_at: datetime | None
@@ -164,7 +169,7 @@ class _Row:
     version: int
 
 
-def _unusable(row: _Row, now: datetime, same: bool) -> bool:
+def _unusable(row: TokenRow, now: datetime, same: bool) -> bool:
     """No token to serve now. `same`: its platform hands back the current token until it
     expires (SAME_UNTIL_EXPIRY), so it is served to the last seconds."""
     if not row.access_token or row.obtained_at is None or row.expires_at is None:
@@ -175,7 +180,7 @@ def _unusable(row: _Row, now: datetime, same: bool) -> bool:
     return not usable(row.expires_at, lifetime, current_app.config["TOKEN_MIN_REMAINING"], now)
 
 
-def _refresh_due(row: _Row, now: datetime, same: bool) -> bool:
+def _refresh_due(row: TokenRow, now: datetime, same: bool) -> bool:
     return _unusable(row, now, same) or row.refresh_at is None or row.refresh_at <= now
 
 
@@ -198,24 +203,31 @@ def _wait_out(session: Session, expires_at: datetime | None, same: bool) -> None
         time.sleep(pause)
 
 
-def _still_the_old_one(row: _Row, access_token: str, expires_in: int, same: bool) -> bool:
+def _still_the_old_one(row: TokenRow, access_token: str, expires_in: int, same: bool) -> bool:
     """WeCom answered with the token we had, in its last seconds: the platform's clock is a
     little behind ours (our copy's expiry rounds its answer down), so ask once more after it."""
     return same and access_token == row.access_token and expires_in < LAST_SECONDS
 
 
-Fetch = Callable[[_Row], tuple[str, int, Callable[[Session], None] | None]]
+Fetch = Callable[[TokenRow], tuple[str, int, Callable[[Session], None] | None]]
 
 
 def _obtain(
-    session: Session, model, owner: str, owner_pk: int, need, fetch: Fetch, same: bool
+    session: Session,
+    model,
+    owner: str,
+    owner_pk: int,
+    need,
+    fetch: Fetch,
+    same: bool,
+    known: TokenRow | None = None,
 ) -> Served:
     """Serve the row's token unless `need(row, now, same)`; then refresh it under the row's
     lock, or wait for whoever holds the lock. `fetch` calls upstream and returns (token,
     expires_in, extra writes for the same transaction)."""
     table = model.__table__
-    # The common case in one query: a fresh token, served as it is.
-    row = _read(session, table, table.c[owner] == owner_pk)
+    # The common case in one query (or none, given the row): a fresh token, served as it is.
+    row = known if known is not None else _read(session, table, table.c[owner] == owner_pk)
     if row is not None and not need(row, utcnow(), same):
         return Served(row.access_token, row.expires_at, row.version)
     row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk)
@@ -267,20 +279,23 @@ def _ensure_row(session: Session, model, owner: str, owner_pk: int) -> int:
     return row_id
 
 
-def _read(session: Session, table, which) -> _Row | None:
+def token_columns(table) -> tuple:
+    """The columns of a TokenRow, in its order."""
+    return (
+        table.c.id, table.c.access_token, table.c.obtained_at, table.c.expires_at,
+        table.c.refresh_at, table.c.version,
+    )  # fmt: skip
+
+
+def _read(session: Session, table, which) -> TokenRow | None:
     """The row with id `which`, or the one matching the condition `which`."""
     condition = table.c.id == which if isinstance(which, int) else which
-    found = session.execute(
-        select(
-            table.c.id, table.c.access_token, table.c.obtained_at, table.c.expires_at,
-            table.c.refresh_at, table.c.version,
-        ).where(condition)
-    ).first()  # fmt: skip
-    return _Row(*found) if found is not None else None
+    found = session.execute(select(*token_columns(table)).where(condition)).first()
+    return TokenRow(*found) if found is not None else None
 
 
 def _store(
-    session, table, row: _Row, started, access_token, expires_in, extra, same: bool
+    session, table, row: TokenRow, started, access_token, expires_in, extra, same: bool
 ) -> Served:
     """Compare-and-set the new token, with `extra` writes, in one transaction."""
     expires_at = started + timedelta(seconds=expires_in)
@@ -414,7 +429,7 @@ def _with_app_token(session: Session, app: App, api, call: Callable[[str], Any])
 # -- tenant tokens -----------------------------------------------------------------------------
 
 
-def _tenant_token(session: Session, tenant: Tenant, need) -> Served:
+def _tenant_token(session: Session, tenant: Tenant, need, known: TokenRow | None = None) -> Served:
     if tenant.status != "active":
         raise TokenUnavailable(
             f"tenant_{tenant.status}",
@@ -427,7 +442,7 @@ def _tenant_token(session: Session, tenant: Tenant, need) -> Served:
     fetch = _fetch_corp_token if app.platform == "wecom" else _fetch_authorizer_token
     return _obtain(
         session, TenantToken, "tenant_pk", tenant.id, need,
-        lambda row: fetch(session, app, tenant.id, api), app.platform in SAME_UNTIL_EXPIRY,
+        lambda row: fetch(session, app, tenant.id, api), app.platform in SAME_UNTIL_EXPIRY, known,
     )  # fmt: skip
 
 

@@ -136,15 +136,6 @@ def insert_ignoring_conflict(session: Session, model: type, values: dict, confli
     return session.scalar(statement, values)
 
 
-def plan_for_values(session: Session) -> None:
-    """PostgreSQL: plan the rest of this transaction's statements for the values they are run
-    with. psycopg prepares a statement run 5 times, and PostgreSQL may then reuse one plan made
-    without the values: for the tenant search, `ILIKE '%rare name%'`, that plan walked the whole
-    table (p95 104 ms against 11 ms at 100,000 tenants, bench/admin.py)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-
-
 @functools.cache
 def _insert_ignoring(dialect: str, table, conflict: tuple[str, ...]):
     # Built once and given values at execution: this runs on every push.

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, defer
 
 from suite_server.admin import audit
 from suite_server.authorization import flow
-from suite_server.db import plan_for_values
 from suite_server.errors import UpstreamError
 from suite_server.models import (
     App,
@@ -87,8 +86,6 @@ def search(
         query = query.where(Tenant.matching(q))
     if before:
         query = query.where(Tenant.id < before)
-    if q:
-        plan_for_values(session)
     rows = session.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]

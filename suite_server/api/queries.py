@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
-from suite_server.db import plan_for_values
 from suite_server.models import App, Tenant, TenantToken
 from suite_server.tokens.service import TokenRow, token_columns
 
@@ -99,7 +98,6 @@ def tenant_page(
         query = query.where(Tenant.status == status)
     if q:
         query = query.where(Tenant.matching(q))
-        plan_for_values(session)
     if cursor:
         query = query.where(Tenant.id > decode_cursor(cursor))
     rows = session.execute(query.order_by(Tenant.id).limit(limit + 1)).all()

@@ -303,6 +303,17 @@ def test_tenant_search_filters_and_keyset_pages(signed_in, world):
     assert found("status=needs_reauth") == ["wxaccount1"]
     assert found("app=wxcomp") == ["wxaccount1"]
     assert found("q=%25") == []  # LIKE wildcards are literal
+    # The patterns are written into the SQL (Tenant.matching): quotes and backslashes stay text.
+    session.execute(
+        insert(Tenant.__table__),
+        [{"app_pk": world.suite.id, "tenant_id": "wwquote", "name": "O'Brien \\ Sons",
+          "status": "active", "credential_version": 0, "created_at": now, "updated_at": now}],
+    )  # fmt: skip
+    session.commit()
+    assert found("q=o%27brien %5C s") == ["wwquote"]
+    assert found("q=%27%3B DROP TABLE tenants%3B --") == []
+    assert found("q=%5C") == ["wwquote"]
+    assert len(found("app=wwsuite")) == 50  # the table is still there
 
 
 # -- actions that need no platform -------------------------------------------------------------

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from suite_server.admin.pages import Page, cut
 from suite_server.models import AuditEntry
 
 PAGE_SIZE = 50
@@ -22,12 +22,6 @@ def record(
 ) -> None:
     """Add an entry; the caller commits (with the change it describes, where there is one)."""
     session.add(AuditEntry(actor=actor, action=action, target=target[:200], detail=detail))
-
-
-@dataclass(frozen=True)
-class Page:
-    entries: list[AuditEntry]
-    next_before: int | None  # the keyset cursor of the next (older) page
 
 
 def page(
@@ -46,7 +40,4 @@ def page(
         query = query.where(AuditEntry.target == target)
     if before:
         query = query.where(AuditEntry.id < before)
-    rows = list(session.scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, rows[-1].id if more and rows else None)
+    return cut(session.scalars(query).all(), limit, lambda entry: entry.id)

@@ -4,7 +4,6 @@ decrypted payload, and the actions re-process and redeliver."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from xml.etree.ElementTree import ParseError, indent, tostring
 
 from defusedxml import DefusedXmlException
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, defer
 
 from suite_server import events as event_processing
 from suite_server.admin import audit
+from suite_server.admin.pages import Page, cut
 from suite_server.admin.tenants import ActionFailed
 from suite_server.dispatch import webhooks
 from suite_server.models import App, InboundEvent, WebhookAttempt, WebhookDelivery
@@ -21,17 +21,9 @@ from suite_server.models import App, InboundEvent, WebhookAttempt, WebhookDelive
 PAGE_SIZE = 50
 
 
-@dataclass(frozen=True)
-class Page:
-    rows: list[Any]
-    next_before: int | None
-
-
 def _page(session: Session, query, limit: int, id_column) -> Page:
     rows = session.execute(query.order_by(id_column.desc()).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, rows[-1][0].id if more and rows else None)
+    return cut(rows, limit, lambda row: row[0].id)
 
 
 def event_page(

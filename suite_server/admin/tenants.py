@@ -14,13 +14,13 @@ Deactivate and reactivate (docs/tenants.md "Deactivating a tenant"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from suite_server.admin import audit
+from suite_server.admin.pages import Page, cut
 from suite_server.authorization import flow
 from suite_server.errors import UpstreamError
 from suite_server.models import (
@@ -48,12 +48,6 @@ class ActionFailed(Exception):
 
 
 # -- the list ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[Any]
-    next_before: int | None  # keyset cursor: the smallest id shown, when there is more
 
 
 def search(
@@ -86,10 +80,7 @@ def search(
         query = query.where(Tenant.matching(q))
     if before:
         query = query.where(Tenant.id < before)
-    rows = session.execute(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, rows[-1].id if more and rows else None)
+    return cut(session.execute(query).all(), limit, lambda row: row.id)
 
 
 # -- one tenant --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import contextvars
 import json
 import logging
 import re
-import uuid
+import secrets
 from datetime import UTC, datetime
 
 from flask import Flask, Response, g, request
@@ -85,7 +85,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         given = request.headers.get("X-Request-Id", "")
-        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
         args = request.view_args or {}
         context = {
             "request_id": g.request_id,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
@@ -32,8 +33,10 @@ LAST_USED_EVERY = 60.0
 MAX_KEY_LENGTH = 200  # ours are 47 characters; anything much longer is not one of ours
 
 
-def authenticate(session: Session, key: str) -> int | None:
-    """The id of the active API key `key`, or None. Commits the session when it records use."""
+def authenticate(session: Callable[[], Session], key: str) -> int | None:
+    """The id of the active API key `key`, or None. `session()` gives the session for a lookup
+    or a write, and is not called when the key is remembered; it is committed when a use is
+    recorded."""
     if not key or len(key) > MAX_KEY_LENGTH:
         return None
     digest = ApiKey.hash(key)
@@ -47,7 +50,7 @@ def authenticate(session: Session, key: str) -> int | None:
     if hit is not None and hit[0] > now:
         key_id = hit[1]
     else:
-        row = find_api_key(session, key)
+        row = find_api_key(session(), key)
         if row is None:
             known.pop(digest, None)
             return None
@@ -57,7 +60,7 @@ def authenticate(session: Session, key: str) -> int | None:
     return key_id
 
 
-def _record_use(session: Session, key_id: int, now: float) -> None:
+def _record_use(session: Callable[[], Session], key_id: int, now: float) -> None:
     written: dict[int, float] = current_app.extensions.setdefault("suite_server.api_key_use", {})
     last = written.get(key_id)
     if last is not None and now - last < LAST_USED_EVERY:
@@ -65,6 +68,7 @@ def _record_use(session: Session, key_id: int, now: float) -> None:
     written[key_id] = now
     at = utcnow()
     table = ApiKey.__table__
+    session = session()
     try:
         session.execute(
             update(table)

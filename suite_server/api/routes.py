@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from suite_server import db
-from suite_server.api import auth, queries
+from suite_server.api import auth, queries, token_cache
 from suite_server.apps import overview
 from suite_server.db import utcnow
 from suite_server.models import App, Tenant
@@ -61,12 +62,7 @@ def authenticate() -> None:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>")
-    # The request's reads (key, tenant, token) in autocommit: no BEGIN and ROLLBACK round
-    # trips around them. A refresh commits this first transaction before it writes, so its
-    # writes still go in one transaction (tokens/service.py).
-    if not db.session().in_transaction():
-        db.session().connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    g.api_key_id = auth.authenticate(db.session(), key.strip())
+    g.api_key_id = auth.authenticate(_session, key.strip())
     if g.api_key_id is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key")
 
@@ -107,6 +103,17 @@ def http_error(exc: HTTPException):
     return response
 
 
+def _session() -> Session:
+    """The request's session, its reads (key, tenant, token) in autocommit: no BEGIN and
+    ROLLBACK round trips around them. A refresh commits that first transaction before it
+    writes, so its writes still go in one transaction (tokens/service.py). A request answered
+    from the caches (auth.py, token_cache.py) never asks for it, and uses no connection."""
+    session = db.session()
+    if not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
+
+
 def _error(status: int, code: str, message: str | None) -> Response:
     response = jsonify(error={"code": code, "message": message or code})
     response.status_code = status
@@ -121,12 +128,15 @@ def _error(status: int, code: str, message: str | None) -> Response:
 @_route("/apps")
 def apps() -> Response:
     """Every app with its ticket age and state and its app token's expiry (never a secret)."""
-    return jsonify(apps=overview(db.session()))
+    return jsonify(apps=overview(_session()))
 
 
 @_route("/apps/<app_id>/access-token")
 def app_access_token(app_id: str) -> Response:
-    return _token(serve_app_token(db.session(), _app(app_id)))
+    served = token_cache.get((app_id,))
+    if served is None:
+        served = _cached((app_id,), serve_app_token, _session(), _app(app_id))
+    return _token(served)
 
 
 # -- tenants -----------------------------------------------------------------------------------
@@ -144,7 +154,7 @@ def tenants(app_id: str) -> Response:
     app = _app(app_id)
     try:
         page = queries.tenant_page(
-            db.session(), app, status=status, q=q, cursor=request.args.get("cursor"), limit=limit
+            _session(), app, status=status, q=q, cursor=request.args.get("cursor"), limit=limit
         )
     except ValueError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
@@ -154,7 +164,7 @@ def tenants(app_id: str) -> Response:
 @_route("/apps/<app_id>/tenants/<tenant_id>")
 def tenant(app_id: str, tenant_id: str) -> Response:
     app = _app(app_id)
-    found = queries.tenant_detail(db.session(), app, tenant_id) if _id_ok(tenant_id) else None
+    found = queries.tenant_detail(_session(), app, tenant_id) if _id_ok(tenant_id) else None
     if found is None:
         raise _unknown_tenant(app_id, tenant_id)
     return jsonify(found)
@@ -162,8 +172,11 @@ def tenant(app_id: str, tenant_id: str) -> Response:
 
 @_route("/apps/<app_id>/tenants/<tenant_id>/access-token")
 def tenant_access_token(app_id: str, tenant_id: str) -> Response:
-    tenant, _app_kept, known = _tenant(app_id, tenant_id)
-    return _token(serve_tenant_token(db.session(), tenant, known=known))
+    served = token_cache.get((app_id, tenant_id))
+    if served is None:
+        tenant, _app_kept, known = _tenant(app_id, tenant_id)
+        served = _cached((app_id, tenant_id), serve_tenant_token, _session(), tenant, known=known)
+    return _token(served)
 
 
 @_route("/apps/<app_id>/tenants/<tenant_id>/access-token/refresh", "POST")
@@ -178,10 +191,23 @@ def tenant_access_token_refresh(app_id: str, tenant_id: str) -> Response:
             400, "bad_request", 'send a JSON body {"stale_token": "<the token that failed>"}'
         )
     tenant, _app_kept, _known = _tenant(app_id, tenant_id)
-    return _token(refresh_tenant_token(db.session(), tenant, stale_token))
+    served = _cached((app_id, tenant_id), refresh_tenant_token, _session(), tenant, stale_token)
+    return _token(served)
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _cached(key: token_cache.Key, serve, *args, **kwargs) -> Served:
+    """serve(...)'s token, remembered for the next readers; a token that can no longer be
+    served (a cancelled tenant, say) is forgotten at once in this process."""
+    try:
+        served = serve(*args, **kwargs)
+    except TokenUnavailable:
+        token_cache.forget(key)
+        raise
+    token_cache.put(key, served)
+    return served
 
 
 def _token(served: Served) -> Response:
@@ -198,7 +224,7 @@ def _id_ok(value: str) -> bool:
 
 
 def _app(app_id: str) -> App:
-    app = queries.find_app(db.session(), app_id) if _id_ok(app_id) else None
+    app = queries.find_app(_session(), app_id) if _id_ok(app_id) else None
     if app is None:
         raise ApiError(404, "not_found", f"no app {app_id[:MAX_ID]!r}")
     return app
@@ -207,7 +233,7 @@ def _app(app_id: str) -> App:
 def _tenant(app_id: str, tenant_id: str) -> tuple[Tenant, App, TokenRow | None]:
     found = None
     if _id_ok(app_id) and _id_ok(tenant_id):
-        found = queries.find_tenant(db.session(), app_id, tenant_id)
+        found = queries.find_tenant(_session(), app_id, tenant_id)
     if found is None:
         _app(app_id)  # an unknown app is told apart from an unknown tenant
         raise _unknown_tenant(app_id, tenant_id)

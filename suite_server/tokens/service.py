@@ -88,6 +88,8 @@ class Served:
     access_token: str = field(repr=False)
     expires_at: datetime
     version: int = 0
+    # The last moment it may be served without a refresh (see _usable_until); None: not known.
+    usable_until: datetime | None = None
 
     def expires_in(self, now: datetime | None = None) -> int:
         return max(0, int((self.expires_at - (now or utcnow())).total_seconds()))
@@ -99,12 +101,6 @@ class Served:
 def margin(lifetime: float, min_remaining: float) -> float:
     """Seconds that must remain for a token to be served (contract.md TOKEN_MIN_REMAINING)."""
     return min(min_remaining, lifetime / 2)
-
-
-def usable(expires_at: datetime | None, lifetime: float, min_remaining: int, now: datetime) -> bool:
-    if expires_at is None:
-        return False
-    return (expires_at - now).total_seconds() >= margin(lifetime, min_remaining)
 
 
 def refresh_time(obtained_at: datetime, expires_at: datetime, min_remaining: int) -> datetime:
@@ -170,14 +166,26 @@ class TokenRow:
 
 
 def _unusable(row: TokenRow, now: datetime, same: bool) -> bool:
-    """No token to serve now. `same`: its platform hands back the current token until it
-    expires (SAME_UNTIL_EXPIRY), so it is served to the last seconds."""
+    """No token to serve now."""
     if not row.access_token or row.obtained_at is None or row.expires_at is None:
         return True
+    return now > _usable_until(row.obtained_at, row.expires_at, same)
+
+
+def _usable_until(obtained_at: datetime, expires_at: datetime, same: bool) -> datetime:
+    """The last moment a token may be served: while TOKEN_MIN_REMAINING remains (capped at half
+    its lifetime), or, when `same` (its platform hands back the current token until it expires,
+    SAME_UNTIL_EXPIRY), to its last LAST_SECONDS."""
     if same:
-        return (row.expires_at - now).total_seconds() < LAST_SECONDS
-    lifetime = (row.expires_at - row.obtained_at).total_seconds()
-    return not usable(row.expires_at, lifetime, current_app.config["TOKEN_MIN_REMAINING"], now)
+        return expires_at - timedelta(seconds=LAST_SECONDS)
+    lifetime = (expires_at - obtained_at).total_seconds()
+    keep = margin(lifetime, current_app.config["TOKEN_MIN_REMAINING"])
+    return expires_at - timedelta(seconds=keep)
+
+
+def _served(row: TokenRow, same: bool) -> Served:
+    until = _usable_until(row.obtained_at, row.expires_at, same)
+    return Served(row.access_token, row.expires_at, row.version, until)
 
 
 def _refresh_due(row: TokenRow, now: datetime, same: bool) -> bool:
@@ -229,7 +237,7 @@ def _obtain(
     # The common case in one query (or none, given the row): a fresh token, served as it is.
     row = known if known is not None else _read(session, table, table.c[owner] == owner_pk)
     if row is not None and not need(row, utcnow(), same):
-        return Served(row.access_token, row.expires_at, row.version)
+        return _served(row, same)
     row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk)
     lock = locks.lock_for(session, table, row_id)
     deadline = time.monotonic() + LOCK_WAIT
@@ -237,13 +245,13 @@ def _obtain(
         session.commit()  # end the read transaction: the next read sees other processes' commits
         row = _read(session, table, row_id)
         if not need(row, utcnow(), same):
-            return Served(row.access_token, row.expires_at, row.version)
+            return _served(row, same)
         if lock.acquire():
             try:
                 session.commit()
                 row = _read(session, table, row_id)
                 if not need(row, utcnow(), same):
-                    return Served(row.access_token, row.expires_at, row.version)
+                    return _served(row, same)
                 _wait_out(session, row.expires_at, same)
                 kind = "app" if model is AppToken else "tenant"
                 try:
@@ -315,13 +323,9 @@ def _store(
         log.info(
             "%s %s: a newer token was stored meanwhile; this answer is dropped", table.name, row.id
         )
-        return Served(**_current(session, table, row.id))
-    return Served(access_token, expires_at, row.version + 1)
-
-
-def _current(session: Session, table, row_id: int) -> dict[str, Any]:
-    row = _read(session, table, row_id)
-    return {"access_token": row.access_token, "expires_at": row.expires_at, "version": row.version}
+        return _served(_read(session, table, row.id), same)
+    until = _usable_until(started, expires_at, same)
+    return Served(access_token, expires_at, row.version + 1, until)
 
 
 def _note_failure(session: Session, table, row_id: int, message: str) -> None:

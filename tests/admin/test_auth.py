@@ -129,7 +129,7 @@ def test_session_cookie_is_secure_behind_https(tmp_path):
 
 
 def test_a_session_ends_after_twelve_hours(signed_in):
-    with signed_in.session_transaction() as session:
+    with signed_in.session_transaction("/admin/") as session:
         session["signed_in_at"] -= 12 * 3600 + 1
     response = signed_in.get("/admin/")
     assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login")

@@ -6,16 +6,18 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from suite_server import db
 from suite_server.accounts import create_api_key, revoke_api_key
 from suite_server.api import auth as api_auth
-from suite_server.api import queries
-from suite_server.models import ApiKey, Tenant
+from suite_server.api import queries, token_cache
+from suite_server.db import utcnow
+from suite_server.models import ApiKey, Tenant, TenantToken
+from suite_server.tokens.service import Served
 from tests import factories
 from tests.api.conftest import fresh_token
 
@@ -281,6 +283,75 @@ def test_refresh_with_an_old_token_hands_back_the_current_one(client, auth, corp
     )  # fmt: skip
     assert response.status_code == 200
     assert response.get_json()["access_token"] == "corp-token-1"
+
+
+def _later(monkeypatch, seconds: float) -> None:
+    """Move the token cache's clock `seconds` ahead (the token service's stays)."""
+    monkeypatch.setattr(token_cache, "utcnow", lambda: utcnow() + timedelta(seconds=seconds))
+
+
+def _set_token(tenant, value: str) -> None:
+    """As another process's refresh would: a new token in the row."""
+    db.session().execute(
+        update(TenantToken).where(TenantToken.tenant_pk == tenant.id).values(access_token=value)
+    )
+    db.session().commit()
+
+
+def test_a_token_read_again_within_seconds_costs_no_query(app, client, auth, corp, monkeypatch):
+    path = "/api/v1/apps/wwsuite/tenants/wwcorp/access-token"
+    assert client.get(path, headers=auth).get_json()["access_token"] == "corp-token-1"
+    _set_token(corp, "corp-token-2")
+    statements: list[str] = []
+    engine = app.extensions["suite_server.engine"]
+    seen = lambda _c, _cur, statement, *_a: statements.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        again = client.get(path, headers=auth)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # The process's copy, for at most CACHE_SECONDS (documented in api/token_cache.py).
+    assert again.get_json()["access_token"] == "corp-token-1" and statements == []
+    assert 7190 <= again.get_json()["expires_in"] <= 7200
+    _later(monkeypatch, token_cache.CACHE_SECONDS + 0.5)
+    assert client.get(path, headers=auth).get_json()["access_token"] == "corp-token-2"
+
+
+def test_a_cancelled_tenant_stops_being_served_once_the_cache_lapses(
+    client, auth, corp, monkeypatch
+):
+    path = "/api/v1/apps/wwsuite/tenants/wwcorp/access-token"
+    assert client.get(path, headers=auth).status_code == 200
+    corp.status = "cancelled"
+    db.session().commit()
+    _later(monkeypatch, token_cache.CACHE_SECONDS + 0.5)
+    error_of(client.get(path, headers=auth), 409, "tenant_cancelled")
+
+
+def test_a_refresh_request_replaces_the_cached_token_at_once(client, auth, corp):
+    path = "/api/v1/apps/wwsuite/tenants/wwcorp/access-token"
+    assert client.get(path, headers=auth).get_json()["access_token"] == "corp-token-1"
+    _set_token(corp, "corp-token-2")  # refreshed by another process: corp-token-1 was refused
+    refreshed = client.post(f"{path}/refresh", headers=auth, json={"stale_token": "corp-token-1"})
+    assert refreshed.get_json()["access_token"] == "corp-token-2"
+    assert client.get(path, headers=auth).get_json()["access_token"] == "corp-token-2"
+
+
+def test_the_cache_never_keeps_a_token_past_its_serving_margin(app):
+    now = utcnow()
+    soon = Served("t", now + timedelta(seconds=302), 1, usable_until=now + timedelta(seconds=2))
+    later = Served("u", now + timedelta(seconds=7200), 1, usable_until=now + timedelta(hours=2))
+    with app.app_context():
+        token_cache.put(("a", "soon"), soon)
+        token_cache.put(("a", "later"), later)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(token_cache, "utcnow", lambda: now + timedelta(seconds=1.5))
+            assert token_cache.get(("a", "soon")) is soon
+            patch.setattr(token_cache, "utcnow", lambda: now + timedelta(seconds=2.5))
+            assert token_cache.get(("a", "soon")) is None  # the service would refresh it now
+            assert token_cache.get(("a", "later")) is later
+            patch.setattr(token_cache, "utcnow", lambda: now + timedelta(seconds=5.5))
+            assert token_cache.get(("a", "later")) is None
 
 
 def test_app_token_is_served(client, auth, suite):

@@ -109,13 +109,14 @@ def test_fresh_tokens_are_served_without_upstream_calls(app, platform, either, l
     assert renewed.expires_in() > 7000 and token_row(tenant).version == first.version + 1
 
 
-def test_min_remaining_is_capped_at_half_the_lifetime():
+def test_min_remaining_is_capped_at_half_the_lifetime(app):
     now = utcnow()
-    # A 7200 s token is served until 300 s remain; a 60 s token until 30 s remain.
-    assert service.usable(now + timedelta(seconds=301), 7200, 300, now)
-    assert not service.usable(now + timedelta(seconds=299), 7200, 300, now)
-    assert service.usable(now + timedelta(seconds=31), 60, 300, now)
-    assert not service.usable(now + timedelta(seconds=29), 60, 300, now)
+    with app.app_context():  # TOKEN_MIN_REMAINING 300
+        # An Open 7200 s token is served until 300 s remain; a 60 s token until 30 s remain; a
+        # WeCom token (the same one until it expires) to its last LAST_SECONDS.
+        for lifetime, same, left in ((7200, False, 300), (60, False, 30), (7200, True, 5)):
+            end = now + timedelta(seconds=lifetime)
+            assert service._usable_until(now, end, same) == end - timedelta(seconds=left)
 
 
 def test_refresh_times_spread_before_the_serving_margin():

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy.dialects import sqlite
 
+from suite_server import db
 from suite_server.apps import CallbackKeys
-from suite_server.db import insert_ignoring_conflict, utcnow
+from suite_server.db import GroupCommit, _insert_ignoring, utcnow
 from suite_server.models import InboundEvent, Ticket
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,6 @@ def dedupe_key(fields: dict[str, str], plaintext: bytes) -> str:
 
 
 def accept(
-    session: Session,
     app: CallbackKeys,
     *,
     channel: str,
@@ -54,7 +56,8 @@ def accept(
     tenant_id: str | None,
 ) -> int | None:
     """Store the push and commit; returns the new event's id, or None for a duplicate. A ticket
-    is recorded in the same transaction, so an acknowledged ticket is never lost."""
+    is recorded in the same transaction, so an acknowledged ticket is never lost. Pushes that
+    arrive together in this process share one transaction (see `GroupCommit`)."""
     kind = kind_of(fields)
     info_type, value_field, owner_field, time_field = TICKETS[app.platform]
     ticket, status, error = None, "pending", None
@@ -62,33 +65,149 @@ def accept(
         ticket, error = _ticket_of(app, fields, value_field, owner_field, time_field)
         status = "done" if ticket else "ignored"
     now = utcnow()
-    event_id = insert_ignoring_conflict(
-        session,
-        InboundEvent,
-        {
-            "app_pk": app.id,
-            "tenant_id": tenant_id,
-            "channel": channel,
-            "kind": kind,
-            "dedupe_key": dedupe_key(fields, plaintext),
-            "receive_id": receive_id,
-            "raw": raw,
-            "payload": plaintext.decode(),
-            "status": status,
-            "error": error,
-            "attempts": 1 if ticket else 0,
-            "processed_at": now if kind == info_type else None,
-        },
-        conflict=["app_pk", "dedupe_key"],
-    )
-    if event_id is None:
-        session.rollback()
-        log.info("app %s: duplicate %s push on %s ignored", app.app_id, kind, channel)
-        return None
+    event = {
+        "app_pk": app.id,
+        "tenant_id": tenant_id,
+        "channel": channel,
+        "kind": kind,
+        "dedupe_key": dedupe_key(fields, plaintext),
+        "receive_id": receive_id,
+        "raw": raw,
+        "payload": plaintext.decode(),
+        "status": status,
+        "error": error,
+        "attempts": 1 if ticket else 0,
+        "received_at": now,
+        "processed_at": now if kind == info_type else None,
+    }
     if ticket:
-        _record_ticket(session, app, *ticket)
-    session.commit()
+        value, pushed_at = ticket
+        ticket = {
+            "app_pk": app.id,
+            "value": value,
+            "value_hash": hashlib.sha256(value.encode()).hexdigest(),
+            "pushed_at": pushed_at,
+            "received_at": now,
+        }
+    event_id = _group_commit().submit((event, ticket))
+    if event_id is None:
+        log.info("app %s: duplicate %s push on %s ignored", app.app_id, kind, channel)
     return event_id
+
+
+def _group_commit() -> GroupCommit:
+    """The app's one writer of pushes (per process)."""
+    found = current_app.extensions.get("suite_server.inbox")
+    if found is None:
+        writer = GroupCommit(functools.partial(_store, db.engine()))
+        found = current_app.extensions.setdefault("suite_server.inbox", writer)
+    return found
+
+
+def _store(engine: Engine, items: list[tuple[dict, dict | None]]) -> list[int | None]:
+    """The events (a duplicate is skipped) and their tickets, in one transaction; returns the
+    new events' ids, None for a duplicate."""
+    events = [event for event, _ in items]
+    # Keep every distinct ticket with the push's own time: the newest by that time is the one
+    # used, so a late older push never displaces a newer ticket. The same value pushed again
+    # (open-platform.md §1 [obs]) only moves its time forward; a duplicate push carries the
+    # same time and changes nothing.
+    newest: dict[tuple, dict] = {}
+    for _, ticket in items:
+        key = ticket and (ticket["app_pk"], ticket["value_hash"])
+        if ticket and (key not in newest or newest[key]["pushed_at"] < ticket["pushed_at"]):
+            newest[key] = ticket
+    tickets = list(newest.values())
+    if engine.dialect.name == "postgresql":
+        rows = _store_in_one_statement(engine, events, tickets)
+    else:
+        with engine.begin() as connection:
+            rows = connection.execute(_sqlite_insert_events(), events).all()
+            if tickets:
+                connection.execute(_sqlite_upsert_tickets(), tickets)
+    stored = {(app_pk, dedupe_key): event_id for event_id, app_pk, dedupe_key in rows}
+    return [stored.pop((event["app_pk"], event["dedupe_key"]), None) for event in events]
+
+
+def _store_in_one_statement(engine: Engine, events: list[dict], tickets: list[dict]) -> list:
+    """PostgreSQL: the same two writes as one statement (the events' INSERT and the tickets'
+    upsert as data-modifying CTEs), in autocommit: one round trip and one commit, where
+    SQLAlchemy's executemany made it four, and its statement building cost more than the rest of
+    a push together (bench/callbacks.py). The values go through the columns' own types
+    (encryption, UTC), as they would through SQLAlchemy."""
+    sql = _one_statement(len(events), len(tickets))
+    dialect = engine.dialect
+    params = [value for event in events for value in _bound(dialect, _EVENT_COLUMNS, event)]
+    params += [value for ticket in tickets for value in _bound(dialect, _TICKET_COLUMNS, ticket)]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+
+_EVENTS, _TICKETS = InboundEvent.__table__, Ticket.__table__
+_EVENT_COLUMNS = [_EVENTS.c[name] for name in (
+    "app_pk", "tenant_id", "channel", "kind", "dedupe_key", "receive_id", "raw", "payload",
+    "status", "error", "attempts", "received_at", "processed_at",
+)]  # fmt: skip
+_TICKET_COLUMNS = [
+    _TICKETS.c[n] for n in ("app_pk", "value", "value_hash", "pushed_at", "received_at")
+]
+
+
+def _bound(dialect, columns: list, values: dict) -> list:
+    """`values` in the columns' order, as their types write them (encrypted, naive UTC)."""
+    out = []
+    for column in columns:
+        process = _bind_processor(dialect, column)
+        value = values[column.name]
+        out.append(process(value) if process is not None and value is not None else value)
+    return out
+
+
+@functools.cache
+def _bind_processor(dialect, column):
+    return column.type.bind_processor(dialect)
+
+
+@functools.cache
+def _one_statement(events: int, tickets: int) -> str:
+    def rows(columns: list, count: int) -> str:
+        return ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * count)
+
+    names = lambda columns: ", ".join(column.name for column in columns)  # noqa: E731
+    sql = (
+        f"WITH new_events AS (INSERT INTO inbound_events ({names(_EVENT_COLUMNS)}) "
+        f"VALUES {rows(_EVENT_COLUMNS, events)} ON CONFLICT (app_pk, dedupe_key) DO NOTHING "
+        "RETURNING id, app_pk, dedupe_key)"
+    )
+    if tickets:
+        sql += (
+            f", new_tickets AS (INSERT INTO tickets ({names(_TICKET_COLUMNS)}) "
+            f"VALUES {rows(_TICKET_COLUMNS, tickets)} ON CONFLICT (app_pk, value_hash) "
+            "DO UPDATE SET pushed_at = excluded.pushed_at, received_at = excluded.received_at "
+            "WHERE tickets.pushed_at < excluded.pushed_at)"
+        )
+    return sql + " SELECT id, app_pk, dedupe_key FROM new_events"
+
+
+def _sqlite_insert_events():
+    return _insert_ignoring(
+        "sqlite", _EVENTS, ("app_pk", "dedupe_key"), ("id", "app_pk", "dedupe_key")
+    )
+
+
+@functools.cache
+def _sqlite_upsert_tickets():
+    insert = sqlite.insert(_TICKETS)
+    return insert.on_conflict_do_update(
+        index_elements=["app_pk", "value_hash"],
+        set_={"pushed_at": insert.excluded.pushed_at, "received_at": insert.excluded.received_at},
+        where=_TICKETS.c.pushed_at < insert.excluded.pushed_at,
+    )
 
 
 def _ticket_of(app, fields, value_field, owner_field, time_field):
@@ -103,26 +222,3 @@ def _ticket_of(app, fields, value_field, owner_field, time_field):
     stamp = fields.get(time_field, "")
     pushed_at = datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else utcnow()
     return (value, pushed_at), None
-
-
-def _record_ticket(session: Session, app: CallbackKeys, value: str, pushed_at: datetime) -> None:
-    """Keep every distinct ticket with the push's own time: the newest by that time is the one
-    used, so a late older push never displaces a newer ticket. The same value pushed again
-    (open-platform.md §1 [obs]) only moves its time forward."""
-    value_hash = hashlib.sha256(value.encode()).hexdigest()
-    new = insert_ignoring_conflict(
-        session,
-        Ticket,
-        {"app_pk": app.id, "value": value, "value_hash": value_hash, "pushed_at": pushed_at},
-        conflict=["app_pk", "value_hash"],
-    )
-    if new is None:
-        session.execute(
-            update(Ticket.__table__)
-            .where(
-                Ticket.app_pk == app.id,
-                Ticket.value_hash == value_hash,
-                Ticket.pushed_at < pushed_at,
-            )
-            .values(pushed_at=pushed_at, received_at=utcnow())
-        )

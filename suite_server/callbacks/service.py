@@ -65,7 +65,6 @@ def receive(
     opened = open_envelope(session, app, args, encrypt, max_age, time.time())
     fields = xml.parse(opened.message)
     event_id = inbox.accept(
-        session,
         app,
         channel=channel,
         raw=body.decode("utf-8", "replace"),

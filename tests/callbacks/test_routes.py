@@ -4,6 +4,7 @@ stored once before `success`, and every bad input a 4xx that writes nothing."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
@@ -223,6 +224,30 @@ def test_retried_and_duplicated_pushes_are_stored_once(client, suite):
         assert post(client, "/callback/wecom/wwsuite/data", q, b).data == b"success"
     assert [e.kind for e in events()] == ["suite_ticket", "text"]
     assert len(tickets(suite)) == 1
+
+
+def test_concurrent_pushes_and_their_retries_are_each_stored_once(client, suite):
+    """Pushes arriving together are written together (db.GroupCommit); each is answered only
+    once stored, a retry in the same batch as its original is stored once, and each ticket is
+    kept with its own push time."""
+    now = int(time.time())
+    made = [
+        pushes.push(
+            "wecom", "QDG6eK", KEY, "wwsuite", pushes.suite_ticket("wwsuite", f"T{n}", ts=now - n)
+        )
+        for n in range(12)
+    ]
+    made += made[:4]  # retries of the first four, sent at the same time
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda m: post(client, "/callback/wecom/wwsuite/command", *m), made)
+        )
+    assert [(a.status_code, a.data) for a in answers] == [(200, b"success")] * 16
+    assert sorted(e.payload for e in events()) == sorted(
+        pushes.suite_ticket("wwsuite", f"T{n}", ts=now - n) for n in range(12)
+    )
+    stored = {t.value: int(t.pushed_at.timestamp()) for t in tickets(suite)}
+    assert stored == {f"T{n}": now - n for n in range(12)}
 
 
 def test_two_different_events_in_the_same_second_are_both_kept(client, suite):

@@ -42,12 +42,6 @@ def gunicorn(
         "gthread",
         "--threads",
         "4",
-        # At most as many connections per worker as it has threads: the load's keep-alive
-        # connections are then shared out evenly (4 and 4 for 8 clients). Left to race for
-        # them, one worker took 5 to 7 of the 8 in some runs and the rate followed the draw.
-        # (A load of more than 8 connections waits for free ones.)
-        "--worker-connections",
-        "4",
         "--log-level",
         "warning",
         target,

@@ -60,11 +60,11 @@ def accept(
     arrive together in this process share one transaction (see `GroupCommit`)."""
     kind = kind_of(fields)
     info_type, value_field, owner_field, time_field = TICKETS[app.platform]
+    now = utcnow()
     ticket, status, error = None, "pending", None
     if kind == info_type:
-        ticket, error = _ticket_of(app, fields, value_field, owner_field, time_field)
+        ticket, error = _ticket_of(app, fields, value_field, owner_field, time_field, now)
         status = "done" if ticket else "ignored"
-    now = utcnow()
     event = {
         "app_pk": app.id,
         "tenant_id": tenant_id,
@@ -80,15 +80,6 @@ def accept(
         "received_at": now,
         "processed_at": now if kind == info_type else None,
     }
-    if ticket:
-        value, pushed_at = ticket
-        ticket = {
-            "app_pk": app.id,
-            "value": value,
-            "value_hash": hashlib.sha256(value.encode()).hexdigest(),
-            "pushed_at": pushed_at,
-            "received_at": now,
-        }
     event_id = _group_commit().submit((event, ticket))
     if event_id is None:
         log.info("app %s: duplicate %s push on %s ignored", app.app_id, kind, channel)
@@ -114,8 +105,10 @@ def _store(engine: Engine, items: list[tuple[dict, dict | None]]) -> list[int | 
     # same time and changes nothing.
     newest: dict[tuple, dict] = {}
     for _, ticket in items:
-        key = ticket and (ticket["app_pk"], ticket["value_hash"])
-        if ticket and (key not in newest or newest[key]["pushed_at"] < ticket["pushed_at"]):
+        if ticket is None:
+            continue
+        key = (ticket["app_pk"], ticket["value_hash"])
+        if key not in newest or newest[key]["pushed_at"] < ticket["pushed_at"]:
             newest[key] = ticket
     tickets = list(newest.values())
     if engine.dialect.name == "postgresql":
@@ -178,7 +171,9 @@ def _one_statement(events: int, tickets: int) -> str:
     def rows(columns: list, count: int) -> str:
         return ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * count)
 
-    names = lambda columns: ", ".join(column.name for column in columns)  # noqa: E731
+    def names(columns: list) -> str:
+        return ", ".join(column.name for column in columns)
+
     sql = (
         f"WITH new_events AS (INSERT INTO inbound_events ({names(_EVENT_COLUMNS)}) "
         f"VALUES {rows(_EVENT_COLUMNS, events)} ON CONFLICT (app_pk, dedupe_key) DO NOTHING "
@@ -210,8 +205,8 @@ def _sqlite_upsert_tickets():
     )
 
 
-def _ticket_of(app, fields, value_field, owner_field, time_field):
-    """((value, pushed_at), None) for a ticket to keep, or (None, why not)."""
+def _ticket_of(app, fields, value_field, owner_field, time_field, now):
+    """(the tickets row to write, None) for a ticket to keep, or (None, why not)."""
     if fields.get(owner_field) != app.app_id:
         # Two apps sharing one URL or cache key overwrote each other's tickets
         # (wecom-suite.md §6.4, open-platform.md §7.3): never store another app's ticket.
@@ -220,5 +215,9 @@ def _ticket_of(app, fields, value_field, owner_field, time_field):
     if not value:
         return None, "empty ticket"
     stamp = fields.get(time_field, "")
-    pushed_at = datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else utcnow()
-    return (value, pushed_at), None
+    pushed_at = datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else now
+    value_hash = hashlib.sha256(value.encode()).hexdigest()
+    return {
+        "app_pk": app.id, "value": value, "value_hash": value_hash, "pushed_at": pushed_at,
+        "received_at": now,
+    }, None  # fmt: skip

@@ -127,7 +127,7 @@ def main() -> None:
 
     with app.app_context():
         stored = db.session().scalar(sa.select(sa.func.count()).select_from(InboundEvent))
-    app.extensions["suite_server.engine"].dispose()
+    db.dispose(app)
     drop()
 
     print(f"bench/callbacks.py  {time.strftime('%Y-%m-%d %H:%M')}  {platform.platform()}")

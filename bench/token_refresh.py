@@ -413,7 +413,7 @@ class Servers:
     def close(self) -> None:
         stop_all(self.processes)
         self.sandbox.stop()
-        self.app.extensions["suite_server.engine"].dispose()
+        db.dispose(self.app)
         self.drop()
         self.redis.flushdb()
 

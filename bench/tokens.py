@@ -129,7 +129,7 @@ def part_a(args) -> None:
             process.terminate()
             process.wait()
     refreshed = token_version(app) - 1
-    app.extensions["suite_server.engine"].dispose()
+    db.dispose(app)
     drop()
 
     print(f"bench/tokens.py part a  {time.strftime('%Y-%m-%d %H:%M')}  {platform.platform()}")

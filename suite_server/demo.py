@@ -94,7 +94,7 @@ def _serve(host: str, port: int, sandbox: SandboxServer, sandbox_url: str) -> No
         thread.join(5)
         job_runner.get_runner(app).shutdown(timeout=10)
         with app.app_context():
-            db.engine().dispose()
+            db.dispose(app)
 
 
 def _demo_app(sandbox_url: str) -> Flask:

@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from suite_server import create_app, schema
+from suite_server import create_app, db, schema
 from suite_server.db import Base
 from suite_server.jobs.runner import InProcessRunner
 from suite_server.sandbox import SandboxServer
@@ -78,7 +78,7 @@ class Database:
         migrator = make_app(tmp / "migrate", self.url)
         schema.upgrade(migrator)
         # Closing the last connection checkpoints SQLite's WAL into the file we copy per test.
-        migrator.extensions["suite_server.engine"].dispose()
+        db.dispose(migrator)
 
     def create_database(self, name: str) -> str:
         """A new empty PostgreSQL database; returns its URL."""
@@ -134,17 +134,17 @@ class Database:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database(request, tmp_path_factory) -> Iterator[Database]:
-    db = Database(request.param, tmp_path_factory.mktemp(request.param))
-    yield db
-    db.close()
+    made = Database(request.param, tmp_path_factory.mktemp(request.param))
+    yield made
+    made.close()
 
 
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory) -> Iterator[Database]:
     """PostgreSQL alone, for what only production runs on."""
-    db = Database("postgresql", tmp_path_factory.mktemp("postgres-only"))
-    yield db
-    db.close()
+    made = Database("postgresql", tmp_path_factory.mktemp("postgres-only"))
+    yield made
+    made.close()
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def app(database: Database, tmp_path: Path) -> Iterator[Flask]:
     jobs = app.extensions["suite_server.jobs"]
     if isinstance(jobs, InProcessRunner):
         jobs.shutdown(timeout=10)  # no job of this test may touch the next test's database
-    app.extensions["suite_server.engine"].dispose()
+    db.dispose(app)
     database.clean()
 
 

@@ -90,7 +90,7 @@ def _group_commit() -> GroupCommit:
     """The app's one writer of pushes (per process)."""
     found = current_app.extensions.get("suite_server.inbox")
     if found is None:
-        writer = GroupCommit(functools.partial(_store, db.engine()))
+        writer = GroupCommit(functools.partial(_store, db.push_engine()))
         found = current_app.extensions.setdefault("suite_server.inbox", writer)
     return found
 
@@ -132,7 +132,7 @@ def _store_in_one_statement(engine: Engine, events: list[dict], tickets: list[di
     dialect = engine.dialect
     params = [value for event in events for value in _bound(dialect, _EVENT_COLUMNS, event)]
     params += [value for ticket in tickets for value in _bound(dialect, _TICKET_COLUMNS, ticket)]
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    with engine.connect() as connection:  # in autocommit (db.init_app)
         cursor = connection.connection.cursor()
         try:
             cursor.execute(sql, params)

@@ -319,7 +319,7 @@ def run_worker(
         # With a forking worker_class (rq.Worker), a work horse must not share pooled database
         # connections with its parent (SQLAlchemy: "Using Connection Pools with
         # Multiprocessing"), so the pool starts empty and each horse opens its own.
-        db.engine().dispose()
+        db.dispose(app)
         return worker.work(burst=burst, with_scheduler=True)
 
 

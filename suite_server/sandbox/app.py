@@ -258,7 +258,7 @@ def _server_apps(server_url: str) -> list[App]:
         schema.upgrade(server)  # as every other command does in development
     with server.app_context():
         apps = [mirror(app, server_url) for app in db.session().scalars(select(ServerApp))]
-        db.engine().dispose()
+        db.dispose(server)
     if not apps:
         raise click.ClickException("the server's database has no apps: add one with `apps add`")
     return apps

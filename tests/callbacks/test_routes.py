@@ -91,12 +91,12 @@ def test_suite_ticket_is_stored_before_success(client, suite):
     assert abs(ticket.pushed_at.timestamp() - time.time()) < 5
 
 
-def test_pushes_on_fresh_database_connections_are_stored(client, suite):
+def test_pushes_on_fresh_database_connections_are_stored(app, client, suite):
     """The app's keys are remembered per process, so a push may be the first use of a new
     pooled connection (pinged on checkout): it is stored, not a 500 (seen under load)."""
     for number in range(3):
         db.session().close()
-        db.engine().dispose()  # the pool starts empty: the next checkout opens a connection
+        db.dispose(app)  # the pools start empty: the next checkout opens a connection
         query, body = pushes.push(
             "wecom", "QDG6eK", KEY, "wwsuite", pushes.suite_ticket("wwsuite", f"T-{number}"),
             to="wwsuite",
@@ -337,7 +337,7 @@ def test_timestamp_check_can_be_turned_off(database, tmp_path):
         )
         response = post(app.test_client(), "/callback/wecom/wwsuite/command", query, body)
         assert response.data == b"success"
-    app.extensions["suite_server.engine"].dispose()
+    db.dispose(app)
     database.clean()
 
 
@@ -369,5 +369,5 @@ def test_published_wecom_sample_decrypts_through_the_url(database, tmp_path):
         [event] = events()
         assert "<Content><![CDATA[hello]]></Content>" in event.payload
         assert event.dedupe_key == "msgid:4561255354251345929"
-    app.extensions["suite_server.engine"].dispose()
+    db.dispose(app)
     database.clean()

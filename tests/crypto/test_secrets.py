@@ -97,7 +97,7 @@ def test_keys_rotate_and_old_rows_still_decrypt(app, database, tmp_path):
         result = both.test_cli_runner().invoke(cli, ["keys", "rotate"])
         assert result.exit_code == 0, result.output
         assert "re-encrypted 5 rows" in result.output  # app, tenant, 2 tokens, event
-    both.extensions["suite_server.engine"].dispose()
+    db.dispose(both)
 
     # After rotation the old key can go: everything decrypts with the new one alone.
     new_only = make_app(tmp_path / "new", url, ENCRYPTION_KEYS=new_key)
@@ -112,10 +112,10 @@ def test_keys_rotate_and_old_rows_still_decrypt(app, database, tmp_path):
         assert tenant.previous_credential == SECRETS["previous_credential"]
         assert session.scalar(sa.select(TenantToken)).access_token == SECRETS["tenant_token"]
         assert session.scalar(sa.select(InboundEvent)).payload == SECRETS["payload"]
-    new_only.extensions["suite_server.engine"].dispose()
+    db.dispose(new_only)
 
     # And the old key alone no longer reads anything.
     old_only = make_app(tmp_path / "old", url, ENCRYPTION_KEYS=old_key)
     with old_only.app_context(), pytest.raises(UndecryptableSecret):
         db.session().scalar(sa.select(App)).secret  # noqa: B018
-    old_only.extensions["suite_server.engine"].dispose()
+    db.dispose(old_only)

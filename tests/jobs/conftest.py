@@ -171,7 +171,7 @@ def plain_app(tmp_path) -> Iterator[Flask]:
     app = make_app(tmp_path / "instance", f"sqlite:///{tmp_path / 'jobs.db'}")
     with app.app_context():
         yield app
-    app.extensions["suite_server.engine"].dispose()
+    db.dispose(app)
 
 
 @pytest.fixture

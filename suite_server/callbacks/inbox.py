@@ -132,13 +132,13 @@ def _store_in_one_statement(engine: Engine, events: list[dict], tickets: list[di
     dialect = engine.dialect
     params = [value for event in events for value in _bound(dialect, _EVENT_COLUMNS, event)]
     params += [value for ticket in tickets for value in _bound(dialect, _TICKET_COLUMNS, ticket)]
-    with engine.connect() as connection:  # in autocommit (db.init_app)
-        cursor = connection.connection.cursor()
-        try:
+    connection = engine.raw_connection()  # in autocommit (db.init_app)
+    try:
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-        finally:
-            cursor.close()
+    finally:
+        connection.close()  # back to the pool
 
 
 _EVENTS, _TICKETS = InboundEvent.__table__, Ticket.__table__

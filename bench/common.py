@@ -67,6 +67,16 @@ class Result:
     latencies: list[float]
     failures: int
 
+    @classmethod
+    def combined(cls, results: Sequence[Result]) -> Result:
+        """Several runs of the same server as one."""
+        return cls(
+            sum(r.count for r in results),
+            sum(r.seconds for r in results),
+            [latency for r in results for latency in r.latencies],
+            sum(r.failures for r in results),
+        )
+
     @property
     def rate(self) -> float:
         return self.count / self.seconds

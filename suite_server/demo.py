@@ -93,8 +93,7 @@ def _serve(host: str, port: int, sandbox: SandboxServer, sandbox_url: str) -> No
         server.shutdown()
         thread.join(5)
         job_runner.get_runner(app).shutdown(timeout=10)
-        with app.app_context():
-            db.dispose(app)
+        db.dispose(app)
 
 
 def _demo_app(sandbox_url: str) -> Flask:

@@ -14,14 +14,12 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from suite_server import accounts, apps, create_app, db, demo, events, logs, schema
+from suite_server import accounts, apps, create_app, db, demo, events, failures, logs, schema
 from suite_server.apps import ValidationError
 from suite_server.authorization import reconcile
 from suite_server.crypto import secrets
-from suite_server.crypto.secrets import UndecryptableSecret
 from suite_server.dispatch import webhooks
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
@@ -58,12 +56,11 @@ cli.params.clear()
 def main() -> None:
     try:
         cli.main(prog_name="suite-server")
-    except SQLAlchemyError as exc:
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-        click.echo(f"Error: database: {reason}", err=True)
-        sys.exit(1)
-    except UndecryptableSecret as exc:
-        click.echo(f"Error: {exc}", err=True)
+    except Exception as exc:
+        reason = failures.one_line(exc)  # settings, database, Redis, keys: one line
+        if reason is None:
+            raise
+        click.echo(f"Error: {logs.printable(reason)}", err=True)
         sys.exit(1)
 
 
@@ -264,7 +261,7 @@ def tenants_reconcile(app_id: str | None) -> None:
     for owner, result in reconcile.reconcile(app_id).items():
         if isinstance(result, str):
             failed = True
-            click.echo(f"{owner}: not reconciled: {result}")
+            click.echo(f"{owner}: not reconciled: {logs.printable(result)}")
         else:
             click.echo(f"{owner}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
     if failed:
@@ -370,7 +367,8 @@ def events_reprocess(event_id: int) -> None:
         runner.drain(timeout=60)  # no worker will run it once this command exits
     event = db.session().get(InboundEvent, event_id)
     db.session().refresh(event)
-    click.echo(f"event {event_id}: {event.status}" + (f" ({event.error})" if event.error else ""))
+    error = f" ({logs.printable(event.error)})" if event.error else ""
+    click.echo(f"event {event_id}: {event.status}{error}")
 
 
 # -- webhooks ----------------------------------------------------------------------------------
@@ -417,7 +415,7 @@ def webhooks_redeliver(delivery_id: int) -> None:
         runner.drain(timeout=30)  # no worker will run it once this command exits
     delivery = db.session().get(WebhookDelivery, delivery_id)
     db.session().refresh(delivery)
-    error = f" ({delivery.last_error})" if delivery.last_error else ""
+    error = f" ({logs.printable(delivery.last_error)})" if delivery.last_error else ""
     click.echo(f"webhook delivery {delivery_id}: {delivery.status}{error}")
 
 
@@ -562,9 +560,11 @@ def _iso(value) -> str | None:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
-    for row in [headers, *rows]:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    # Names and errors come from tenants and platforms: an escape code must not reach a terminal.
+    cells = [[logs.printable(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(c) for c in column) for column in zip(*cells, strict=True)]
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     if not rows:
         click.echo("(none)")
 

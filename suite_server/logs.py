@@ -5,6 +5,11 @@ app, the tenant and the job.
 What the code logs never holds a secret, a token or a ciphertext: upstream/http.py masks query
 strings and tokens, and the callback path logs ids and kinds only (tests/test_logs.py checks a
 whole integration run for every secret it created).
+
+What is logged often comes from outside (a URL path, a tenant's name, a platform's errmsg), so
+the text format escapes control characters: a `%0a` in a path cannot forge a line, an escape
+code cannot reach the operator's terminal. Each record is one line starting with its time; a
+traceback's lines follow it indented. `printable` does the same for what the CLI prints.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import logging
 import re
 import secrets
+import traceback
 from datetime import UTC, datetime
 
 from flask import Flask, Response, g, request
@@ -49,6 +55,51 @@ def _install_record_factory() -> None:
         logging.setLogRecordFactory(_record_factory(current))
 
 
+# C0 and C1 controls (newline, carriage return, ESC, CSI, ...), DEL, the Unicode line and paragraph
+# separators and the bidirectional overrides (which reorder what a terminal shows).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def printable(text: object) -> str:
+    """`text` on one line with no control character: each one written as its escape (\\n,
+    \\x1b, \\u202e)."""
+    return _UNPRINTABLE.sub(_escape, str(text))
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT with what it interpolates escaped, so a record is one line; a traceback
+    follows on indented lines, its own control characters (but its newlines) escaped too."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Not logging.Formatter.format: it reuses record.exc_text, which whichever handler
+        # formatted the record first (pytest's, a library's) may have left unescaped.
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = printable(self.formatMessage(record))
+        if record.exc_info:
+            text += "\n" + _indented("".join(traceback.format_exception(*record.exc_info)))
+        elif record.exc_text:
+            text += "\n" + _indented(record.exc_text)
+        if record.stack_info:
+            text += "\n" + _indented(record.stack_info)
+        return text
+
+
+def _indented(text: str) -> str:
+    return "\n".join("    " + printable(line) for line in text.rstrip("\n").split("\n"))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -74,8 +125,16 @@ def configure(app: Flask) -> None:
     if app.config["LOG_FORMAT"] == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter())
     root.setLevel(app.config["LOG_LEVEL"])
+
+
+def bind(**fields: object) -> None:
+    """Add `app_id` / `tenant_id` to the context of the current request or job, for every line it
+    logs from now on. The request or job puts its own context back when it ends."""
+    context = dict(CONTEXT.get() or {})
+    context.update({k: str(v)[:64] for k, v in fields.items() if k in FIELDS and v})
+    CONTEXT.set(context)
 
 
 def init_app(app: Flask) -> None:

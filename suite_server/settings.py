@@ -10,6 +10,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from flask import Config
+from redis.connection import parse_url
 
 PREFIX = "SUITE_SERVER"
 
@@ -84,6 +85,8 @@ def _check(config: dict[str, Any]) -> None:
         # from_prefixed_env turns SECRET_KEY=1234 into an int; these are strings.
         value = config[name]
         config[name] = None if value in ("", None) else str(value)
+    if config["REDIS_URL"]:
+        _check_redis_url(config["REDIS_URL"])
 
     instance = Path(config["INSTANCE_PATH"])
     if env == "production":
@@ -106,6 +109,16 @@ def _check(config: dict[str, Any]) -> None:
             )
     config["SQLALCHEMY_URL"] = _driver_url(str(config["DATABASE_URL"]))
     config["ENCRYPTION_KEYS"] = parse_keys(config["ENCRYPTION_KEYS"])
+
+
+def _check_redis_url(url: str) -> None:
+    # Checked here, not left to redis-py: every process (web, worker, cron, each CLI command)
+    # builds its job runner from it at start, and redis-py's ValueError is a traceback there.
+    # The reason never quotes the URL: it may hold a password.
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        raise SettingsError(f"{PREFIX}_REDIS_URL is not a Redis URL: {exc}") from None
 
 
 def _module_list(value: Any) -> list[str]:

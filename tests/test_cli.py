@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -210,3 +215,76 @@ def test_events_list_shows_pending_events_without_payloads(runner):
     table = run(runner, "events", "list").output
     assert "change_auth" in table and "suite_ticket" in table
     assert "SECRET-PAYLOAD" not in table
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("args", [["apps", "list"], ["worker"], ["cron"]])
+def test_a_malformed_redis_url_is_one_line_from_every_command(tmp_path, args):
+    result = suite_server(tmp_path, *args, env={"SUITE_SERVER_REDIS_URL": "localhost:6379"})
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Error: SUITE_SERVER_REDIS_URL is not a Redis URL")
+    assert "redis://" in line
+
+
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
+
+
+def test_cron_without_redis_says_so_in_one_line_and_retries_with_backoff(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_SERVER_")}
+    environment["SUITE_SERVER_INSTANCE_PATH"] = str(tmp_path)
+    environment["SUITE_SERVER_REDIS_URL"] = f"redis://127.0.0.1:{closed_port()}/0"
+    script = os.path.join(os.path.dirname(sys.executable), "suite-server")
+    cron = subprocess.Popen([script, "cron"], stderr=subprocess.PIPE, text=True, env=environment)
+    lines: list[str] = []
+    retries: list[float] = []  # when each "retrying in" line came
+    three = threading.Event()
+
+    def read() -> None:
+        for line in cron.stderr:
+            lines.append(line.rstrip("\n"))
+            if "retrying in" in line:
+                retries.append(time.monotonic())
+                if len(retries) == 3:
+                    three.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert three.wait(60), "\n".join(lines)
+    finally:
+        stopped_at = time.monotonic()
+        cron.send_signal(signal.SIGTERM)
+        code = cron.wait(30)
+    assert time.monotonic() - stopped_at < 5  # SIGTERM stops it in its wait
+    assert code == 0
+    reader.join(5)
+    assert "Traceback" not in "\n".join(lines)
+    assert all(LOG_LINE.match(line) for line in lines), lines  # one line per record
+    failures = [line for line in lines if "retrying in" in line]
+    assert [re.search(r"retrying in (\S+) s", line).group(1) for line in failures[:3]] == [
+        "1",
+        "2",
+        "4",
+    ]
+    assert "Connection refused" in failures[0] and "cannot enqueue" in failures[0]
+    # The waits really grow: ~1 s, then ~2 s (generous bounds for a loaded machine).
+    assert 0.8 < retries[1] - retries[0] < retries[2] - retries[1]
+
+
+def test_tenants_list_escapes_what_a_tenant_named_itself(runner, app):
+    session = db.session()
+    suite = factories.wecom_app(session, app_id="wwsuiteX")
+    factories.tenant(session, suite, tenant_id="wwevil", name="\x1b[2J\x1b[31mEvil\nFORGED row")
+    output = run(runner, "tenants", "list").output
+    assert "\x1b" not in output
+    assert len(output.splitlines()) == 2  # the header and one row
+    assert "\\x1b[31mEvil\\nFORGED row" in output
+    # --json is for programs: the name as it is, JSON-escaped.
+    [row] = json.loads(run(runner, "tenants", "list", "--json").output)
+    assert row["name"] == "\x1b[2J\x1b[31mEvil\nFORGED row"

@@ -26,13 +26,17 @@ from datetime import UTC, datetime
 from croniter import croniter
 from flask import Flask
 from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
+from suite_server.failures import one_line
 from suite_server.jobs import runner
 
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE = 300.0
 TICK = 1.0
+RETRY_FIRST, RETRY_CAP = 1.0, 60.0  # seconds between attempts while ticks fail
 
 
 @dataclass(frozen=True)
@@ -129,11 +133,25 @@ def memory_claim() -> Claim:
 
 
 def _loop(app: Flask, claim: Claim, stop: threading.Event) -> None:
+    """Tick every TICK seconds until `stop`. While ticks fail (Redis or the database away), wait
+    longer after each failure (RETRY_FIRST doubling up to RETRY_CAP, as an RQ worker does when
+    it loses Redis) and say so in one line each time; a traceback only for the unexpected."""
+    failed = 0
     while not stop.is_set():
         try:
             tick(app, claim, time.time())
-        except Exception:  # Redis or the database away for a moment: try again next tick
-            log.exception("cron: enqueueing periodic jobs failed")
+        except Exception as exc:
+            failed += 1
+            wait = min(RETRY_CAP, RETRY_FIRST * 2 ** (failed - 1))
+            if isinstance(exc, RedisError | SQLAlchemyError):
+                log.warning("cron: cannot enqueue, retrying in %g s: %s", wait, one_line(exc))
+            else:
+                log.exception("cron: enqueueing periodic jobs failed; retrying in %g s", wait)
+            stop.wait(wait)
+            continue
+        if failed:
+            log.info("cron: enqueueing again after %d failed attempts", failed)
+            failed = 0
         stop.wait(TICK)
 
 

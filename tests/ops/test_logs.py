@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from suite_server import db, logs
@@ -78,3 +82,41 @@ def test_no_secret_in_any_log_line(app, platform, suite, component, caplog):
     for secret in secrets:
         leaks = [line for line in lines if secret in line]
         assert not leaks, f"a secret ({len(secret)} chars) is in: {leaks[0][:300]}"
+
+
+RECORD_START = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \S")
+
+
+@pytest.fixture
+def text_log(app) -> Iterator[io.StringIO]:
+    """Our handler as `suite-server serve` installs it, writing into a string."""
+    logs.configure(app)
+    root = logging.getLogger()
+    handler = next(h for h in root.handlers if getattr(h, logs._MARK, False))
+    stream = io.StringIO()
+    handler.setStream(stream)
+    yield stream
+    root.removeHandler(handler)
+
+
+def test_a_newline_in_a_url_path_cannot_forge_a_log_line(app, client, text_log):
+    forged = "2026-01-01 00:00:00,000 ERROR suite_server forged"
+    path = "/callback/wecom/ww%0a" + forged.replace(" ", "%20") + "%1b[2J/command"
+    assert client.post(path).status_code == 404
+    lines = text_log.getvalue().splitlines()
+    [refused] = [line for line in lines if "callback refused" in line]
+    assert "app_id=ww\\n2026-01-01" in refused and "\\x1b[2J" in refused
+    assert all(RECORD_START.match(line) for line in lines), lines
+    assert "\x1b" not in text_log.getvalue()
+
+
+def test_a_traceback_stays_under_its_record(app, text_log):
+    try:
+        raise ValueError("bad name\n2026-01-01 00:00:00,000 ERROR suite_server forged\x1b[2J")
+    except ValueError:
+        logging.getLogger("suite_server.test").exception("job failed for %s", "x\ry")
+    first, *rest = text_log.getvalue().splitlines()
+    assert RECORD_START.match(first) and first.endswith("job failed for x\\ry")
+    assert rest and all(line.startswith("    ") for line in rest), rest
+    assert "\x1b" not in text_log.getvalue()
+    assert rest[-1] == "    2026-01-01 00:00:00,000 ERROR suite_server forged\\x1b[2J"

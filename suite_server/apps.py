@@ -103,6 +103,15 @@ def ticket_state(newest_received_at: datetime | None, now: datetime) -> str:
     return "stale" if now - newest_received_at > TICKET_STALE else "ok"
 
 
+def tickets_overdue(
+    newest_received_at: datetime | None, registered_at: datetime, now: datetime
+) -> bool:
+    """Whether pushes are failing: the newest ticket is over TICKET_STALE old, or none came in the
+    TICKET_STALE since the app was registered. An app registered a minute ago has none yet and
+    is not at fault (the platforms push every 10 minutes)."""
+    return now - (newest_received_at or as_utc(registered_at)) > TICKET_STALE
+
+
 def overview(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each app with its newest ticket's age and its app token's expiry, for `apps list` and the
     API. Never a secret."""

@@ -177,7 +177,8 @@ def _failed(
     app: Flask, task: Task, args: list, kwargs: dict, exc: Exception, last_attempt: bool
 ) -> None:
     if not last_attempt:
-        log.warning("task %s failed, will retry: %r", task.name, exc)
+        # Expected now and then (no ticket yet, a platform busy): one line, no traceback.
+        log.warning("task %s failed, will retry: %s: %s", task.name, type(exc).__name__, exc)
         return
     log.error("task %s failed for good", task.name, exc_info=exc)
     JOB_FAILURES.labels(task.name).inc()
@@ -314,6 +315,7 @@ def run_worker(
     if not isinstance(runner, RQRunner):
         raise NoRedisConfigured("no Redis configured: set SUITE_SERVER_REDIS_URL to run a worker")
     queues = [runner.queues[name] for name in tasks.QUEUES]
+    worker_class = type(worker_class.__name__, (_LoggedOnce, worker_class), {})
     worker = worker_class(queues, connection=runner.connection, serializer=JSONSerializer)
     with app.app_context():
         # With a forking worker_class (rq.Worker), a work horse must not share pooled database
@@ -321,6 +323,16 @@ def run_worker(
         # Multiprocessing"), so the pool starts empty and each horse opens its own.
         db.dispose(app)
         return worker.work(burst=burst, with_scheduler=True)
+
+
+class _LoggedOnce:
+    """Mixed into the RQ worker class. RQ logs every exception a job raises as an ERROR with its
+    traceback, even when the job is to run again; _perform has logged such a failure already, in
+    one WARNING line. Failures with no retry left are RQ's to log (with the traceback) as before."""
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        if not job.should_retry:  # retries_left, before RQ counts this failure
+            super().handle_exception(job, *exc_info)  # type: ignore[misc]
 
 
 # -- in-process --------------------------------------------------------------------------------
@@ -354,7 +366,7 @@ class InProcessRunner(JobRunner):
         self._running = 0
         self._workers: list[threading.Thread] = []
         self._pid: int | None = None
-        self._stopping = False
+        self._stopped = False
         self._seq = itertools.count()
 
     def enqueue(self, name, args, kwargs, *, delay=0, job_id=None, retries=0):
@@ -396,26 +408,34 @@ class InProcessRunner(JobRunner):
         return True
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Drain (up to `timeout`), then stop the threads; jobs still scheduled are dropped.
-        Returns whether everything ran."""
-        idle = self.drain(timeout)
+        """Stop now: no job starts from here on, not a queued one, not a retry that comes due, not
+        one enqueued later; those are dropped (their work is still pending in the database, where
+        the sweeps find it on the next start). Waits up to `timeout` for the jobs running now.
+        Returns whether nothing was dropped or left running."""
+        deadline = time.monotonic() + timeout
         with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-            workers, self._workers = self._workers, []
+            self._stopped = True
+            dropped = bool(self._heap)
             for job in self._heap:
                 self._live.discard(job.job_id)
             self._heap.clear()
+            self._cond.notify_all()
+            workers, self._workers = self._workers, []
+            while self._running and deadline > time.monotonic():
+                self._cond.wait(deadline - time.monotonic())
+            idle = not self._running
         for worker in workers:
-            worker.join(timeout)
-        return idle
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return idle and not dropped
 
     def _push(self, job: _Job) -> None:
         with self._cond:
+            if self._stopped:  # enqueued, released by a request or retried after shutdown()
+                self._live.discard(job.job_id)
+                return
             if self._pid != os.getpid():  # first use, or a forked child: threads do not fork
                 self._pid, self._workers = os.getpid(), []
             if not self._workers:
-                self._stopping = False
                 for number in range(self.threads):
                     worker = threading.Thread(
                         target=self._work, name=f"suite-server-job-{number}", daemon=True
@@ -430,7 +450,7 @@ class InProcessRunner(JobRunner):
         while True:
             with self._cond:
                 while True:
-                    if self._stopping:
+                    if self._stopped:
                         return
                     wait = self._heap[0].due - time.monotonic() if self._heap else None
                     if wait is not None and wait <= 0:

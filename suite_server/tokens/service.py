@@ -36,8 +36,8 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from suite_server import db
-from suite_server.apps import as_utc, ticket_state
+from suite_server import db, logs
+from suite_server.apps import as_utc, tickets_overdue
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
@@ -406,7 +406,8 @@ def _ask_for_tickets(session: Session, app: App, api) -> None:
         return
     try:
         api.start_push_ticket(app.app_id, app.secret)
-        log.warning("app %s: no usable ticket; asked the platform to resume pushing", app.app_id)
+        # What we did about it; the job that found no ticket logs the WARNING (one line).
+        log.info("app %s: no usable ticket; asked the platform to resume pushing", app.app_id)
     except UpstreamError as exc:
         log.warning("app %s: api_start_push_ticket failed: %s", app.app_id, exc)
 
@@ -618,12 +619,13 @@ def refresh_app(app_pk: int) -> None:
     app = session.get(App, app_pk)
     if app is None:
         return
+    logs.bind(app_id=app.app_id)
     try:
         serve_app_token(session, app, due=True)
     except TokenUnavailable as exc:
-        log.warning("app %s: app token not refreshed: %s", app.app_id, exc.message)
         if exc.retryable:
-            raise
+            raise  # no ticket yet, a busy platform: the runner says so in one line, and retries
+        log.warning("app %s: app token not refreshed: %s", app.app_id, exc.message)
 
 
 @task("tokens.refresh_tenant")
@@ -632,12 +634,13 @@ def refresh_tenant(tenant_pk: int) -> None:
     tenant = session.get(Tenant, tenant_pk)
     if tenant is None or tenant.status != "active":
         return  # cancelled or given up meanwhile: no more refreshes
+    logs.bind(tenant_id=tenant.tenant_id)
     try:
         serve_tenant_token(session, tenant, due=True)
     except TokenUnavailable as exc:
-        log.warning("tenant %s: token not refreshed: %s", tenant.tenant_id, exc.message)
         if exc.retryable:
-            raise
+            raise  # the runner says so in one line, and retries
+        log.warning("tenant %s: token not refreshed: %s", tenant.tenant_id, exc.message)
 
 
 @task("tokens.sweep")
@@ -658,12 +661,12 @@ def sweep() -> dict[str, int]:
     # Tickets live 30 minutes (WeCom) or 12 hours (Open); two days of them is plenty.
     session.execute(delete(Ticket.__table__).where(Ticket.pushed_at < now - TICKET_KEEP))
     session.commit()
-    for app_pk, app_id, platform, refresh_at in session.execute(
-        select(App.id, App.app_id, App.platform, AppToken.refresh_at).outerjoin(
+    for app_pk, app_id, platform, registered_at, refresh_at in session.execute(
+        select(App.id, App.app_id, App.platform, App.created_at, AppToken.refresh_at).outerjoin(
             AppToken, AppToken.app_pk == App.id
         )
     ).all():
-        if ticket_state(newest.get(app_pk), now) != "ok":
+        if tickets_overdue(newest.get(app_pk), registered_at, now):
             counts["stale_tickets"] += 1
             log.warning("app %s: no ticket received for 20 minutes or more", app_id)
         if newest.get(app_pk) is None and platform == "wecom":

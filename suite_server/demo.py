@@ -4,13 +4,15 @@ registered on both sides, an admin is created, and the URLs to open are printed.
 
 The demo keeps its own SQLite database (`<instance>/demo.db`), made afresh on every start: the
 sandbox's corps and accounts live in its memory, so tenants from an earlier run would hold
-credentials no platform knows. Ctrl-C (or SIGTERM) stops everything.
+credentials no platform knows. Ctrl-C (or SIGTERM) stops everything at once: a job already
+running may finish, no other starts, and a retry waiting for its time is not waited for.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import shlex
 import signal
 import threading
 import time
@@ -28,6 +30,7 @@ from suite_server.jobs import schedule
 from suite_server.models import App
 from suite_server.sandbox import SandboxServer
 from suite_server.sandbox.app import mirror
+from suite_server.settings import PREFIX
 from suite_server.tokens.service import TokenUnavailable, app_token
 from suite_server.upstream import api_for
 
@@ -39,7 +42,10 @@ DEMO_APPS = (
     ("open", "wxdemocomponent", "Demo component", None),
 )
 ADMIN = "admin"
+# The settings that point the server at the platforms: all of them at the sandbox.
+SANDBOX_SETTINGS = ("WECOM_API_BASE", "WECHAT_API_BASE", "WECOM_INSTALL_URL", "OPEN_AUTH_URL")
 TOKEN_WAIT = 15.0  # seconds to wait for the first tickets before saying why there is no token
+STOP_WAIT = 3.0  # seconds Ctrl-C waits for running jobs (a webhook POST may take 13)
 
 
 @dataclass
@@ -78,7 +84,7 @@ def _serve(host: str, port: int, sandbox: SandboxServer, sandbox_url: str) -> No
     app.config["PUBLIC_URL"] = public_url
     thread = threading.Thread(target=server.serve_forever, name="demo-http", daemon=True)
     thread.start()
-    stop_schedule = schedule.start_in_process_schedule(app)
+    stop_schedule = threading.Event()
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
@@ -86,13 +92,17 @@ def _serve(host: str, port: int, sandbox: SandboxServer, sandbox_url: str) -> No
         demo = Demo(app, sandbox, public_url, secrets.token_urlsafe(12))
         _set_up(demo)
         _report(demo)
+        # After the first tickets: a sweep before them would only warn that none came yet.
+        stop_schedule = schedule.start_in_process_schedule(app)
         stopping.wait()
     finally:
+        # At once: no job starts after this line, and a retry waiting for its time is not waited
+        # for. What it was to do is still pending in the database (a webhook delivery, an event).
         click.echo("Stopping the demo.")
         stop_schedule.set()
+        job_runner.get_runner(app).shutdown(timeout=STOP_WAIT)
         server.shutdown()
         thread.join(5)
-        job_runner.get_runner(app).shutdown(timeout=10)
         db.dispose(app)
 
 
@@ -107,6 +117,10 @@ def _demo_app(sandbox_url: str) -> Flask:
             "ENV": "development",
             "DATABASE_URL": f"sqlite:///{database}",
             "REDIS_URL": None,  # the in-process runner: nothing else to start
+            # The development keys of the instance folder, whatever the environment says, so a
+            # command in another shell (`_shell`) decrypts the demo's secrets.
+            "SECRET_KEY": None,
+            "ENCRYPTION_KEYS": None,
             "WECOM_API_BASE": sandbox_url,
             "WECHAT_API_BASE": sandbox_url,
             "WECOM_INSTALL_URL": f"{sandbox_url}/3rdapp/install",
@@ -160,13 +174,32 @@ def _report(demo: Demo) -> None:
                 "",
                 f"Admin user: {ADMIN}  one-time password: {demo.password}",
                 "",
-                "In another shell, with the same instance folder:",
-                f"  SUITE_SERVER_DATABASE_URL=sqlite:///{Path(demo.app.instance_path) / 'demo.db'}"
-                " suite-server tenants list",
+                "In another shell, these settings point commands at the demo and its sandbox:",
+                *(f"  export {name}={shlex.quote(value)}" for name, value in _shell(demo.app)),
+                "  suite-server tenants list",
                 "",
             ]
         )
     )
+
+
+def _shell(app: Flask) -> list[tuple[str, str]]:
+    """The settings a command needs to work on the demo: its database, the sandbox for every
+    platform URL (or `tenants reconcile` would call the real hosts with the demo's credentials),
+    and the instance folder, whose development keys decrypt the demo's secrets. Empty values
+    unset what the shell may have (an empty setting is an unset one)."""
+    config = app.config
+    settings = {
+        "INSTANCE_PATH": app.instance_path,
+        "ENV": "development",
+        "DATABASE_URL": config["DATABASE_URL"],
+        "REDIS_URL": "",
+        "SECRET_KEY": "",
+        "ENCRYPTION_KEYS": "",
+        "PUBLIC_URL": config["PUBLIC_URL"],
+        **{name: config[name] for name in SANDBOX_SETTINGS},
+    }
+    return [(f"{PREFIX}_{name}", str(value)) for name, value in settings.items()]
 
 
 def _first_token(app: App) -> str:

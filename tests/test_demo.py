@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from suite_server.sandbox.install_pages import NEW
 
@@ -37,6 +40,23 @@ def start_demo(instance: Path) -> tuple[subprocess.Popen, list[str]]:
     threading.Thread(target=read, daemon=True).start()
     assert ready.wait(60), "\n".join(lines)
     return process, lines
+
+
+def demo_env(lines: list[str]) -> dict[str, str]:
+    """The environment of "another shell": ours without SUITE_SERVER_*, plus the demo's exports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_SERVER_")}
+    exports = [line.strip() for line in lines if line.strip().startswith("export ")]
+    for export in exports:
+        name, _, value = shlex.split(export)[1].partition("=")
+        env[name] = value
+    return env
+
+
+def command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "suite_server.cli", *args],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
 
 
 def link(lines: list[str], label: str) -> str:
@@ -71,6 +91,15 @@ def test_demo_runs_installs_and_stops(tmp_path):
         sandbox = link(lines, "The sandbox")
         assert requests.get(sandbox, timeout=10).status_code == 200
         time.sleep(0.5)  # the Open `authorized` push and its job, after the redirect
+
+        # "In another shell": with the settings the demo printed, a command that calls the
+        # platforms calls the sandbox (it used to call the real hosts with demo credentials).
+        env = demo_env(lines)
+        assert env["SUITE_SERVER_WECOM_API_BASE"] == env["SUITE_SERVER_WECHAT_API_BASE"]
+        assert env["SUITE_SERVER_WECOM_API_BASE"] == sandbox.removesuffix("/sandbox/")
+        reconciled = command(env, "tenants", "reconcile")
+        assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
+        assert "wwdemosuite: " in reconciled.stdout and "not reconciled" not in reconciled.stdout
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(30)
@@ -78,13 +107,8 @@ def test_demo_runs_installs_and_stops(tmp_path):
     assert "Stopping the demo." in lines
     assert "Traceback" not in "\n".join(lines)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_SERVER_")}
-    env["SUITE_SERVER_INSTANCE_PATH"] = str(tmp_path)
-    env["SUITE_SERVER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.db'}"
-    listed = subprocess.run(
-        [sys.executable, "-m", "suite_server.cli", "tenants", "list", "--json"],
-        capture_output=True, text=True, env=env, check=True,
-    )  # fmt: skip
+    listed = command(env, "tenants", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
     tenants = {row["tenant_id"]: row for row in json.loads(listed.stdout)}
     assert tenants["wwacme"]["status"] == tenants["wxacme"]["status"] == "active"
     assert tenants["wwacme"]["app_id"] == "wwdemosuite"
@@ -111,3 +135,52 @@ def test_demo_port_taken_is_one_line(tmp_path):
         .startswith(f"Error: sandbox: cannot listen on 127.0.0.1:{port}")
     )
     assert "Traceback" not in result.stderr
+
+
+class Receiver:
+    """A webhook receiver that is down (HTTP 500), noting when each delivery came."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+        @Request.application
+        def answer(request: Request) -> Response:
+            self.times.append(time.monotonic())
+            return Response("down", status=500)
+
+        self.server = make_server("127.0.0.1", 0, answer, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_ctrl_c_with_a_webhook_retry_pending_stops_at_once(tmp_path):
+    receiver = Receiver()
+    process, lines = start_demo(tmp_path)
+    try:
+        env = demo_env(lines)
+        hooked = command(env, "apps", "webhook", "wxdemocomponent", "--url", receiver.url)
+        assert hooked.returncode == 0, hooked.stderr
+        done = install(link(lines, "Authorize the demo component"), "wxacme")
+        assert done.status_code == 200
+        sandbox = link(lines, "The sandbox").removesuffix("/")
+        pushed = requests.post(
+            f"{sandbox}/push", json={"app_id": "wxdemocomponent", "kind": "text",
+                                     "tenant_id": "wxacme", "content": "hello"}, timeout=30,
+        ).json()  # fmt: skip
+        assert pushed["delivered"], pushed
+        deadline = time.monotonic() + 30
+        while not receiver.times:  # the first delivery fails: its retry waits 5 to 10 s
+            assert time.monotonic() < deadline, "\n".join(lines)
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        stopped_at = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        code = process.wait(60)
+        took = time.monotonic() - stopped_at
+        receiver.server.shutdown()
+    assert code == 0
+    assert "Stopping the demo." in lines
+    assert took < 5, f"Ctrl-C took {took:.1f} s"  # it used to wait 10 s and more for the retry
+    assert [t for t in receiver.times if t >= stopped_at] == []  # no delivery after the stop
+    assert len(receiver.times) == 1

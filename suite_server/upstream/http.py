@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -96,9 +97,8 @@ class ApiClient:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            # Only the exception's type: its text holds the URL, and so the token in the query.
             kind = "config" if isinstance(exc, _BAD_URL) else "busy"
-            error = UpstreamError(endpoint, None, type(exc).__name__, kind, status)
+            error = UpstreamError(endpoint, None, self._no_answer(exc), kind, status)
         else:
             with response:
                 status = response.status_code
@@ -123,6 +123,18 @@ class ApiClient:
             # exception (whose message holds the URL) into a traceback someone logs.
             raise error
         return answer
+
+    def _no_answer(self, exc: requests.RequestException) -> str:
+        """`ConnectionError from qyapi.weixin.qq.com: Connection refused`: the exception's type,
+        the host (once) and the system's reason. Never the exception's text: it holds the URL,
+        and so the token in the query, and names the host three times over."""
+        host = urlsplit(self.base_url).netloc.rpartition("@")[2] or self.base_url
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, OSError) and isinstance(cause.strerror, str) and cause.strerror:
+                return f"{type(exc).__name__} from {host}: {cause.strerror[:200]}"
+            cause = cause.__cause__ or cause.__context__
+        return f"{type(exc).__name__} from {host}"
 
     def _answer(self, endpoint: str, response: requests.Response) -> dict[str, Any]:
         status = response.status_code

@@ -69,15 +69,19 @@ def test_body_is_utf8_json_not_escapes(component: Registered) -> None:
     assert spy.seen[0]["headers"]["Content-Type"] == "application/json; charset=utf-8"
 
 
-def test_no_answer_is_busy_and_leaks_no_url() -> None:
-    client = ApiClient(f"http://127.0.0.1:{free_port()}", errcodes=WECOM_ERRCODES)
+def test_no_answer_is_busy_names_the_host_once_and_leaks_no_url(caplog) -> None:
+    host = f"127.0.0.1:{free_port()}"
+    client = ApiClient(f"http://{host}", errcodes=WECOM_ERRCODES)
     token = "-".join(["secret", "token", "value"])  # not spelled out in this source line
+    caplog.set_level(logging.INFO)
     with pytest.raises(UpstreamError) as caught:
         client.call("GET", "/cgi-bin/x", params={"suite_access_token": token})
     error = caught.value
     assert (error.kind, error.errcode, error.http_status) == ("busy", None, 0)
-    assert error.errmsg == "ConnectionError"
-    assert str(error) == "x: no answer ConnectionError"
+    assert error.errmsg == f"ConnectionError from {host}: Connection refused"
+    assert str(error) == f"x: no answer ConnectionError from {host}: Connection refused"
+    [line] = [r.getMessage() for r in caplog.records if r.name == "suite_server.upstream.http"]
+    assert line.count(host) == 1 and token not in line
     # requests puts the URL (and the token) in its message: it must not be chained in.
     assert error.__cause__ is None and error.__context__ is None
     assert token not in "".join(traceback.format_exception(error))

@@ -181,6 +181,8 @@ def test_ctrl_c_with_a_webhook_retry_pending_stops_at_once(tmp_path):
         receiver.server.shutdown()
     assert code == 0
     assert "Stopping the demo." in lines
-    assert took < 5, f"Ctrl-C took {took:.1f} s"  # it used to wait 10 s and more for the retry
+    # It used to wait for the retry: 10 s at least (11.1 s measured), then exit. Now ~0.3 s to
+    # stop plus the interpreter's exit (~2 s in all here; more when the machine is loaded).
+    assert took < 8, f"Ctrl-C took {took:.1f} s"
     assert [t for t in receiver.times if t >= stopped_at] == []  # no delivery after the stop
     assert len(receiver.times) == 1

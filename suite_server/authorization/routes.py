@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, redirect, render_template, request
+from flask import Blueprint, current_app, make_response, redirect, render_template, request
 from sqlalchemy import select
 
 from suite_server import db
-from suite_server.authorization import flow
+from suite_server.authorization import flow, receipts
 from suite_server.errors import UpstreamError
-from suite_server.models import App
+from suite_server.models import App, Tenant
 from suite_server.tokens.service import TokenUnavailable, app_token
 from suite_server.upstream import api_for
 
@@ -72,10 +72,24 @@ def done(app_id: str):
     state, code = request.args.get("state", ""), request.args.get("auth_code", "")
     if not state or not code:
         raise flow.InstallError("The platform's answer is missing auth_code or state.")
-    flow.consume_state(db.session(), app, state)
+    session = db.session()
+    try:
+        flow.consume_state(session, app, state)
+    except flow.InstallError:
+        # A reload by the browser that completed it: the same result, nothing exchanged again.
+        tenant = receipts.recall(session, app, state)
+        if tenant is None:
+            raise
+        return _finished(app, tenant)
     api = api_for(app.platform, current_app.config)
-    token = app_token(db.session(), app, api)
-    tenant = flow.exchange_code(db.session(), app, code, api, token, source="redirect")
+    token = app_token(session, app, api)
+    tenant = flow.exchange_code(session, app, code, api, token, source="redirect")
+    response = make_response(_finished(app, tenant))
+    receipts.remember(response, app, state, tenant)
+    return response
+
+
+def _finished(app: App, tenant: Tenant):
     if app.landing_url:
         separator = "&" if "?" in app.landing_url else "?"
         return redirect(f"{app.landing_url}{separator}{urlencode({'tenant_id': tenant.tenant_id})}")

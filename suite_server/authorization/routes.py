@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 from sqlalchemy import select
 
 from suite_server import db
-from suite_server.authorization import flow, receipts
+from suite_server.authorization import flow, preauth, receipts, starts
 from suite_server.errors import UpstreamError
 from suite_server.models import App, Tenant
 from suite_server.tokens.service import TokenUnavailable, app_token
@@ -20,6 +20,16 @@ bp = Blueprint("authorization", __name__, url_prefix="/install", template_folder
 @bp.errorhandler(flow.InstallError)
 def refused(exc: flow.InstallError):
     return render_template("authorization/error.html", message=str(exc)), 400
+
+
+@bp.errorhandler(starts.TooManyStarts)
+def too_many(exc: starts.TooManyStarts):
+    message = (
+        "Too many install attempts from your network. "
+        f"Please try again in {exc.retry_after} seconds."
+    )
+    page = render_template("authorization/error.html", message=message)
+    return page, 429, {"Retry-After": str(exc.retry_after)}
 
 
 @bp.errorhandler(UpstreamError)
@@ -50,15 +60,17 @@ def start(app_id: str):
     auth_type = request.args.get("auth_type", "3")
     if auth_type not in ("1", "2", "3"):
         raise flow.InstallError("auth_type must be 1 (official accounts), 2 (mini programs) or 3.")
+    client = starts.client_key(request.remote_addr)
+    starts.check(db.session(), client)
     api = api_for(app.platform, current_app.config)
-    token = app_token(db.session(), app, api)
     urls = flow.InstallUrls(
         current_app.config["PUBLIC_URL"],
         current_app.config["WECOM_INSTALL_URL"],
         current_app.config["OPEN_AUTH_URL"],
     )
     target = flow.start_install(
-        db.session(), app, api, token, urls,
+        db.session(), app, api, lambda: app_token(db.session(), app, api), urls,
+        client=client,
         mobile=request.args.get("mobile") == "1",
         auth_type=int(auth_type),
         biz_appid=request.args.get("biz_appid") or None,
@@ -73,6 +85,8 @@ def done(app_id: str):
     if not state or not code:
         raise flow.InstallError("The platform's answer is missing auth_code or state.")
     session = db.session()
+    # Whatever becomes of this state, its pre-auth code went through an approval.
+    preauth.retire_for_state(session, app, state)
     try:
         flow.consume_state(session, app, state)
     except flow.InstallError:

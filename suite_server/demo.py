@@ -148,6 +148,9 @@ def _set_up(demo: Demo) -> None:
             session.commit()
             # The sandbox pushes a first ticket now, as the platform does when an app is approved.
             demo.sandbox.sandbox.register(mirror(app, demo.public_url))
+            # As the WeCom console does when the URLs are saved: GET them with an echostr.
+            for check in demo.sandbox.sandbox.verify_urls(app_id):
+                click.echo(check["summary"])
         accounts.create_admin(session, ADMIN, demo.password)
         session.commit()
 

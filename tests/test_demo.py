@@ -81,6 +81,7 @@ def test_demo_runs_installs_and_stops(tmp_path):
         output = "\n".join(lines)
         # Tickets pushed by the sandbox and app tokens obtained with them, within seconds.
         assert output.count("ticket received, app token obtained") == 2, output
+        assert output.count("/callback/wecom/wwdemosuite/") == output.count(": verified") == 2
         password = re.search(r"one-time password: (\S+)", output).group(1)
         assert len(password) >= 12
 

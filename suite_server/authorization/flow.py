@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from suite_server.authorization import preauth
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import UpstreamError
 from suite_server.models import (
@@ -56,28 +58,34 @@ def start_install(
     session: Session,
     app: App,
     api,
-    app_token: str,
+    app_token: Callable[[], str],
     urls: InstallUrls,
     *,
+    client: str,
     mobile: bool = False,
     auth_type: int = 3,
     biz_appid: str | None = None,
 ) -> str:
-    """A pre-auth code and a one-time state; returns the platform page to send the browser to."""
+    """A pre-auth code (shared while valid, preauth.py) and a one-time state for `client` (its
+    starts are counted, starts.py); returns the platform page to send the browser to."""
     state = secrets.token_hex(16)  # WeCom: state is at most 128 of [a-zA-Z0-9] (wecom-suite.md §4)
-    if app.platform == "wecom":
-        code = api.get_pre_auth_code(app_token)
-        if app.test_mode:
-            api.set_session_info(app_token, code.code, auth_type=1)  # 1 = test install
-    else:
-        code = api.create_preauthcode(app_token, app.app_id)
-    session.add(InstallState(app_pk=app.id, state=state, expires_at=utcnow() + STATE_LIFETIME))
+    shared = preauth.code_for(session, app, api, app_token)
+    code, code_id = shared.code, shared.id
+    session.add(
+        InstallState(
+            app_pk=app.id,
+            state=state,
+            expires_at=utcnow() + STATE_LIFETIME,
+            client_addr=client,
+            pre_auth_code_id=code_id,
+        )
+    )
     session.commit()
     redirect_uri = f"{urls.public_url}/install/{app.app_id}/done"
     if app.platform == "wecom":
         query = {
             "suite_id": app.app_id,
-            "pre_auth_code": code.code,
+            "pre_auth_code": code,
             "redirect_uri": redirect_uri,
             "state": state,
         }
@@ -86,7 +94,7 @@ def start_install(
     # state rides inside redirect_uri.
     query = {
         "component_appid": app.app_id,
-        "pre_auth_code": code.code,
+        "pre_auth_code": code,
         "redirect_uri": f"{redirect_uri}?{urlencode({'state': state})}",
         "auth_type": str(auth_type),
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from suite_server.authorization import flow
+from suite_server.authorization import flow, preauth
 from suite_server.callbacks import xml
 from suite_server.models import App, InboundEvent
 
@@ -42,6 +42,9 @@ def process(session: Session, app: App, event: InboundEvent, api, app_token: str
         code = _code(fields)
         if not code:
             return "ignored"
+        # open-platform.md §2: the push names the pre-auth code its approval used up; stop
+        # handing it out even if the browser never comes back to /done.
+        preauth.retire_code(session, app, fields.get("PreAuthCode", ""))
         action = {"updateauthorized": "auth_changed", "reset_permanent_code": "credential_reset"}
         flow.exchange_code(
             session, app, code, api, app_token, source="push", action=action.get(kind, "")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, redirect, render_template, request
+from flask import Blueprint, current_app, make_response, redirect, render_template, request
 from sqlalchemy import select
 
 from suite_server import db
-from suite_server.authorization import flow
+from suite_server.authorization import flow, preauth, receipts, starts
 from suite_server.errors import UpstreamError
-from suite_server.models import App
+from suite_server.models import App, Tenant
 from suite_server.tokens.service import TokenUnavailable, app_token
 from suite_server.upstream import api_for
 
@@ -20,6 +20,16 @@ bp = Blueprint("authorization", __name__, url_prefix="/install", template_folder
 @bp.errorhandler(flow.InstallError)
 def refused(exc: flow.InstallError):
     return render_template("authorization/error.html", message=str(exc)), 400
+
+
+@bp.errorhandler(starts.TooManyStarts)
+def too_many(exc: starts.TooManyStarts):
+    message = (
+        "Too many install attempts from your network. "
+        f"Please try again in {exc.retry_after} seconds."
+    )
+    page = render_template("authorization/error.html", message=message)
+    return page, 429, {"Retry-After": str(exc.retry_after)}
 
 
 @bp.errorhandler(UpstreamError)
@@ -50,15 +60,17 @@ def start(app_id: str):
     auth_type = request.args.get("auth_type", "3")
     if auth_type not in ("1", "2", "3"):
         raise flow.InstallError("auth_type must be 1 (official accounts), 2 (mini programs) or 3.")
+    client = starts.client_key(request.remote_addr)
+    starts.check(db.session(), client)
     api = api_for(app.platform, current_app.config)
-    token = app_token(db.session(), app, api)
     urls = flow.InstallUrls(
         current_app.config["PUBLIC_URL"],
         current_app.config["WECOM_INSTALL_URL"],
         current_app.config["OPEN_AUTH_URL"],
     )
     target = flow.start_install(
-        db.session(), app, api, token, urls,
+        db.session(), app, api, lambda: app_token(db.session(), app, api), urls,
+        client=client,
         mobile=request.args.get("mobile") == "1",
         auth_type=int(auth_type),
         biz_appid=request.args.get("biz_appid") or None,
@@ -72,10 +84,26 @@ def done(app_id: str):
     state, code = request.args.get("state", ""), request.args.get("auth_code", "")
     if not state or not code:
         raise flow.InstallError("The platform's answer is missing auth_code or state.")
-    flow.consume_state(db.session(), app, state)
+    session = db.session()
+    # Whatever becomes of this state, its pre-auth code went through an approval.
+    preauth.retire_for_state(session, app, state)
+    try:
+        flow.consume_state(session, app, state)
+    except flow.InstallError:
+        # A reload by the browser that completed it: the same result, nothing exchanged again.
+        tenant = receipts.recall(session, app, state)
+        if tenant is None:
+            raise
+        return _finished(app, tenant)
     api = api_for(app.platform, current_app.config)
-    token = app_token(db.session(), app, api)
-    tenant = flow.exchange_code(db.session(), app, code, api, token, source="redirect")
+    token = app_token(session, app, api)
+    tenant = flow.exchange_code(session, app, code, api, token, source="redirect")
+    response = make_response(_finished(app, tenant))
+    receipts.remember(response, app, state, tenant)
+    return response
+
+
+def _finished(app: App, tenant: Tenant):
     if app.landing_url:
         separator = "&" if "?" in app.landing_url else "?"
         return redirect(f"{app.landing_url}{separator}{urlencode({'tenant_id': tenant.tenant_id})}")

@@ -52,6 +52,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("token sweep", 60, "tokens.sweep"),  # tokens/service.py SWEEP_EVERY
     Periodic("webhook sweep", 60, "webhooks.sweep"),  # pending deliveries whose job was lost
     Periodic("reconcile tenants", "0 3 * * *", "tenants.reconcile"),
+    Periodic("prune install states", 600, "installs.prune"),  # authorization/housekeeping.py
 ]
 
 

@@ -32,6 +32,7 @@ QUEUES = ("default", "low")  # RQ queue suite_server.<queue>; a worker serves th
 MODULES = (
     "suite_server.events",
     "suite_server.authorization.reconcile",
+    "suite_server.authorization.housekeeping",
     "suite_server.tokens.service",
     "suite_server.dispatch.release_check",
     "suite_server.dispatch.webhooks",

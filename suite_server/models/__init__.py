@@ -3,7 +3,12 @@
 from suite_server.models.accounts import AdminUser, ApiKey
 from suite_server.models.apps import PLATFORMS, App, Ticket
 from suite_server.models.audit import AuditEntry
-from suite_server.models.authorizations import AuthCodeClaim, InstallState, TenantHistory
+from suite_server.models.authorizations import (
+    AuthCodeClaim,
+    InstallState,
+    PreAuthCode,
+    TenantHistory,
+)
 from suite_server.models.events import InboundEvent
 from suite_server.models.tenants import Tenant
 from suite_server.models.tokens import AppToken, TenantToken
@@ -19,6 +24,7 @@ __all__ = [
     "AuthCodeClaim",
     "InboundEvent",
     "InstallState",
+    "PreAuthCode",
     "Tenant",
     "TenantHistory",
     "TenantToken",

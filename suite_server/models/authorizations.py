@@ -1,4 +1,5 @@
-"""The install flow's bookkeeping: one-time states, claimed auth codes, and tenant history."""
+"""The install flow's bookkeeping: shared pre-auth codes, one-time states, claimed auth codes, and
+tenant history."""
 
 from __future__ import annotations
 
@@ -11,11 +12,36 @@ from sqlalchemy.orm import Mapped, mapped_column
 from suite_server.db import Base, UTCDateTime, utcnow
 
 
+class PreAuthCode(Base):
+    """A pre-auth code from the platform, handed to every install started while it has minutes
+    left, so anonymous visits to /install/<app_id> do not cost an upstream call each. Not a
+    secret: every browser sent to the platform's page carries it in the URL. Retired (used_at)
+    once an approval went through with it: the platform may take it only once."""
+
+    __tablename__ = "pre_auth_codes"
+    __table_args__ = (Index("ix_pre_auth_codes_app_pk_expires_at", "app_pk", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(Text)
+    # WeCom: set_session_info made it a test install (auth_type 1); never shared across modes.
+    test_mode: Mapped[bool] = mapped_column(default=False)
+    obtained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class InstallState(Base):
     """The `state` of one install started at /install/<app_id>: bound to the app, single use,
-    expiring after 20 minutes, so a forged or replayed redirect back is refused."""
+    expiring after 20 minutes, so a forged or replayed redirect back is refused. Expired rows
+    are pruned (authorization/housekeeping.py); the starts per client address are counted from
+    the recent rows (authorization/starts.py)."""
 
     __tablename__ = "install_states"
+    __table_args__ = (
+        Index("ix_install_states_client_addr_created_at", "client_addr", "created_at"),
+        Index("ix_install_states_expires_at", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
@@ -23,6 +49,11 @@ class InstallState(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The browser's address (an IPv6 one as its /64), for the limit on starts per address.
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    pre_auth_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pre_auth_codes.id", ondelete="SET NULL")
+    )
 
 
 class AuthCodeClaim(Base):

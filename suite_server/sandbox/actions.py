@@ -1,12 +1,13 @@
 """Control-API actions where the sandbox plays a person or the platform on command: approve an
-install, push any event now, create many authorizations at once (all under /sandbox/)."""
+install, push any event now, check a saved callback URL as the console does, create many
+authorizations at once (all under /sandbox/)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from suite_server.sandbox import approvals, events
+from suite_server.sandbox import approvals, events, url_check
 from suite_server.sandbox import authorizations as auth
 from suite_server.sandbox import control_input as given
 from suite_server.sandbox.control_input import ControlError
@@ -109,6 +110,26 @@ def push() -> ResponseReturnValue:
             fields=fields,
         )
     return jsonify(result)
+
+
+@bp.post("/verify_url")
+def verify_url() -> ResponseReturnValue:
+    """{app_id, channel? (command | data; both when absent)} -> {"checks": [{channel, url,
+    verified, status, body, expected, error, took_ms, …}]}: what the WeCom console does when the
+    ISV saves the URL. The overview page's button posts a form and is sent back to the page."""
+    from_page = bool(request.form)
+    data = request.form.to_dict() if from_page else given.body()
+    app = given.app(given.text(data, "app_id", required=True))
+    if app.platform != WECOM:
+        raise ControlError(400, "the Open Platform console does not check callback URLs")
+    channel = given.text(data, "channel")
+    if channel and channel not in url_check.CHANNELS:
+        raise ControlError(400, f"channel must be one of {', '.join(url_check.CHANNELS)}")
+    state = current_sandbox().state
+    checks = url_check.verify_urls(state, app, [channel] if channel else url_check.CHANNELS)
+    if from_page:
+        return redirect(url_for("sandbox_control.index") + "#url-checks", 303)
+    return jsonify({"checks": checks})
 
 
 @bp.post("/tenants/bulk")

@@ -30,13 +30,17 @@ log = logging.getLogger(__name__)
 
 
 def create_sandbox_app(
-    settings: dict[str, Any] | None = None, *, clock: Callable[[], float] = time.time
+    settings: dict[str, Any] | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    seed: int | None = None,
 ) -> Flask:
     """A Flask app playing both platforms. `settings` are SandboxSettings keys (ValueError when
-    wrong); the ticker is created but not started (SandboxServer and the command start it)."""
+    wrong); `seed` makes its random choices repeatable (state.py); the ticker is created but not
+    started (SandboxServer and the command start it)."""
     app = Flask(__name__, template_folder="templates")
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # larger bodies get a 413, not our memory
-    state = SandboxState(SandboxSettings.from_dict(settings), clock=clock)
+    state = SandboxState(SandboxSettings.from_dict(settings), clock=clock, seed=seed)
     pusher = Pusher(state)
     app.extensions[EXTENSION] = Sandbox(state, pusher, Ticker(state, pusher))
     app.register_blueprint(wecom_api.bp)
@@ -95,8 +99,9 @@ class SandboxServer:
         port: int = 0,
         clock: Callable[[], float] = time.time,
         quiet: bool = True,
+        seed: int | None = None,
     ) -> None:
-        self.app = create_sandbox_app(settings, clock=clock)
+        self.app = create_sandbox_app(settings, clock=clock, seed=seed)
         self.quiet = quiet
         self.sandbox: Sandbox = self.app.extensions[EXTENSION]
         self.host = host
@@ -177,6 +182,13 @@ class SandboxServer:
     help="Rotate the Open refresh token on every api_authorizer_token call.",
 )
 @click.option(
+    "--seed",
+    default=None,
+    type=int,
+    help="Seed the random choices (ticket cadence and repeats, fault rates, MsgIds): "
+    "the same seed repeats a run.",
+)
+@click.option(
     "--server-url",
     default=None,
     metavar="URL",
@@ -189,6 +201,7 @@ def sandbox_command(
     ticket_interval: int,
     token_ttl: int,
     strict_refresh: bool,
+    seed: int | None,
     server_url: str | None,
 ) -> None:
     """Run the offline simulator of WeCom and the WeChat Open Platform."""
@@ -200,7 +213,7 @@ def sandbox_command(
         "token_ttl": token_ttl,
         "strict_refresh": strict_refresh,
     }
-    server = SandboxServer(settings, host=host, port=port, quiet=False)
+    server = SandboxServer(settings, host=host, port=port, quiet=False, seed=seed)
     try:
         base = server.start()
     except OSError as exc:

@@ -36,6 +36,7 @@ def index() -> ResponseReturnValue:
             "pushes": list(reversed(state.pushes))[:50],
             "calls": state.calls_report(),
             "messages": state.messages[-20:],
+            "url_checks": list(reversed(state.url_checks))[:20],
             "settings": state.settings.as_dict(),
         }
     return render_template("sandbox/index.html", **context)
@@ -217,7 +218,10 @@ def invalidate_tokens() -> ResponseReturnValue:
 
 @bp.post("/reset")
 def reset() -> ResponseReturnValue:
+    """{seed?}: forget everything; the random choices start again from `seed` (or the seed the
+    sandbox started with), so a client that cannot inject one can still repeat a run."""
     sandbox = current_sandbox()
-    sandbox.state.reset()
+    seed = given.whole_number(given.body(), "seed", 0, 2**63 - 1)
+    sandbox.state.reset(seed)
     sandbox.ticker.wake()
     return jsonify({"ok": True})

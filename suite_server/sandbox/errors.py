@@ -43,6 +43,8 @@ ERRMSGS: dict[int, str] = {
     61011: "invalid component",
     61023: "refresh_token is invalid",
 }
+# Where WeCom words a shared errcode its own way (wecom-suite.md §5: 41002 is about the corpid).
+WECOM_ERRMSGS: dict[int, str] = {41002: "corpid missing"}
 
 
 class ApiError(Exception):
@@ -51,12 +53,18 @@ class ApiError(Exception):
     def __init__(self, errcode: int, errmsg: str | None = None) -> None:
         super().__init__(errcode)
         self.errcode = errcode
-        self.errmsg = errmsg or ERRMSGS.get(errcode, "error")
+        self.errmsg = errmsg  # None: the platform's own text for the errcode
+
+
+def errmsg_of(platform: str, errcode: int) -> str:
+    if platform == "wecom" and errcode in WECOM_ERRMSGS:
+        return WECOM_ERRMSGS[errcode]
+    return ERRMSGS.get(errcode, "error")
 
 
 def error_body(platform: str, errcode: int, errmsg: str | None = None) -> dict:
     """The body the platform sends; each appends a request id to errmsg in its own way."""
-    text = errmsg or ERRMSGS.get(errcode, "error")
+    text = errmsg or errmsg_of(platform, errcode)
     rid = secrets.token_hex(8)
     if platform == "wecom":
         # WeCom: "<text>, hint: [<rid>], ... more info at https://open.work.weixin.qq.com/devtool/query?e=<code>"

@@ -9,7 +9,7 @@ from typing import Any
 from suite_server.sandbox import authorizations as auth
 from suite_server.sandbox import payloads
 from suite_server.sandbox.pushes import AUTH, COMMAND, DATA, MSG, Pusher, wire_time
-from suite_server.sandbox.state import WECOM, App, Code, SandboxState, Tenant
+from suite_server.sandbox.state import WECOM, App, Code, SandboxState, Tenant, Ticket
 
 
 class EventError(Exception):
@@ -25,7 +25,15 @@ def push_ticket(
     state: SandboxState, pusher: Pusher, app: App, value: str | None = None
 ) -> dict[str, Any]:
     """suite_ticket (wecom-suite.md §3) / component_verify_ticket (open-platform.md §1-§2)."""
-    ticket = state.issue_ticket(app, value)
+    return _deliver_ticket(pusher, app, state.issue_ticket(app, value))
+
+
+def push_scheduled_ticket(state: SandboxState, pusher: Pusher, app: App) -> dict[str, Any]:
+    """The ticker's push: a new ticket, or now and then (Open) the previous one again."""
+    return _deliver_ticket(pusher, app, state.repeat_ticket(app) or state.issue_ticket(app))
+
+
+def _deliver_ticket(pusher: Pusher, app: App, ticket: Ticket) -> dict[str, Any]:
     if app.platform == WECOM:
         plaintext = payloads.wecom_suite_ticket(app.app_id, ticket.value, wire_time())
         return pusher.deliver(app, "ticket", COMMAND, plaintext)
@@ -139,7 +147,7 @@ def push_message(
     (Open message URL, with `openid` in the query)."""
     _require(app, app.platform, tenant)
     now = wire_time()
-    msg_id = msg_id or secrets.randbelow(10**18) + 10**18
+    msg_id = msg_id or new_msg_id(state, now)
     if app.platform == WECOM:
         user = from_user or "zhangsan"
         if kind == "text":
@@ -157,6 +165,13 @@ def push_message(
     else:
         plaintext = payloads.open_event(tenant.user_name, openid, event, now, fields)
     return pusher.deliver(app, kind, MSG, plaintext, tenant, openid=openid)
+
+
+def new_msg_id(state: SandboxState, create_time: int) -> int:
+    """A MsgId as the platform makes them: CreateTime in the high 32 bits, 32 other bits below
+    (wecom-suite.md §2 vector D, a real capture: 6972028683187026694 >> 32 == 1623301925)."""
+    with state.lock:
+        return (create_time << 32) | state.random.getrandbits(32)
 
 
 def _require(app: App, platform: str, tenant: Tenant) -> None:

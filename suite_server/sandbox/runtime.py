@@ -34,6 +34,16 @@ class Sandbox:
         self.ticker.wake()
         return existing
 
+    def verify_urls(self, app_id: str) -> list[dict]:
+        """What the console does when the ISV saves the app's callback URLs: WeCom checks both
+        with a GET echostr (url_check.py); the Open Platform checks none, so [] for a component.
+        Each outcome has `verified`, `error` and a one-line `summary`."""
+        from suite_server.sandbox import url_check
+        from suite_server.sandbox.state import WECOM
+
+        app = self.state.app(app_id, WECOM)
+        return [] if app is None else url_check.verify_urls(self.state, app)
+
 
 def current_sandbox() -> Sandbox:
     return current_app.extensions[EXTENSION]

@@ -27,11 +27,20 @@ class SandboxSettings:
     # open-platform.md §4.5: the refresh token does not rotate in practice; strict mode rotates it
     # on every api_authorizer_token call and kills the old one at once (the worst case).
     strict_refresh: bool = False
-    # wecom-suite.md §3 / open-platform.md §1: a ticket is pushed every 10 minutes.
+    # wecom-suite.md §3 / open-platform.md §1: a ticket is pushed every 10 minutes...
     ticket_interval: float = 600
-    # wecom-suite.md §1: no answer within 5 s counts as a failure, 3 attempts in total.
+    # ...nominally: the gaps observed are 7-14 minutes (wecom-suite.md §3), so each gap is drawn
+    # from 0.7-1.4 x ticket_interval; false pushes at exactly ticket_interval.
+    ticket_jitter: bool = True
+    # open-platform.md §1 [obs]: the same Open ticket is pushed again now and then (for about an
+    # hour): the chance that a scheduled Open ticket push repeats the previous value.
+    open_ticket_repeat: float = 0.2
+    # wecom-suite.md §1: no answer within 5 s counts as a failure, 3 attempts in total...
     push_timeout: float = 5.0
     push_attempts: int = 3
+    # ...but create_auth, change_auth, cancel_auth and reset_permanent_code must be answered
+    # within 1000 ms (doc/90642, doc/97175).
+    auth_push_timeout: float = 1.0
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes` once every key and value checks out; ValueError names a bad one."""
@@ -49,7 +58,13 @@ class SandboxSettings:
         return settings
 
 
-_MINIMUMS = {"ticket_interval": 1, "push_attempts": 1, "open_token_grace": 0}
+_MINIMUMS = {
+    "ticket_interval": 1,
+    "push_attempts": 1,
+    "open_token_grace": 0,
+    "open_ticket_repeat": 0,
+}
+_MAXIMUMS = {"open_ticket_repeat": 1}
 _INTEGERS = {"push_attempts"}
 
 
@@ -65,7 +80,8 @@ def _check(name: str, value: Any) -> Any:
         raise ValueError(f"{name} must be a number")
     if name in _INTEGERS and value != int(value):
         raise ValueError(f"{name} must be a whole number")
-    minimum = _MINIMUMS.get(name, 0.001)
-    if value < minimum or value > 10**9:
-        raise ValueError(f"{name} must be between {minimum} and 1e9")
+    minimum, maximum = _MINIMUMS.get(name, 0.001), _MAXIMUMS.get(name, 10**9)
+    if value < minimum or value > maximum:
+        shown = "1e9" if maximum == 10**9 else maximum
+        raise ValueError(f"{name} must be between {minimum} and {shown}")
     return int(value) if name in _INTEGERS else value

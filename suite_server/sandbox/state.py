@@ -2,7 +2,9 @@
 
 One lock guards everything; every method that reads or writes takes it (`with state.lock:` in
 callers that need several steps to be atomic; the lock is re-entrant). Time comes from an
-injectable clock so tests can move it.
+injectable clock so tests can move it, and every random choice of the simulation (ticket cadence
+and repeats, fault rates, MsgIds, echostr plaintexts) from `state.random`, seedable so a run can
+be repeated exactly. Secrets (tokens, codes, tickets) stay unpredictable whatever the seed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from suite_server.sandbox.tokens import TokenBook
 WECOM = "wecom"
 OPEN = "open"
 PLATFORMS = (WECOM, OPEN)
+# open-platform.md §1 [obs]: the same ticket string pushed repeatedly "for about an hour".
+TICKET_REPEAT_WINDOW = 3600.0
 
 
 @dataclass
@@ -117,13 +121,15 @@ class SandboxState:
         self,
         settings: SandboxSettings | None = None,
         clock: Callable[[], float] = time.time,
+        seed: int | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = clock
         self.offset = 0.0  # moved by POST /sandbox/clock for clients that cannot inject a clock
         self.settings = settings or SandboxSettings()
         self._initial_settings = SandboxSettings(**self.settings.as_dict())
-        self.random = random.Random()
+        self.seed = seed
+        self.random = random.Random(seed)
         self._reset_data()
 
     def _reset_data(self) -> None:
@@ -137,14 +143,18 @@ class SandboxState:
         self.tenant_calls: dict[str, Counter[str]] = {}
         self.pushes: deque[dict[str, Any]] = deque(maxlen=200)
         self.messages: list[dict[str, Any]] = []
+        self.url_checks: deque[dict[str, Any]] = deque(maxlen=50)
         self._agent_ids = 1000001
 
-    def reset(self) -> None:
-        """Forget everything and go back to the settings the sandbox started with."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget everything and go back to the settings the sandbox started with; the random
+        choices start again from `seed` (or the seed it started with)."""
         with self.lock:
             self._reset_data()
             self.offset = 0.0
             self.settings = SandboxSettings(**self._initial_settings.as_dict())
+            self.seed = seed if seed is not None else self.seed
+            self.random = random.Random(self.seed)
 
     def now(self) -> float:
         return self.clock() + self.offset
@@ -171,6 +181,24 @@ class SandboxState:
             history.append(ticket)
             del history[:-20]
             return ticket
+
+    def repeat_ticket(self, app: App) -> Ticket | None:
+        """Now and then (`open_ticket_repeat`) the Open Platform pushes the ticket it pushed
+        before, while that one is under an hour old (open-platform.md §1 [obs]); WeCom tickets
+        are always new. Returns the repeated ticket, recorded as pushed again, or None."""
+        with self.lock:
+            history = self.tickets.get(app.app_id)
+            if app.platform != OPEN or not history:
+                return None
+            last = history[-1]
+            if self.now() - last.issued_at >= TICKET_REPEAT_WINDOW:
+                return None
+            if self.random.random() >= self.settings.open_ticket_repeat:
+                return None
+            # Its validity still counts from its first push.
+            history.append(Ticket(last.value, last.issued_at))
+            del history[:-20]
+            return last
 
     def ticket_age(self, app_id: str, value: str) -> float | None:
         """Seconds since `value` was pushed to this app, or None if it never was."""
@@ -233,6 +261,10 @@ class SandboxState:
     def record_push(self, record: dict[str, Any]) -> None:
         with self.lock:
             self.pushes.append(record)
+
+    def record_url_check(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.url_checks.append(record)
 
     def record_message(self, record: dict[str, Any]) -> None:
         with self.lock:

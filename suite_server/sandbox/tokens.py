@@ -29,7 +29,9 @@ class Token:
     revoked: bool = False
 
     def remaining(self, now: float) -> int:
-        return max(0, int(self.expires_at - now))
+        # Rounded, not truncated: a token minted this instant reports its whole 7200 s, where
+        # float time made int() say 7199 (expires_at - now is 7199.9999998 for most clocks).
+        return max(0, round(self.expires_at - now))
 
 
 class TokenBook:

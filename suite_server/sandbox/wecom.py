@@ -37,11 +37,11 @@ def get_suite_token(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]
         age = state.ticket_age(app.app_id, text(body, "suite_ticket"))
         if age is None or age >= state.settings.wecom_ticket_ttl:
             raise ApiError(40085)
-        # §4 Token semantics: the same token while valid; success bodies have no errcode.
-        token = state.tokens.same_or_new(
-            "suite", app.app_id, None, state.now(), state.settings.token_ttl
-        )
-        return {"suite_access_token": token.value, "expires_in": token.remaining(state.now())}
+        # §4 Token semantics: the same token while valid; success bodies have no errcode. The
+        # clock is read once: a second read reported a fresh token's lifetime as 7199.
+        now = state.now()
+        token = state.tokens.same_or_new("suite", app.app_id, None, now, state.settings.token_ttl)
+        return {"suite_access_token": token.value, "expires_in": token.remaining(now)}
 
 
 def suite_from_token(state: SandboxState, value: str | None) -> App:

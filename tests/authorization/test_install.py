@@ -138,3 +138,34 @@ def test_expired_auth_code_shows_a_clear_error_and_stores_nothing(platform, suit
 def test_unknown_app_is_400(platform):
     response = requests.get(f"{platform.server}/install/wwnobody", timeout=30)
     assert response.status_code == 400 and "no such app" in response.text
+
+
+@pytest.mark.parametrize("landing", [False, True])
+def test_reloading_the_done_page_shows_the_result_again_to_that_browser_only(
+    platform, suite, landing
+):
+    if landing:
+        suite.landing_url = "https://isv.example.com/welcome"
+        db.session().commit()
+    browser = requests.Session()
+    back = platform.approve_in_browser(platform.start_install(suite), "wwcorp-reload", "Reload")
+    first = browser.get(back, allow_redirects=False, timeout=30)
+    again = browser.get(back, allow_redirects=False, timeout=30)
+    assert again.status_code == first.status_code == (302 if landing else 200)
+    if landing:
+        assert again.headers["Location"] == first.headers["Location"]
+        assert first.headers["Location"].endswith("tenant_id=wwcorp-reload")
+    else:
+        assert "Installed" in again.text and "wwcorp-reload" in again.text
+    assert platform.calls()["get_permanent_code"] == 1  # the code was exchanged once
+    assert len(tenants()) == 1
+
+    other_browser = requests.get(back, allow_redirects=False, timeout=30)
+    assert other_browser.status_code == 400 and "Start the install again" in other_browser.text
+    forged = requests.Session()
+    for cookie in browser.cookies:  # the same cookie, its value altered: refused
+        forged.cookies.set(cookie.name, cookie.value[:-2] + "xx", path=cookie.path)
+    assert forged.get(back, allow_redirects=False, timeout=30).status_code == 400
+    # The receipt is for this state only: another finished state of this browser is not shown.
+    other_state = back.replace(query_of(back)["state"], "1" * 32)
+    assert browser.get(other_state, allow_redirects=False, timeout=30).status_code == 400

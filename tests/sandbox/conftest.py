@@ -63,9 +63,12 @@ class Received:
 class Receiver:
     """Stands in for our server at the contract URLs. `mode` decides the answer:
     success | fail (HTTP 500) | wrong_body | empty | slow (sleeps `delay`) | reply (an encrypted
-    passive reply with `reply_content`); `fail_first` makes the first N pushes fail with 500."""
+    passive reply with `reply_content`); `fail_first` makes the first N pushes fail with 500.
+    A GET (the console's URL check) is answered with the echostr's plaintext, decrypted for the
+    provider corpid in `providers` (wrong_body: with a newline after it)."""
 
     apps: dict[str, tuple[str, str]] = field(default_factory=dict)  # app_id -> (token, aes key)
+    providers: dict[str, str] = field(default_factory=dict)  # suite id -> provider corpid
     received: list[Received] = field(default_factory=list)
     mode: str = "success"
     fail_first: int = 0
@@ -90,6 +93,7 @@ class Receiver:
     def reset(self) -> None:
         with self._lock:
             self.apps.clear()
+            self.providers.clear()
             self.received.clear()
         self.mode, self.fail_first, self.delay = "success", 0, 0.0
         self.reply_content, self.reply_receive_id = "pong", None
@@ -127,6 +131,8 @@ class Receiver:
         if len(parts) < 4 or parts[0] != "callback":
             return Response("not found", 404)
         app_id, channel = parts[2], parts[3]
+        if request.method == "GET":
+            return self._url_check(request, app_id, channel)
         body = request.get_data(as_text=True)
         args = {k: v for k, v in request.args.items()}
         item = Received(request.path, channel, app_id, args, body, xmltodict.parse(body)["xml"])
@@ -167,6 +173,31 @@ class Receiver:
                 crypto = type(crypto)(token, key, self.reply_receive_id)
             return Response(crypto.encrypt_message(reply, args["nonce"]), content_type="text/xml")
         return Response("success")
+
+    def _url_check(self, request: Request, app_id: str, channel: str) -> Response:
+        """The console's GET with `echostr` (wecom-suite.md §1): answer the plaintext bare."""
+        args = {k: v for k, v in request.args.items()}
+        item = Received(request.path, channel, app_id, args, "", {})
+        token, key = self.apps[app_id]
+        try:
+            # wechatpy checks the receive id strictly: the provider corpid for every GET.
+            crypto = WecomCrypto(token, key, self.providers.get(app_id, ""))
+            item.plaintext = crypto.check_signature(
+                args["msg_signature"], args["timestamp"], args["nonce"], args["echostr"]
+            )
+        except Exception as exc:  # record it; the test asserts on it
+            item.error = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            self.received.append(item)
+        if item.error:
+            return Response("bad URL check", 400)
+        if self.mode == "fail":
+            return Response("boom", 500)
+        if self.mode == "slow":
+            time.sleep(self.delay)
+        if self.mode == "wrong_body":
+            return Response(item.plaintext + "\n")
+        return Response(item.plaintext)
 
     @staticmethod
     def _crypto(platform: str, channel: str, app_id: str, outer: dict, token: str, key: str) -> Any:
@@ -339,6 +370,7 @@ def receiver(receiver_server: Receiver) -> Receiver:
 
 def _register(sandbox: SandboxServer, receiver: Receiver, app: dict[str, Any]) -> None:
     receiver.apps[app["app_id"]] = (app["token"], app["aes_key"])
+    receiver.providers[app["app_id"]] = app.get("provider_corpid", "")
     body = {**app, "server_url": receiver.base_url}
     response = requests.post(f"{sandbox.base_url}/sandbox/apps", json=body, timeout=10)
     assert response.status_code == 201, response.text

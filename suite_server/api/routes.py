@@ -30,6 +30,7 @@ from suite_server.tokens.service import (
     serve_app_token,
     serve_tenant_token,
 )
+from suite_server.whole_numbers import BadNumber, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +246,9 @@ def _unknown_tenant(app_id: str, tenant_id: str) -> ApiError:
 
 
 def _limit(value: str | None) -> int:
-    if value in (None, ""):
-        return queries.PAGE_SIZE
-    if not (value.isascii() and value.isdigit() and 1 <= int(value[:4]) <= queries.MAX_PAGE):
-        raise ApiError(
-            400, "bad_request", f"limit must be a whole number from 1 to {queries.MAX_PAGE}"
+    try:
+        return whole_number(
+            value, "limit", minimum=1, maximum=queries.MAX_PAGE, default=queries.PAGE_SIZE
         )
-    return int(value)
+    except BadNumber as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None

@@ -23,7 +23,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from suite_server import db
+from suite_server import accounts, db
 from suite_server.admin import apps, audit, auth, csrf, dashboard, events, tenants
 from suite_server.admin.forms import (
     ActionForm,
@@ -199,6 +199,11 @@ def audit_log():
         db.session(), actor=_arg("actor"), target=_arg("target"), before=_int_arg("before")
     )
     return render_template("admin/audit.html", page=page, args=request.args)
+
+
+@bp.get("/api-keys")
+def api_key_list():
+    return render_template("admin/api_keys.html", keys=accounts.list_api_keys(db.session()))
 
 
 # -- tenants -----------------------------------------------------------------------------------

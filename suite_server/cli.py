@@ -1,4 +1,4 @@
-"""The `suite-server` command group (contract.md "CLI"): every user error is one line on stderr
+"""The `suite-server` command group (docs/cli.md): every user error is one line on stderr
 and a non-zero exit, never a traceback."""
 
 from __future__ import annotations

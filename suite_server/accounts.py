@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from suite_server.apps import ValidationError
 from suite_server.db import utcnow
-from suite_server.models import AdminUser, ApiKey
+from suite_server.models import AdminUser, ApiKey, App
 
 _NAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")
 MIN_PASSWORD = 10
+MAX_SCOPE = 50  # apps or path prefixes per API key
+# A platform API path prefix, as the gateway will see it: /cgi-bin/message/, /wxa/
+_PATH_PREFIX = re.compile(r"/[A-Za-z0-9_./-]{0,199}")
 
 
 def create_admin(session: Session, username: str, password: str) -> AdminUser:
@@ -29,15 +33,68 @@ def create_admin(session: Session, username: str, password: str) -> AdminUser:
     return user
 
 
-def create_api_key(session: Session, name: str) -> str:
-    """Add an API key and return it; it is shown once and only its hash is kept."""
+def create_api_key(
+    session: Session,
+    name: str,
+    *,
+    app_ids: Iterable[str] = (),
+    path_prefixes: Iterable[str] = (),
+) -> str:
+    """Add an API key and return it; it is shown once and only its hash is kept. With
+    `app_ids` the key may use only those apps (each must exist); `path_prefixes` are kept for
+    the tenant gateway (not enforced yet, as there is no gateway)."""
     if not _NAME.fullmatch(name or ""):
         raise ValidationError("API key name must be 1 to 100 letters, digits or . _ @ -")
     if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
         raise ValidationError(f"an API key named {name} already exists")
-    row, key = ApiKey.generate(name)
+    apps, prefixes = _scope_apps(session, app_ids), _scope_prefixes(path_prefixes)
+    row, key = ApiKey.generate(name, app_ids=apps, path_prefixes=prefixes)
     session.add(row)
     return key
+
+
+def _scope_apps(session: Session, app_ids: Iterable[str]) -> list[str] | None:
+    wanted = sorted(set(app_ids))
+    if not wanted:
+        return None  # every app
+    if len(wanted) > MAX_SCOPE:
+        raise ValidationError(f"an API key may name at most {MAX_SCOPE} apps")
+    # A typo would make a key that reaches nothing: refuse it now rather than 403 later.
+    plausible = [app_id for app_id in wanted if len(app_id) <= 64 and "\x00" not in app_id]
+    known = set(session.scalars(select(App.app_id).where(App.app_id.in_(plausible))))
+    missing = [app_id for app_id in wanted if app_id not in known]
+    if missing:
+        raise ValidationError(f"no app {missing[0]!r}: see `suite-server apps list`")
+    return wanted
+
+
+def _scope_prefixes(prefixes: Iterable[str]) -> list[str] | None:
+    wanted = sorted(set(prefixes))
+    if not wanted:
+        return None  # any path
+    if len(wanted) > MAX_SCOPE:
+        raise ValidationError(f"an API key may name at most {MAX_SCOPE} path prefixes")
+    for prefix in wanted:
+        segments = prefix.split("/")[1:]
+        if not _PATH_PREFIX.fullmatch(prefix) or "." in segments or ".." in segments:
+            raise ValidationError(
+                f"path prefix {prefix[:100]!r} must start with / and hold only letters, digits"
+                " and / _ . - (at most 200), like /cgi-bin/message/"
+            )
+    return wanted
+
+
+def scope_of(key: ApiKey) -> str:
+    """The key's scope in words, for listings."""
+    apps = ", ".join(key.app_ids) if key.app_ids else "every app"
+    if not key.path_prefixes:
+        return apps
+    return f"{apps}; gateway paths {', '.join(key.path_prefixes)} (not enforced yet)"
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    """Every key, revoked ones included, by name."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.name)))
 
 
 def revoke_api_key(session: Session, name: str) -> None:

@@ -1,4 +1,4 @@
-"""The `suite-server` command group (contract.md "CLI"): every user error is one line on stderr
+"""The `suite-server` command group (docs/cli.md): every user error is one line on stderr
 and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
@@ -445,13 +445,30 @@ def apikeys_group() -> None:
 
 @apikeys_group.command("create")
 @click.argument("name")
+@click.option("--app", "app_ids", multiple=True, metavar="APP_ID", help="limit it to this app")
+@click.option(
+    "--path-prefix", "path_prefixes", multiple=True, metavar="PREFIX",
+    help="gateway paths it may call (stored; not enforced until the gateway exists)",
+)  # fmt: skip
 @needs_schema
-def apikeys_create(name: str) -> None:
-    """Create an API key and print it once."""
+def apikeys_create(name: str, app_ids: tuple[str, ...], path_prefixes: tuple[str, ...]) -> None:
+    """Create an API key and print it once; --app (repeatable) limits it to those apps."""
     with db.transaction() as session:
-        key = accounts.create_api_key(session, name)
+        key = accounts.create_api_key(session, name, app_ids=app_ids, path_prefixes=path_prefixes)
     click.echo(key)
     click.echo("store this key now: it is not shown again", err=True)
+
+
+@apikeys_group.command("list")
+@needs_schema
+def apikeys_list() -> None:
+    """List API keys with their scope (never the key itself)."""
+    rows = [
+        [k.name, k.prefix + "...", accounts.scope_of(k), _iso(k.last_used_at) or "-",
+         "revoked" if k.revoked_at else "active"]
+        for k in accounts.list_api_keys(db.session())
+    ]  # fmt: skip
+    _table(["NAME", "KEY", "SCOPE", "LAST USED", "STATE"], rows)
 
 
 @apikeys_group.command("revoke")

@@ -1,5 +1,5 @@
 """A client of the token API for the ISV's other services: tokens cached until shortly before
-they expire, and the refresh-when-the-platform-refused-it call (contract.md "Token API").
+they expire, and the refresh-when-the-platform-refused-it call (docs/api.md).
 
 It needs nothing of the server but `requests`, so a service can copy this one file::
 
@@ -18,7 +18,8 @@ It needs nothing of the server but `requests`, so a service can copy this one fi
 
 Any error answer (or no answer) raises TokenClientError with the HTTP status and the API's
 error code: "tenant_cancelled" / "tenant_needs_reauth" (409) mean the tenant must authorize
-again; a 503 means try later (`retry_after` seconds).
+again; "forbidden" (403) that the API key is limited to other apps; a 503 means try later
+(`retry_after` seconds).
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 
 from flask import Flask, Response, g, request
 
+from suite_server import access_log
+
 CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "log_context", default=None
 )
@@ -140,6 +142,7 @@ def bind(**fields: object) -> None:
 def init_app(app: Flask) -> None:
     """Request ids and the app / tenant of each request, for every log line it causes."""
     _install_record_factory()
+    access_log.install()  # no install auth_code in the servers' access log lines
 
     @app.before_request
     def _start() -> None:

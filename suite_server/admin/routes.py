@@ -23,7 +23,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from suite_server import db
+from suite_server import accounts, db
 from suite_server.admin import apps, audit, auth, csrf, dashboard, events, tenants
 from suite_server.admin.forms import (
     ActionForm,
@@ -37,6 +37,7 @@ from suite_server.db import utcnow
 from suite_server.models.events import STATUSES as EVENT_STATUSES
 from suite_server.models.tenants import STATUSES as TENANT_STATUSES
 from suite_server.models.webhooks import STATUSES as DELIVERY_STATUSES
+from suite_server.whole_numbers import MAX_ID, BadNumber, whole_number
 
 bp = Blueprint(
     "admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static"
@@ -129,8 +130,10 @@ def _actor() -> str:
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    try:
+        return whole_number(request.args.get(name), name, minimum=1, maximum=MAX_ID)
+    except BadNumber as exc:
+        abort(Response(render_template("admin/error.html", message=str(exc)), 400))
 
 
 def _arg(name: str, choices: tuple[str, ...] | None = None) -> str | None:
@@ -196,6 +199,11 @@ def audit_log():
         db.session(), actor=_arg("actor"), target=_arg("target"), before=_int_arg("before")
     )
     return render_template("admin/audit.html", page=page, args=request.args)
+
+
+@bp.get("/api-keys")
+def api_key_list():
+    return render_template("admin/api_keys.html", keys=accounts.list_api_keys(db.session()))
 
 
 # -- tenants -----------------------------------------------------------------------------------
@@ -302,7 +310,7 @@ def event_list():
     )  # fmt: skip
 
 
-@bp.get("/events/<int:event_id>")
+@bp.get(f"/events/<int(max={MAX_ID}):event_id>")
 def event_page(event_id: int):
     view = events.event_view(db.session(), event_id)
     if view is None:
@@ -310,7 +318,7 @@ def event_page(event_id: int):
     return render_template("admin/event.html", view=view, form=ActionForm())
 
 
-@bp.post("/events/<int:event_id>/reprocess")
+@bp.post(f"/events/<int(max={MAX_ID}):event_id>/reprocess")
 def event_reprocess(event_id: int):
     try:
         events.reprocess(db.session(), _actor(), event_id)
@@ -335,7 +343,7 @@ def delivery_list():
     )  # fmt: skip
 
 
-@bp.get("/webhooks/<int:delivery_id>")
+@bp.get(f"/webhooks/<int(max={MAX_ID}):delivery_id>")
 def delivery_page(delivery_id: int):
     view = events.delivery_view(db.session(), delivery_id)
     if view is None:
@@ -343,7 +351,7 @@ def delivery_page(delivery_id: int):
     return render_template("admin/delivery.html", view=view, form=ActionForm())
 
 
-@bp.post("/webhooks/<int:delivery_id>/redeliver")
+@bp.post(f"/webhooks/<int(max={MAX_ID}):delivery_id>/redeliver")
 def delivery_redeliver(delivery_id: int):
     try:
         events.redeliver(db.session(), _actor(), delivery_id)

@@ -1,9 +1,10 @@
 """Who may call the token API: bearer API keys, remembered per process for a few seconds.
 
 A key is looked up by its SHA-256 (accounts.find_api_key) and then remembered by that hash for
-CACHE_SECONDS, so a request with a known key costs no query. The price: a revoked key keeps
-working for up to CACHE_SECONDS (5 s) in a process that saw it just before; after that it is
-refused everywhere. Unknown keys are never remembered, so a new key works at once.
+CACHE_SECONDS, with its scope (the apps it may use), so a request with a known key costs no query
+and the scope is checked on every request from what was remembered. The price: a revoked key
+keeps working for up to CACHE_SECONDS (5 s) in a process that saw it just before; after that it
+is refused everywhere. Unknown keys are never remembered, so a new key works at once.
 
 `last_used_at` is written at most once every LAST_USED_EVERY seconds per key and process, by an
 UPDATE that only changes a value older than that: a write per request would halve throughput,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -23,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from suite_server.accounts import find_api_key
+from suite_server.admin import audit
 from suite_server.db import utcnow
 from suite_server.models import ApiKey
 
@@ -33,31 +36,47 @@ LAST_USED_EVERY = 60.0
 MAX_KEY_LENGTH = 200  # ours are 47 characters; anything much longer is not one of ours
 
 
-def authenticate(session: Callable[[], Session], key: str) -> int | None:
-    """The id of the active API key `key`, or None. `session()` gives the session for a lookup
-    or a write, and is not called when the key is remembered; it is committed when a use is
-    recorded."""
+@dataclass(frozen=True)
+class Caller:
+    """An API key as a request sees it: who, and what it may reach."""
+
+    key_id: int
+    name: str
+    app_ids: frozenset[str] | None  # None: every app
+    path_prefixes: tuple[str, ...]  # for the tenant gateway; not enforced yet (no gateway)
+
+    def may_use(self, app_id: str) -> bool:
+        return self.app_ids is None or app_id in self.app_ids
+
+
+def authenticate(session: Callable[[], Session], key: str) -> Caller | None:
+    """The active API key `key` with its scope, or None. `session()` gives the session for a
+    lookup or a write, and is not called when the key is remembered; it is committed when a use
+    is recorded."""
     if not key or len(key) > MAX_KEY_LENGTH:
         return None
     digest = ApiKey.hash(key)
     # Plain dicts shared by the process's threads: a race costs at most one extra query or
     # write, never a wrong answer.
-    known: dict[str, tuple[float, int]] = current_app.extensions.setdefault(
+    known: dict[str, tuple[float, Caller]] = current_app.extensions.setdefault(
         "suite_server.api_keys", {}
     )
     now = time.monotonic()
     hit = known.get(digest)
     if hit is not None and hit[0] > now:
-        key_id = hit[1]
+        caller = hit[1]
     else:
         row = find_api_key(session(), key)
         if row is None:
             known.pop(digest, None)
             return None
-        key_id = row.id
-        known[digest] = (now + CACHE_SECONDS, key_id)
-    _record_use(session, key_id, now)
-    return key_id
+        caller = Caller(
+            row.id, row.name, frozenset(row.app_ids) if row.app_ids else None,
+            tuple(row.path_prefixes or ()),
+        )  # fmt: skip
+        known[digest] = (now + CACHE_SECONDS, caller)
+    _record_use(session, caller.key_id, now)
+    return caller
 
 
 def _record_use(session: Callable[[], Session], key_id: int, now: float) -> None:
@@ -86,3 +105,21 @@ def _record_use(session: Callable[[], Session], key_id: int, now: float) -> None
         # Bookkeeping only: a busy database must not cost the caller its token.
         session.rollback()
         log.warning("API key %s: last_used_at not recorded (%s)", key_id, type(exc).__name__)
+
+
+def record_refusal(session: Session, caller: Caller, app_id: str, method: str, path: str) -> None:
+    """A key used outside its scope: a warning in the log and an entry in the audit log (the
+    admin's "Audit log" page, actor `apikey:<name>`), so a misused or leaked key shows. The
+    refusal stands even when the entry cannot be written."""
+    # A URL may carry anything, a NUL included, which PostgreSQL refuses in text.
+    app_id, path = app_id[:64].replace("\x00", "\\0"), path[:200].replace("\x00", "\\0")
+    log.warning("api key %s refused: app %s is outside its scope", caller.name, app_id)
+    try:
+        audit.record(
+            session, f"apikey:{caller.name}"[:100], "api.refused", f"app:{app_id}",
+            {"method": method, "path": path, "reason": "app outside the key's scope"},
+        )  # fmt: skip
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning("api key %s: refusal not audited (%s)", caller.name, type(exc).__name__)

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
 from suite_server.models import App, Tenant, TenantToken
 from suite_server.tokens.service import TokenRow, token_columns
+from suite_server.whole_numbers import MAX_ID, whole_number
 
 PAGE_SIZE, MAX_PAGE = 100, 500
-_MAX_ID = 2**62  # a cursor beyond this is not one of ours (and SQLite stops at 2**63)
 
 # The app, tenant and token row a token request names, in one plain query of the columns the
 # token service reads. ORM-loading the rows instead costs as much as the rest of a served request
@@ -162,9 +162,9 @@ def encode_cursor(last_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        last_id = int(text)
-    except (binascii.Error, UnicodeError, ValueError):
-        raise ValueError("cursor is not one this API gave out") from None
-    if not text.isdigit() or not 0 < last_id < _MAX_ID:
+        last_id = whole_number(text, "cursor", minimum=1, maximum=MAX_ID)
+    except (binascii.Error, UnicodeError, ValueError):  # BadNumber is a ValueError
+        last_id = None
+    if last_id is None:  # not a number, or nothing at all
         raise ValueError("cursor is not one this API gave out")
     return last_id

@@ -1,8 +1,10 @@
-"""/api/v1, the token API the ISV's other services call (contract.md "Token API").
+"""/api/v1, the token API the ISV's other services call (docs/api.md, checked against these
+routes by tests/test_docs.py).
 
 Every request needs `Authorization: Bearer <API key>` (auth.py). Every answer is JSON, errors
 included: {"error": {"code", "message"}} with 400 bad_request, 401 unauthorized (with
-WWW-Authenticate: Bearer), 404 not_found, 405 method_not_allowed, or a TokenUnavailable's own
+WWW-Authenticate: Bearer), 403 forbidden (an app outside the key's scope, audited), 404
+not_found, 405 method_not_allowed, or a TokenUnavailable's own
 status and code (409 tenant_cancelled / tenant_needs_reauth, 503 with Retry-After when trying
 again later may help, 502 when the platform refused our settings or answered wrongly).
 Nothing secret is logged: no token, no key, only ids.
@@ -30,6 +32,7 @@ from suite_server.tokens.service import (
     serve_app_token,
     serve_tenant_token,
 )
+from suite_server.whole_numbers import BadNumber, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +65,15 @@ def authenticate() -> None:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>")
-    g.api_key_id = auth.authenticate(_session, key.strip())
-    if g.api_key_id is None:
+    g.caller = auth.authenticate(_session, key.strip())
+    if g.caller is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key")
+    g.api_key_id = g.caller.key_id
+    # Checked here, before any view or cache, from the scope remembered with the key.
+    app_id = (request.view_args or {}).get("app_id")
+    if app_id is not None and not g.caller.may_use(app_id):
+        auth.record_refusal(_session(), g.caller, app_id, request.method, request.path)
+        raise ApiError(403, "forbidden", f"this API key may not use app {app_id[:MAX_ID]!r}")
 
 
 @bp.after_request
@@ -127,8 +136,9 @@ def _error(status: int, code: str, message: str | None) -> Response:
 
 @_route("/apps")
 def apps() -> Response:
-    """Every app with its ticket age and state and its app token's expiry (never a secret)."""
-    return jsonify(apps=overview(_session()))
+    """Every app the key may use, with its ticket age and state and its app token's expiry
+    (never a secret)."""
+    return jsonify(apps=[a for a in overview(_session()) if g.caller.may_use(a["app_id"])])
 
 
 @_route("/apps/<app_id>/access-token")
@@ -245,10 +255,9 @@ def _unknown_tenant(app_id: str, tenant_id: str) -> ApiError:
 
 
 def _limit(value: str | None) -> int:
-    if value in (None, ""):
-        return queries.PAGE_SIZE
-    if not (value.isascii() and value.isdigit() and 1 <= int(value[:4]) <= queries.MAX_PAGE):
-        raise ApiError(
-            400, "bad_request", f"limit must be a whole number from 1 to {queries.MAX_PAGE}"
+    try:
+        return whole_number(
+            value, "limit", minimum=1, maximum=queries.MAX_PAGE, default=queries.PAGE_SIZE
         )
-    return int(value)
+    except BadNumber as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -46,13 +46,19 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the key may reach. app_ids: the app ids it may use, None for every app (the keys made
+    # before scopes existed, or without --app). path_prefixes: the platform API paths it may call
+    # through the tenant gateway, None for any; stored and shown, but enforced only once the
+    # gateway exists (docs/api.md "Scopes").
+    app_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    path_prefixes: Mapped[list[str] | None] = mapped_column(JSON)
 
     @staticmethod
     def hash(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
 
     @classmethod
-    def generate(cls, name: str) -> tuple[ApiKey, str]:
+    def generate(cls, name: str, **scope: list[str] | None) -> tuple[ApiKey, str]:
         """A new key row and the key itself, which is shown once and never stored."""
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-        return cls(name=name, key_hash=cls.hash(key), prefix=key[:12]), key
+        return cls(name=name, key_hash=cls.hash(key), prefix=key[:12], **scope), key

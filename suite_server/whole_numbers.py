@@ -1,0 +1,35 @@
+"""Whole numbers from query strings and forms (`?limit=`, `?before=`), parsed strictly.
+
+Python's int() takes far more than a URL should carry: "+5", " 5", "5_000", "٥" (any Unicode
+digit; and str.isdigit() says yes to "²", which int() then refuses), and thousands of digits
+(refused past 4,300, after the work). So a number here is ASCII digits only, with no sign, space
+or leading zero ("0001000" is no way past a maximum of 500), and no longer than the maximum
+itself: nothing long is ever converted.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DIGITS = re.compile(r"0|[1-9][0-9]*")  # [0-9], not \d: ASCII only
+MAX_ID = 2**62  # above any row id we make; SQLite's integers stop at 2**63
+
+
+class BadNumber(ValueError):
+    """The value is not a whole number in range; the message says so in one line."""
+
+
+def whole_number(
+    value: str | None, name: str, *, minimum: int, maximum: int, default: int | None = None
+) -> int | None:
+    """`value` as an int from `minimum` to `maximum`; `default` when it is absent or empty.
+    Raises BadNumber("<name> must be a whole number from <minimum> to <maximum>")."""
+    if value is None or value == "":
+        return default
+    if (
+        len(value) > len(str(maximum))
+        or not _DIGITS.fullmatch(value)
+        or not minimum <= int(value) <= maximum
+    ):
+        raise BadNumber(f"{name} must be a whole number from {minimum} to {maximum}")
+    return int(value)

@@ -4,9 +4,9 @@ routes by tests/test_docs.py).
 Every request needs `Authorization: Bearer <API key>` (auth.py). Every answer is JSON, errors
 included: {"error": {"code", "message"}} with 400 bad_request, 401 unauthorized (with
 WWW-Authenticate: Bearer), 403 forbidden (an app outside the key's scope, audited), 404
-not_found, 405 method_not_allowed, or a TokenUnavailable's own
-status and code (409 tenant_cancelled / tenant_needs_reauth, 503 with Retry-After when trying
-again later may help, 502 when the platform refused our settings or answered wrongly).
+not_found, 405 method_not_allowed, or a TokenUnavailable's own status and code (409
+tenant_cancelled / tenant_needs_reauth, 503 with Retry-After when trying again later may help,
+502 when the platform refused our settings or answered wrongly).
 Nothing secret is logged: no token, no key, only ids.
 """
 

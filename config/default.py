@@ -53,3 +53,7 @@ RELEASE_CHECK = True
 # carries the request id (X-Request-Id) and, where known, the app, tenant and job.
 LOG_FORMAT = "text"
 LOG_LEVEL = "INFO"
+
+# A bearer token for GET /metrics: set, a scrape must send `Authorization: Bearer <token>`
+# (Prometheus: `authorization: {credentials: ...}`); unset, /metrics answers anyone who reaches it.
+# METRICS_TOKEN = None

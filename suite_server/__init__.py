@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from suite_server import db, logs, settings
+from suite_server import db, guards, logs, settings
 from suite_server.crypto.secrets import Keyring
 from suite_server.dispatch.router import load as load_handlers
 from suite_server.jobs import runner as job_runner
@@ -31,6 +31,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     logs.init_app(app)
+    guards.init_app(app)  # before every blueprint's own hooks
     app.extensions["suite_server.keyring"] = Keyring(app.config["ENCRYPTION_KEYS"])
     job_runner.init_app(app)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,8 +12,9 @@ from datetime import UTC, datetime
 
 from flask import Flask, current_app, g
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -65,7 +67,7 @@ def init_app(app: Flask) -> None:
         # once instead of on every push, half of its database time (bench/callbacks.py).
         pushes = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
         for each in (engine, pushes):
-            event.listen(each, "checkout", _ping_if_idle)
+            event.listen(each, "checkout", _ping_if_in_doubt)
             event.listen(each, "checkin", _mark_checkin)
     app.extensions["suite_server.engine"] = engine
     app.extensions["suite_server.push_engine"] = pushes
@@ -80,12 +82,16 @@ def _mark_checkin(_dbapi_connection, record) -> None:
     record.info["checked_in"] = time.monotonic()
 
 
-def _ping_if_idle(dbapi_connection, record, proxy) -> None:
-    """Pessimistic disconnect handling, but only for connections idle a while: a connection
-    reused within seconds under load skips the round trip that pool_pre_ping costs on every
-    checkout (0.7 ms per push measured), and one that sat idle across a database restart is
-    replaced before use instead of failing a request."""
-    if time.monotonic() - record.info.get("checked_in", 0.0) < IDLE_PING_SECONDS:
+def _ping_if_in_doubt(dbapi_connection, record, proxy) -> None:
+    """Pessimistic disconnect handling without pool_pre_ping's round trip on every checkout
+    (0.7 ms per push measured). A connection is pinged when its socket shows the server wrote to
+    it while it sat in the pool: a backend ended by a restart, a failover or
+    pg_terminate_backend says so before it closes, and nothing else speaks unasked on an idle
+    connection of ours (no LISTEN). Also when it sat idle a while, for a peer that vanished
+    without a word. A dead one is replaced before use, with every connection the pool opened
+    before it, instead of failing a request."""
+    idle = time.monotonic() - record.info.get("checked_in", 0.0)
+    if idle < IDLE_PING_SECONDS and not _has_unread_input(dbapi_connection):
         return
     try:
         cursor = dbapi_connection.cursor()
@@ -93,7 +99,17 @@ def _ping_if_idle(dbapi_connection, record, proxy) -> None:
         cursor.close()
         dbapi_connection.rollback()  # hand the connection out idle, as the pool keeps it
     except Exception as exc:
-        raise DisconnectionError() from exc  # the pool reconnects and retries the checkout
+        raise InvalidatePoolError() from exc  # the pool reconnects and retries the checkout
+
+
+def _has_unread_input(dbapi_connection) -> bool:
+    """Whether the server sent something on this idle connection (a poll, no round trip)."""
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+    except Exception:  # closed already, or no poll() on this system: let the ping decide
+        return True
+    return bool(poller.poll(0))
 
 
 def _postgres_session(dbapi_connection, _record) -> None:
@@ -154,6 +170,36 @@ def _close_session(_exc) -> None:
     db = g.pop("db_session", None)
     if db is not None:
         db.close()
+
+
+@contextmanager
+def raw_connection(engine: Engine, statement: str) -> Iterator[PoolProxiedConnection]:
+    """A pooled DBAPI connection, for a statement run without SQLAlchemy (callbacks/inbox.py),
+    with SQLAlchemy's error handling kept: the driver's errors come out as SQLAlchemy's (an
+    OperationalError when the database is away, which the app answers with 503, see
+    guards.py), and a connection the error shows dead is discarded, not put back in the pool."""
+    dialect = engine.dialect
+    driver_error = dialect.loaded_dbapi.Error
+
+    def wrapped(exc: Exception, gone: bool = False):
+        return DBAPIError.instance(
+            statement, None, exc, driver_error, hide_parameters=True,
+            connection_invalidated=gone, dialect=dialect,
+        )  # fmt: skip
+
+    try:
+        connection = engine.raw_connection()
+    except driver_error as exc:  # no connection to be had
+        raise wrapped(exc) from exc
+    try:
+        yield connection
+    except driver_error as exc:
+        gone = dialect.is_disconnect(exc, connection.dbapi_connection, None)
+        if gone:
+            connection.invalidate(exc)
+        raise wrapped(exc, gone) from exc
+    finally:
+        connection.close()  # back to the pool (a discarded one opens afresh next time)
 
 
 def ping() -> None:

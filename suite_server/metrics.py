@@ -4,15 +4,17 @@ Counters and histograms are per process; under gunicorn (several processes) set
 PROMETHEUS_MULTIPROC_DIR to an empty directory, as prometheus-client's multiprocess mode wants,
 and /metrics adds up every process's files. State that lives in the database or Redis (ticket age,
 tenants by status, tokens about to expire, queue depth) is read when /metrics is scraped, so it
-is the same whichever process answers.
+is the same whichever process answers. With METRICS_TOKEN set, only a request bearing it is
+answered. Series are labelled with registered apps only, never with an id a request made up.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -60,6 +62,14 @@ bp = Blueprint("metrics", __name__)
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    token = current_app.config["METRICS_TOKEN"]
+    if token and not _bearer_is(token):
+        return Response(
+            "send Authorization: Bearer <SUITE_SERVER_METRICS_TOKEN>",
+            401,
+            {"WWW-Authenticate": 'Bearer realm="metrics"'},
+            content_type="text/plain; charset=utf-8",
+        )
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counters = CollectorRegistry()
         multiprocess.MultiProcessCollector(counters)
@@ -69,6 +79,12 @@ def metrics() -> Response:
     state.register(_State())
     body = generate_latest(counters) + generate_latest(state)
     return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _bearer_is(token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    given = given.strip().encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(given, token.encode())
 
 
 class _State:

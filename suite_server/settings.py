@@ -36,9 +36,11 @@ DEFAULTS: dict[str, Any] = {
     # "text" (readable, the default) or "json" (one object per line); and the level.
     "LOG_FORMAT": "text",
     "LOG_LEVEL": "INFO",
+    # Set: GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (metrics.py).
+    "METRICS_TOKEN": None,
 }
 INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING")
-STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS")
+STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN")
 ENVIRONMENTS = ("development", "production")
 
 

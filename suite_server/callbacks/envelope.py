@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from suite_server.apps import CallbackKeys
+from suite_server.callbacks.xml import whole_number
 from suite_server.crypto import msgcrypt
 from suite_server.errors import BadCallback
 from suite_server.models import Tenant
@@ -22,8 +23,15 @@ log = logging.getLogger(__name__)
 class Opened:
     message: bytes  # the decrypted plaintext (inner XML, or the echostr digits)
     receive_id: str
-    owner: str  # whose id it was: "app", "provider" or "tenant"
+    owner: str  # whose id it was: "app", "provider", "tenant" or "empty" (see receive_id_owner)
     key_index: int  # 0: current AES key, 1: previous; a passive reply uses the same one
+
+    @property
+    def whose(self) -> str:
+        """For the log line of each push: which receive id case it was."""
+        if self.owner == "empty":
+            return "empty receive id: a provider registered as an individual"
+        return f"receive id of the {self.owner}"
 
 
 def open_envelope(
@@ -41,9 +49,10 @@ def open_envelope(
     # Checked before anything else is believed: a forged request learns nothing more.
     if not msgcrypt.verify_signature(app.token, timestamp, nonce, encrypt, signature):
         raise BadCallback(403, "bad signature")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    sent_at = whole_number(timestamp, max_digits=12)
+    if sent_at is None:
         raise BadCallback(400, "timestamp must be a unix time in seconds")
-    if max_age and abs(now - int(timestamp)) > max_age:
+    if max_age and abs(now - sent_at) > max_age:
         raise BadCallback(403, "stale timestamp")
     try:
         message, receive_id, key_index = msgcrypt.decrypt_any(app.aes_keys, encrypt)
@@ -61,9 +70,13 @@ def receive_id_owner(session: Session, app: CallbackKeys, receive_id: str) -> st
     """Which of the app's ids the platform encrypted with. WeCom uses the provider corpid for URL
     checks, the suite id for command pushes and the corp's id for data pushes, and is not always
     consistent (wecom-suite.md §1 and §6.6); Open uses the component appid throughout
-    (open-platform.md §0). Any of the app's own ids is accepted; a foreign one is not."""
+    (open-platform.md §0). Any of the app's own ids is accepted; a foreign one is not.
+
+    WeCom encrypts with an empty receive id for the apps of providers registered as individuals
+    (个人主体, wecom-suite.md §1, doc/91144): accepted as "empty", the signature having been checked
+    already. Open has no such case, so an empty id there is refused."""
     if not receive_id:
-        return None
+        return "empty" if app.platform == "wecom" else None
     if receive_id == app.app_id:
         return "app"
     if receive_id == app.provider_corpid:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import sqlite
 
 from suite_server import db
 from suite_server.apps import CallbackKeys
+from suite_server.callbacks.xml import whole_number
 from suite_server.db import GroupCommit, _insert_ignoring, utcnow
 from suite_server.models import InboundEvent, Ticket
 
@@ -35,14 +36,22 @@ def kind_of(fields: dict[str, str]) -> str:
     return (fields.get("MsgType") or "unknown")[:64]
 
 
-def dedupe_key(fields: dict[str, str], plaintext: bytes) -> str:
+def dedupe_key(fields: dict[str, str], plaintext: bytes, tenant_id: str | None) -> str:
     """A platform retry carries the same plaintext (wecom-suite.md §1, open-platform.md §3), so
     its hash catches a resent ciphertext and a re-encrypted one alike; messages also carry a
     MsgId, which wins. Keying on InfoType + TimeStamp alone would merge two different
-    change_contact events of the same second, so the whole plaintext is hashed."""
+    change_contact events of the same second, so the whole plaintext is hashed.
+
+    A MsgId is unique only within one corp or account (CreateTime in its high 32 bits and a
+    counter: two busy tenants collide in the same second), so a tenant's key names the tenant:
+    `msgid:<tenant>:<MsgId>`, `sha256:<tenant>:<hash>`; pushes of no tenant (tickets) keep
+    `msgid:<MsgId>` / `sha256:<hash>`. Migration 0007 gave the rows stored before the same keys."""
     if fields.get("MsgId"):
+        if tenant_id:
+            return f"msgid:{tenant_id}:{fields['MsgId'][:180]}"  # within the column's 255
         return f"msgid:{fields['MsgId'][:200]}"
-    return f"sha256:{hashlib.sha256(plaintext).hexdigest()}"
+    digest = hashlib.sha256(plaintext).hexdigest()
+    return f"sha256:{tenant_id}:{digest}" if tenant_id else f"sha256:{digest}"
 
 
 def accept(
@@ -70,7 +79,7 @@ def accept(
         "tenant_id": tenant_id,
         "channel": channel,
         "kind": kind,
-        "dedupe_key": dedupe_key(fields, plaintext),
+        "dedupe_key": dedupe_key(fields, plaintext, tenant_id),
         "receive_id": receive_id,
         "raw": raw,
         "payload": plaintext.decode(),
@@ -132,13 +141,10 @@ def _store_in_one_statement(engine: Engine, events: list[dict], tickets: list[di
     dialect = engine.dialect
     params = [value for event in events for value in _bound(dialect, _EVENT_COLUMNS, event)]
     params += [value for ticket in tickets for value in _bound(dialect, _TICKET_COLUMNS, ticket)]
-    connection = engine.raw_connection()  # in autocommit (db.init_app)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    finally:
-        connection.close()  # back to the pool
+    # In autocommit (db.init_app); the driver's errors come out as SQLAlchemy's.
+    with db.raw_connection(engine, sql) as connection, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 _EVENTS, _TICKETS = InboundEvent.__table__, Ticket.__table__
@@ -205,6 +211,26 @@ def _sqlite_upsert_tickets():
     )
 
 
+# The newest ticket by its own push time is the one used, so a push time from the future would
+# keep its ticket "newest" until that time came. A ticket's time later than its arrival by more
+# than this, or no plain number ("²", 20 digits, the year 10000), is not believed: the ticket is
+# kept with its arrival time. Refusing the push instead would lose a ticket the platform signed:
+# it retries a refused push unchanged, never with a better time.
+TICKET_CLOCK_SKEW = 600  # seconds
+
+
+def _push_time(app: CallbackKeys, stamp: str, now: datetime) -> datetime:
+    seconds = whole_number(stamp)
+    if seconds is not None and seconds <= now.timestamp() + TICKET_CLOCK_SKEW:
+        return datetime.fromtimestamp(seconds, UTC)
+    log.warning(
+        "app %s: ticket push time %r not believed; kept with its arrival time",
+        app.app_id,
+        stamp[:40],
+    )
+    return now
+
+
 def _ticket_of(app, fields, value_field, owner_field, time_field, now):
     """(the tickets row to write, None) for a ticket to keep, or (None, why not)."""
     if fields.get(owner_field) != app.app_id:
@@ -214,8 +240,7 @@ def _ticket_of(app, fields, value_field, owner_field, time_field, now):
     value = fields.get(value_field, "")
     if not value:
         return None, "empty ticket"
-    stamp = fields.get(time_field, "")
-    pushed_at = datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else now
+    pushed_at = _push_time(app, fields.get(time_field, ""), now)
     value_hash = hashlib.sha256(value.encode()).hexdigest()
     return {
         "app_pk": app.id, "value": value, "value_hash": value_hash, "pushed_at": pushed_at,

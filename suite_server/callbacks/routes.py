@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from suite_server import db
+from suite_server.apps import CallbackKeys
 from suite_server.callbacks import service
 from suite_server.errors import BadCallback
 from suite_server.metrics import CALLBACK_SECONDS, CALLBACKS
@@ -17,52 +18,51 @@ MAX_BODY = 1024 * 1024
 @bp.errorhandler(BadCallback)
 def refused(exc: BadCallback) -> Response:
     current_app.logger.info("callback refused %s: %s", exc.status, exc.reason)
-    # Label by app only when it exists: a URL's made-up id must not mint new series.
-    app_id = (request.view_args or {}).get("suite_id") or (request.view_args or {}).get("appid")
-    CALLBACKS.labels(
-        app_id if exc.status != 404 else "unknown", "unknown", f"refused_{exc.status}"
-    ).inc()
+    # Counted under the app only once it was found: an id made up by whoever sent the request
+    # must not mint a new series (anyone could grow /metrics without bound).
+    CALLBACKS.labels(g.get("callback_app_id", "unknown"), "unknown", f"refused_{exc.status}").inc()
     return _text(exc.reason, exc.status)
 
 
 @bp.route("/wecom/<suite_id>/<any(command, data):channel>", methods=["GET", "POST"])
 def wecom(suite_id: str, channel: str) -> Response:
+    app = _app("wecom", suite_id)
     if request.method == "GET":
-        return _text(service.url_check(db.session(), "wecom", suite_id, request.args, _max_age()))
-    return _receive("wecom", suite_id, channel)
+        return _text(service.url_check(db.session(), app, request.args, _max_age()))
+    return _receive(app, channel)
 
 
 @bp.post("/open/<appid>/auth")
 def open_auth(appid: str) -> Response:
-    return _receive("open", appid, "auth")
+    return _receive(_app("open", appid), "auth")
 
 
 @bp.route("/open/<appid>/msg/<authorizer_appid>", methods=["GET", "POST"])
 def open_msg(appid: str, authorizer_appid: str) -> Response:
+    app = _app("open", appid)
     if request.method == "GET":
         # Not documented for these URLs (open-platform.md §3), answered like WeCom's if sent.
-        return _text(service.url_check(db.session(), "open", appid, request.args, _max_age()))
-    if len(authorizer_appid) > 64:
-        raise BadCallback(400, "authorizer appid too long")
-    return _receive("open", appid, "msg", authorizer_appid)
+        return _text(service.url_check(db.session(), app, request.args, _max_age()))
+    return _receive(app, "msg", authorizer_appid)
 
 
-def _receive(platform: str, app_id: str, channel: str, authorizer: str | None = None) -> Response:
+def _app(platform: str, app_id: str) -> CallbackKeys:
+    app = service.find_app(db.session(), platform, app_id)
+    g.callback_app_id = app.app_id  # a refusal from here on is counted under the app
+    return app
+
+
+def _receive(app: CallbackKeys, channel: str, authorizer: str | None = None) -> Response:
     with CALLBACK_SECONDS.labels(channel).time():
-        return _answer(platform, app_id, channel, authorizer)
-
-
-def _answer(platform: str, app_id: str, channel: str, authorizer: str | None) -> Response:
-    answer = service.receive(
-        db.session(),
-        platform,
-        app_id,
-        channel,
-        request.args,
-        _body(),
-        _max_age(),
-        authorizer_appid=authorizer,
-    )
+        answer = service.receive(
+            db.session(),
+            app,
+            channel,
+            request.args,
+            _body(),
+            _max_age(),
+            authorizer_appid=authorizer,
+        )
     if answer.startswith("<xml>"):  # an encrypted passive reply
         return Response(answer, content_type="application/xml; charset=utf-8")
     return _text(answer)

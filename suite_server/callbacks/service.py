@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from suite_server import events
 from suite_server.apps import CallbackKeys, callback_keys
-from suite_server.callbacks import inbox, xml
+from suite_server.callbacks import inbox, tenancy, xml
 from suite_server.callbacks.envelope import open_envelope
 from suite_server.errors import BadCallback
 from suite_server.metrics import CALLBACKS
@@ -26,17 +26,14 @@ def find_app(session: Session, platform: str, app_id: str) -> CallbackKeys:
     return app
 
 
-def url_check(
-    session: Session, platform: str, app_id: str, args: Mapping[str, str], max_age: int
-) -> str:
+def url_check(session: Session, app: CallbackKeys, args: Mapping[str, str], max_age: int) -> str:
     """GET with echostr, sent when the URL is saved in the console: answer the plaintext bare
     (wecom-suite.md §1 "GET"). WeCom encrypts it with the provider corpid."""
-    app = find_app(session, platform, app_id)
     echostr = args.get("echostr", "")
     if not echostr:
         raise BadCallback(400, "echostr is required")
     opened = open_envelope(session, app, args, echostr, max_age, time.time())
-    log.info("app %s: URL check answered (receive id of the %s)", app.app_id, opened.owner)
+    log.info("app %s: URL check answered (%s)", app.app_id, opened.whose)
     try:
         return opened.message.decode()
     except UnicodeDecodeError:  # pragma: no cover - decrypt_any only yields UTF-8
@@ -45,8 +42,7 @@ def url_check(
 
 def receive(
     session: Session,
-    platform: str,
-    app_id: str,
+    app: CallbackKeys,
     channel: str,
     args: Mapping[str, str],
     body: bytes,
@@ -55,23 +51,26 @@ def receive(
 ) -> str:
     """Verify, decrypt and store one POSTed push; returns the answer body. Nothing is written
     unless every check passed; the row is committed before this returns."""
-    app = find_app(session, platform, app_id)
     if args.get("encrypt_type", "aes") != "aes":
         # open-platform.md §0: the Open Platform always runs in safe mode.
         raise BadCallback(400, "only encrypt_type=aes is supported")
+    raw = _text_of(body)
     encrypt = xml.parse(body).get("Encrypt", "")
     if not encrypt:
         raise BadCallback(400, "malformed XML: no Encrypt")
     opened = open_envelope(session, app, args, encrypt, max_age, time.time())
     fields = xml.parse(opened.message)
+    tenant_id = tenancy.tenant_of(
+        app.platform, channel, fields, opened.receive_id, opened.owner, authorizer_appid
+    )
     event_id = inbox.accept(
         app,
         channel=channel,
-        raw=body.decode("utf-8", "replace"),
+        raw=raw,
         plaintext=opened.message,
         fields=fields,
         receive_id=opened.receive_id,
-        tenant_id=_tenant_of(channel, fields, opened, authorizer_appid),
+        tenant_id=tenant_id,
     )
     kind = inbox.kind_of(fields)
     answer = "success"
@@ -81,19 +80,23 @@ def receive(
         )
     CALLBACKS.labels(app.app_id, kind, "stored" if event_id is not None else "duplicate").inc()
     log.info(
-        "app %s: %s push on %s stored as event %s (receive id of the %s)",
+        "app %s: %s push on %s stored as event %s (%s)",
         app.app_id,
         kind,
         channel,
         event_id if event_id is not None else "(duplicate)",
-        opened.owner,
+        opened.whose,
     )
     return answer
 
 
-def _tenant_of(channel, fields, opened, authorizer_appid) -> str | None:
-    if channel == "msg":  # Open: the account is only in the URL's $APPID$ (open-platform.md §3)
-        return authorizer_appid
-    if channel == "data":  # WeCom: encrypted with the corp's id (wecom-suite.md §1)
-        return opened.receive_id if opened.owner == "tenant" else fields.get("ToUserName")
-    return fields.get("AuthCorpId") or fields.get("AuthorizerAppid") or None
+def _text_of(body: bytes) -> str:
+    """The body as it is kept (raw): UTF-8, as the platforms send it. Another encoding (UTF-16
+    has NUL bytes, which PostgreSQL text cannot hold) is refused before anything is written."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadCallback(400, "body must be UTF-8") from None
+    if "\x00" in text:
+        raise BadCallback(400, "body must be UTF-8 without NUL characters")
+    return text

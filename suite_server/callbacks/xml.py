@@ -25,3 +25,12 @@ def parse(data: bytes | str) -> dict[str, str]:
         if isinstance(child.tag, str):  # skip comments and processing instructions
             fields.setdefault(child.tag, child.text or "")
     return fields
+
+
+def whole_number(value: str, max_digits: int = 20) -> int | None:
+    """A field's (or query parameter's) value as a whole number, or None. ASCII digits only:
+    str.isdigit() also accepts "²", which int() refuses, and other scripts' digits, which int()
+    reads as numbers the platforms never send."""
+    if not (0 < len(value) <= max_digits and value.isascii() and value.isdigit()):
+        return None
+    return int(value)

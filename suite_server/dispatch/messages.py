@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from suite_server.callbacks.xml import whole_number
 from suite_server.models import App, InboundEvent, Tenant
 
 
@@ -36,7 +37,7 @@ class Message:
 
     @classmethod
     def of(cls, event: InboundEvent, app: App, tenant: Tenant | None, fields: dict[str, str]):
-        create_time = fields.get("CreateTime") or fields.get("TimeStamp") or "0"
+        create_time = whole_number(fields.get("CreateTime") or fields.get("TimeStamp") or "")
         return cls(
             event_id=event.id,
             platform=app.platform,
@@ -49,7 +50,7 @@ class Message:
             info_type=fields.get("InfoType", ""),
             from_user=fields.get("FromUserName", ""),
             to_user=fields.get("ToUserName", ""),
-            create_time=int(create_time) if create_time.isdigit() else 0,
+            create_time=create_time or 0,
             msg_id=fields.get("MsgId", ""),
             fields=dict(fields),
         )

@@ -5,7 +5,8 @@ responder, then a synchronous handler if one is registered, under a deadline wel
 platform's 5 s; its reply is rendered, encrypted and signed. Everything else runs in the job
 `events.process` (`in_job`): the asynchronous handler and the webhooks. Either way the event ends
 `done`, `failed` (the handler raised or overran; the platform still gets `success`, so no retry
-storm) or `ignored` (no tenant here, or a cancelled one: stored and visible, not dispatched).
+storm) or `ignored` (no tenant here, or a cancelled one: stored and visible, not dispatched;
+except the platform's notices about a tenant, orders and registrations, see callbacks/tenancy).
 Handlers run at least once: a job lost after a handler ran is run again by the sweep.
 """
 
@@ -21,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from suite_server.authorization import pushes
-from suite_server.callbacks import xml
+from suite_server.callbacks import tenancy, xml
 from suite_server.callbacks.inbox import TICKET_KINDS
 from suite_server.crypto.msgcrypt import decode_aes_key, encrypted_reply
 from suite_server.db import utcnow
@@ -56,6 +57,8 @@ def message_of(session: Session, event: InboundEvent) -> tuple[Message, str | No
     message = Message.of(event, app, tenant, xml.parse(event.payload))
     if release_check.handles(message):
         return message, None  # the test accounts are answered whatever we know of them
+    if tenancy.is_notice(app.platform, event.kind):
+        return message, None  # an order or a registration: about the tenant, maybe a new one
     if tenant is None:
         return message, f"no tenant {event.tenant_id!r} for this app"
     if tenant.status != "active":

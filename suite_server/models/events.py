@@ -16,7 +16,8 @@ STATUSES = ("pending", "done", "failed", "ignored")
 class InboundEvent(Base):
     __tablename__ = "inbound_events"
     __table_args__ = (
-        # A retried or duplicated push is stored once (wecom-suite.md §1 "De-duplicate").
+        # A retried or duplicated push is stored once (wecom-suite.md §1 "De-duplicate"); a
+        # tenant's key names its tenant, MsgIds being unique per corp or account only (inbox.py).
         UniqueConstraint("app_pk", "dedupe_key"),
         Index("ix_inbound_events_status_received_at", "status", "received_at"),
         Index("ix_inbound_events_app_pk_tenant_id", "app_pk", "tenant_id"),

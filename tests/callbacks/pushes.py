@@ -75,3 +75,46 @@ def text_message(to: str, sender: str, content: str, msg_id: str, ts: int | None
         f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
         f"<MsgId>{msg_id}</MsgId><AgentID>1000002</AgentID></xml>"
     )
+
+
+def xml_of(fields: dict[str, str], inner: str = "") -> str:
+    """A flat <xml> document (CDATA values), with `inner` (nested elements) appended."""
+    body = "".join(f"<{tag}><![CDATA[{value}]]></{tag}>" for tag, value in fields.items())
+    return f"<xml>{body}{inner}</xml>"
+
+
+# Paid-app order pushes to the command URL (WeCom doc/99387, doc/91930, doc/99389, doc/91933):
+# the paying corp is in PaidCorpId, not AuthCorpId. change_editon is the platform's spelling.
+ORDER_FIELDS = {
+    "open_order": {"OrderId": "OR2026113000001", "OperatorId": "zhangsan"},
+    "change_order": {"OldOrderId": "OR2026113000001", "NewOrderId": "OR2026113000002"},
+    "pay_for_app_success": {"OrderId": "OR2026113000001"},
+    "refund": {"OrderId": "OR2026113000001"},
+    "change_editon": {},
+}
+
+
+def order(suite_id: str, info_type: str, paid_corpid: str, ts: int | None = None) -> str:
+    ts = int(time.time()) if ts is None else ts
+    return xml_of(
+        {"SuiteId": suite_id, "PaidCorpId": paid_corpid, "InfoType": info_type,
+         "TimeStamp": str(ts), **ORDER_FIELDS[info_type]}
+    )  # fmt: skip
+
+
+def registration(
+    component_appid: str, info_type: str, appid: str, ts: int | None = None, status: str = "0"
+) -> str:
+    """Open registration results on the auth URL: the new account in a lower-case `appid` tag,
+    the request's details nested in <info> (notify_third_fasteregister carries an auth_code)."""
+    ts = int(time.time()) if ts is None else ts
+    fields = {
+        "AppId": component_appid, "CreateTime": str(ts), "InfoType": info_type, "appid": appid,
+        "status": status, "msg": "OK" if status == "0" else "failed",
+    }  # fmt: skip
+    if info_type == "notify_third_fasteregister":
+        fields["auth_code"] = "queryauthcode@@@reg"
+        info = "<info><name><![CDATA[A Shop Ltd]]></name><code_type>1</code_type></info>"
+    else:
+        info = "<info><unique_id><![CDATA[u-8f3a]]></unique_id><name>Beta</name></info>"
+    return xml_of(fields, info)

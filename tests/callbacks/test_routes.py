@@ -179,7 +179,7 @@ def test_data_push_from_a_tenant_corp(client, suite):
     [event] = events()
     # Stored; what dispatch then does with it is tests/dispatch's business.
     assert (event.channel, event.kind, event.tenant_id) == ("data", "text", "wwcorp1")
-    assert event.dedupe_key == "msgid:4561255354251345929"
+    assert event.dedupe_key == "msgid:wwcorp1:4561255354251345929"  # a MsgId is per corp
 
 
 def test_data_push_from_a_corp_that_is_not_a_tenant_is_403(client, suite):

@@ -94,3 +94,50 @@ def test_multiprocess_mode_adds_up_processes(app, tmp_path):
     series = 'suite_server_callbacks_total{app_id="unknown",kind="unknown",result="refused_404"}'
     assert value(outputs[0], series) == 1
     assert value(outputs[1], series) == 2  # the first process's count is still there
+
+
+def test_refusals_before_the_app_is_known_mint_no_series(app, client):
+    """Whatever id a request makes up, a refusal is counted under "unknown": 413 and 400 come
+    before the app is looked up no more."""
+    from tests import factories
+
+    factories.open_app(db.session(), app_id="wxreal")
+    series = 'suite_server_callbacks_total{app_id="wxreal",kind="unknown",result="refused_400"}'
+    before = value(scrape(client), series)
+    too_big = b"<xml>" + b"a" * (1024 * 1024 + 1) + b"</xml>"
+    client.post("/callback/wecom/made-up-413/command", data=too_big)
+    client.post(f"/callback/open/made-up-400/msg/{'x' * 65}", data=b"<xml/>")
+    client.post("/callback/open/made-up-nul%00/auth", data=b"<xml/>")
+    client.post(f"/callback/open/wxreal/msg/{'x' * 65}", data=b"<xml/>")  # a known app: counted
+    text = scrape(client)
+    assert "made-up" not in text
+    assert value(text, series) == before + 1
+
+
+def test_metrics_can_require_a_bearer_token(database, tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path, database.for_test(tmp_path), METRICS_TOKEN="scrape-me-7f3a")
+    with app.app_context():
+        client = app.test_client()
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "scrape-me-7f3a"}):
+            answer = client.get("/metrics", headers=headers)
+            assert answer.status_code == 401
+            assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+            assert b"suite_server" not in answer.data
+        answer = client.get("/metrics", headers={"Authorization": "Bearer scrape-me-7f3a"})
+        assert answer.status_code == 200 and b"suite_server_tenants" in answer.data
+    db.dispose(app)
+    database.clean()
+
+
+def test_metrics_token_from_the_environment_stays_a_string(database, tmp_path, monkeypatch):
+    from tests.conftest import make_app
+
+    monkeypatch.setenv("SUITE_SERVER_METRICS_TOKEN", "12345")  # JSON-decodes to a number
+    app = make_app(tmp_path, database.for_test(tmp_path))
+    with app.app_context():
+        answer = app.test_client().get("/metrics", headers={"Authorization": "Bearer 12345"})
+        assert answer.status_code == 200
+    db.dispose(app)
+    database.clean()

@@ -1,0 +1,53 @@
+"""Which tenant a push is about, and which pushes are notices about a tenant rather than messages
+from one (handed on whatever we know of that tenant)."""
+
+from __future__ import annotations
+
+from suite_server.errors import BadCallback
+
+MAX_TENANT_ID = 64  # the tenant_id columns; corpids and appids are far shorter
+
+# The field naming the tenant of a command / auth push, in the order tried. Authorization pushes
+# carry AuthCorpId / AuthorizerAppid; paid-app order pushes name the paying corp in PaidCorpId
+# (wecom-suite.md: open_order, change_order, pay_for_app_success, refund, change_editon); Open's
+# registration pushes name the new account in a lower-case `appid` tag (AppId is the component).
+TENANT_FIELDS = {
+    "wecom": ("AuthCorpId", "PaidCorpId"),
+    "open": ("AuthorizerAppid", "appid"),
+}
+
+# Pushes the platform sends about a tenant, not from its users: an order may come before the
+# install, a registration names an account that has not authorized yet, a refund may follow a
+# cancellation. They reach handlers and webhooks whatever we know of the tenant, where a tenant
+# message from a corp or account that is not an active tenant here is stored and not dispatched.
+NOTICES = {
+    "wecom": frozenset(
+        ("open_order", "change_order", "pay_for_app_success", "refund", "change_editon")
+    ),
+    "open": frozenset(("notify_third_fasteregister", "notify_third_fastregisterbetaapp")),
+}
+
+
+def tenant_of(
+    platform: str,
+    channel: str,
+    fields: dict[str, str],
+    receive_id: str,
+    receive_id_owner: str,
+    authorizer_appid: str | None,
+) -> str | None:
+    """The tenant id a push is stored under (None for app-level pushes such as tickets).
+    BadCallback(400) for one longer than a tenant id can be."""
+    if channel == "msg":  # Open: the account is only in the URL's $APPID$ (open-platform.md §3)
+        tenant_id = authorizer_appid
+    elif channel == "data":  # WeCom: encrypted with the corp's id (wecom-suite.md §1)
+        tenant_id = receive_id if receive_id_owner == "tenant" else fields.get("ToUserName")
+    else:
+        tenant_id = next((fields[f] for f in TENANT_FIELDS[platform] if fields.get(f)), None)
+    if tenant_id and len(tenant_id) > MAX_TENANT_ID:
+        raise BadCallback(400, f"tenant id over {MAX_TENANT_ID} characters")
+    return tenant_id or None
+
+
+def is_notice(platform: str, kind: str) -> bool:
+    return kind in NOTICES[platform]

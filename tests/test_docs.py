@@ -398,40 +398,6 @@ def test_callbacks_md_refusals_are_the_ones_the_code_answers():
     assert extra == set(), "in docs/callbacks.md, never answered"
 
 
-def test_callbacks_md_known_gaps_are_still_the_behaviour(app, client):
-    """The "Known gaps" section states two places where the platforms' rules are not met; this
-    sends both kinds of push, so the page changes when the behaviour does."""
-    from sqlalchemy import select
-
-    from suite_server import db
-    from suite_server.models import InboundEvent
-    from tests import factories
-    from tests.callbacks import pushes
-
-    session = db.session()
-    suite = factories.wecom_app(session, app_id="wwdocs")
-    for corp in ("wwcorpa", "wwcorpb"):
-        factories.tenant(session, suite, tenant_id=corp)
-    token, key = "QDG6eK", factories.AES_KEY
-    query, body = pushes.push("wecom", token, key, "", pushes.suite_ticket("wwdocs", "t1"))
-    empty_refused = client.post(
-        "/callback/wecom/wwdocs/command", query_string=query, data=body
-    ).status_code == 403  # fmt: skip
-    for corp in ("wwcorpa", "wwcorpb"):
-        message = pushes.text_message(corp, "user1", f"hello from {corp}", "7000000001")
-        query, body = pushes.push("wecom", token, key, corp, message, to=corp)
-        assert client.post("/callback/wecom/wwdocs/data", query_string=query, data=body).data == (
-            b"success"
-        )
-    stored = set(session.scalars(select(InboundEvent.tenant_id).where(InboundEvent.kind == "text")))
-    per_app = stored == {"wwcorpa"}
-
-    text = CALLBACKS.read_text(encoding="utf-8")
-    assert ("**De-duplication is per app, not per tenant.**" in text) == per_app
-    assert ("**An empty receive id is refused.**" in text) == empty_refused
-    assert ("### Known gaps" in text) == (per_app or empty_refused)
-
-
 # -- docs/cli.md against the command tree ------------------------------------------------------
 
 CLI = DOCS / "cli.md"

@@ -53,3 +53,11 @@ RELEASE_CHECK = True
 # carries the request id (X-Request-Id) and, where known, the app, tenant and job.
 LOG_FORMAT = "text"
 LOG_LEVEL = "INFO"
+
+# How many reverse proxies (nginx, a load balancer) stand between the clients and this server.
+# The admin sign-in throttles failed attempts per client address: behind N proxies the client's
+# address is the one the Nth proxy from us put in X-Forwarded-For (werkzeug's ProxyFix). 0: the
+# header is never believed (anyone can send one) and the address is the connecting socket's, so
+# behind a proxy every client would look like the proxy. Set it to the number of proxies you
+# run, never more.
+TRUSTED_PROXIES = 0

@@ -35,8 +35,10 @@ DEFAULTS: dict[str, Any] = {
     # "text" (readable, the default) or "json" (one object per line); and the level.
     "LOG_FORMAT": "text",
     "LOG_LEVEL": "INFO",
+    # Reverse proxies in front whose X-Forwarded-For is believed (site.py); 0: none.
+    "TRUSTED_PROXIES": 0,
 }
-INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING")
+INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING", "TRUSTED_PROXIES")
 STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS")
 ENVIRONMENTS = ("development", "production")
 

@@ -1,6 +1,6 @@
 """The tables, one module per aggregate; importing this package registers them all on Base."""
 
-from suite_server.models.accounts import AdminUser, ApiKey
+from suite_server.models.accounts import AdminSession, AdminUser, ApiKey, LoginThrottle
 from suite_server.models.apps import PLATFORMS, App, Ticket
 from suite_server.models.audit import AuditEntry
 from suite_server.models.authorizations import AuthCodeClaim, InstallState, TenantHistory
@@ -11,6 +11,7 @@ from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "PLATFORMS",
+    "AdminSession",
     "AdminUser",
     "ApiKey",
     "App",
@@ -19,6 +20,7 @@ __all__ = [
     "AuthCodeClaim",
     "InboundEvent",
     "InstallState",
+    "LoginThrottle",
     "Tenant",
     "TenantHistory",
     "TenantToken",

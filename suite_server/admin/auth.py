@@ -76,10 +76,14 @@ def authenticate(
     admission = throttle.admit(session, address, account, now)
     if user is None or not admission.admitted:
         check_password_hash(_DUMMY_HASH, password)
-        if user is not None and not admission.admitted:
-            log.warning("admin sign-in held back: %s from %s", user.username, address)
+        if not admission.admitted:
+            log.info("admin sign-in from %s held back by earlier failures", address)
+        elif admission.delays_address:
+            _address_delayed(address)
         raise LoginRefused(REFUSED)
     if not user.check_password(password):
+        if admission.delays_address:
+            _address_delayed(address)
         if admission.locks_account:
             _lock(session, user, address, now)
         raise LoginRefused(REFUSED)
@@ -89,6 +93,14 @@ def authenticate(
     audit.record(session, user.username, "login", detail={"address": address})
     session.commit()
     return Admin(started.token, started.pk, user.id, user.username)
+
+
+def _address_delayed(address: str) -> None:
+    log.warning(
+        "admin sign-in: %d failed attempts in a row from %s: its next attempts wait",
+        throttle.ADDRESS_FREE,
+        address,
+    )
 
 
 def _lock(session: Session, user: AdminUser, address: str, now: datetime) -> None:

@@ -40,8 +40,15 @@ KNOWN_FOR = timedelta(days=30)
 @dataclass(frozen=True)
 class Admission:
     admitted: bool
+    # The address's count with this attempt (None: held back before it was counted).
+    address_failures: int | None = None
     # The account's count with this attempt, when it was counted on the account.
     account_failures: int | None = None
+
+    @property
+    def delays_address(self) -> bool:
+        """This attempt, if its password is wrong, starts the address's delays."""
+        return self.address_failures == ADDRESS_FREE
 
     @property
     def locks_account(self) -> bool:
@@ -76,17 +83,17 @@ def admit(session: Session, address: str, admin_pk: int | None, now: datetime) -
     """Count this attempt and say whether its password may be checked; commits. `admin_pk`:
     the account, when it exists and the address is not one of its known ones."""
     session.commit()  # SQLite: the counting must not start on an older read snapshot
-    counted = _count(session, address_key(address), ADDRESS_FREE, now)
-    account: int | None = None
-    if counted is not None and admin_pk is not None:
+    at_address = _count(session, address_key(address), ADDRESS_FREE, now)
+    admitted, account = at_address is not None, None
+    if admitted and admin_pk is not None:
         key = account_key(admin_pk)
-        if counted <= ADDRESS_FREE:
+        if at_address <= ADDRESS_FREE:
             account = _count(session, key, ACCOUNT_FREE, now)
-            counted = account
-        elif _blocked(session, key, now):
-            counted = None
+            admitted = account is not None
+        else:
+            admitted = not _blocked(session, key, now)
     session.commit()
-    return Admission(counted is not None, account)
+    return Admission(admitted, at_address, account)
 
 
 def succeeded(

@@ -6,7 +6,7 @@ from flask import abort, flash, render_template
 from flask_login import current_user
 
 from suite_server import db
-from suite_server.admin import apps, dashboard, sessions
+from suite_server.admin import apps, audit, dashboard, sessions
 from suite_server.admin.forms import ActionForm, AppSettingsForm, RotateForm, WebhookForm
 from suite_server.admin.routes import actor, bp, done, form_errors
 from suite_server.admin.tenants import ActionFailed
@@ -86,7 +86,8 @@ def app_settings(app_id: str):
 def app_rotate_confirm(app_id: str):
     app = _app_or_404(app_id)
     form = RotateForm(formdata=None, key=apps.key_fingerprint(app.aes_key))
-    return render_template("admin/rotate.html", app=app, form=form)
+    last = audit.last(db.session(), "app.rotate_aes_key", f"app:{app_id}")
+    return render_template("admin/rotate.html", app=app, form=form, last=last)
 
 
 @bp.post("/apps/<app_id>/rotate-aes-key")

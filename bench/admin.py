@@ -73,8 +73,8 @@ def sign_in(client) -> None:
         "/admin/login",
         data={"csrf_token": token, "username": "bench", "password": "bench password 1"},
     )
-    if answer.status_code != 302:
-        raise SystemExit(f"sign-in failed: {answer.status_code}")
+    if answer.status_code != 303 or answer.headers["Location"] != "/admin/":
+        raise SystemExit(f"sign-in failed: {answer.status_code} {answer.headers.get('Location')}")
 
 
 def timed(client, path: str, count: int) -> list[float]:

@@ -57,3 +57,11 @@ LOG_LEVEL = "INFO"
 # A bearer token for GET /metrics: set, a scrape must send `Authorization: Bearer <token>`
 # (Prometheus: `authorization: {credentials: ...}`); unset, /metrics answers anyone who reaches it.
 # METRICS_TOKEN = None
+
+# How many reverse proxies (nginx, a load balancer) stand between the clients and this server.
+# The admin sign-in throttles failed attempts per client address: behind N proxies the client's
+# address is the one the Nth proxy from us put in X-Forwarded-For (werkzeug's ProxyFix). 0: the
+# header is never believed (anyone can send one) and the address is the connecting socket's, so
+# behind a proxy every client would look like the proxy. Set it to the number of proxies you
+# run, never more.
+TRUSTED_PROXIES = 0

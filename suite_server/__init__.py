@@ -39,7 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     except ImportError as exc:
         raise settings.SettingsError(str(exc)) from None
 
-    from suite_server import admin
+    from suite_server import admin, site
     from suite_server.api.routes import bp as api_bp
     from suite_server.authorization.routes import bp as authorization_bp
     from suite_server.callbacks.routes import bp as callbacks_bp
@@ -52,4 +52,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(authorization_bp)
     app.register_blueprint(api_bp)
     admin.init_app(app)
+    site.init_app(app)
     return app

@@ -23,14 +23,29 @@ def create_admin(session: Session, username: str, password: str) -> AdminUser:
     """Validate and add an admin user; the caller commits."""
     if not _NAME.fullmatch(username or ""):
         raise ValidationError("username must be 1 to 100 letters, digits or . _ @ -")
-    if len(password or "") < MIN_PASSWORD:
-        raise ValidationError(f"password must have at least {MIN_PASSWORD} characters")
+    check_password(password)
     if session.scalar(select(AdminUser.id).where(AdminUser.username == username)) is not None:
         raise ValidationError(f"admin user {username} already exists")
     user = AdminUser(username=username)
     user.set_password(password)
     session.add(user)
     return user
+
+
+def check_password(password: str) -> str:
+    """A new password must be at least MIN_PASSWORD characters (and at most 1,000: hashing a
+    huge one would cost the server)."""
+    if len(password or "") < MIN_PASSWORD:
+        raise ValidationError(f"password must have at least {MIN_PASSWORD} characters")
+    if len(password) > 1000:
+        raise ValidationError("password must have at most 1000 characters")
+    return password
+
+
+def set_password(user: AdminUser, password: str) -> None:
+    """Validate and set a new password; the caller ends the admin's sessions
+    (admin/auth.py change_password) and commits."""
+    user.set_password(check_password(password))
 
 
 def create_api_key(

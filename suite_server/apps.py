@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from suite_server.crypto.msgcrypt import decode_aes_key
@@ -196,3 +196,43 @@ def callback_keys(session: Session, platform: str, app_id: str) -> CallbackKeys 
         )
         cache[app_id] = (now + CallbackKeys.CACHE_SECONDS, keys)
     return keys if keys.platform == platform else None
+
+
+def record_key_mismatch(session: Session, app_pk: int, now: datetime) -> None:
+    """A push with a good signature that no AES key decrypts: the console sends with a key the
+    server does not have. Kept on the app for the "at risk" page: since when (a new spell when
+    a ticket decrypted after the last refusal) and the latest. Commits."""
+    newest_ticket = (
+        select(func.max(Ticket.received_at)).where(Ticket.app_pk == App.id).scalar_subquery()
+    )
+    new_spell = or_(App.key_mismatch_since.is_(None), App.key_mismatch_at < newest_ticket)
+    session.rollback()  # SQLite: write from a fresh snapshot (nothing was written before)
+    session.execute(
+        update(App)
+        .where(App.id == app_pk)
+        .values(
+            key_mismatch_since=case((new_spell, now), else_=App.key_mismatch_since),
+            key_mismatch_at=now,
+        )
+    )
+    session.commit()
+
+
+def key_mismatches(session: Session, app_pk: int | None = None) -> list[Any]:
+    """Apps whose pushes are refused because no AES key decrypts them (app_id, since, last),
+    unless a ticket decrypted since: the platforms push one every 10 minutes, with the same key
+    as everything else, so a decrypted ticket means the keys agree again."""
+    newest_ticket = (
+        select(func.max(Ticket.received_at)).where(Ticket.app_pk == App.id).scalar_subquery()
+    )
+    query = (
+        select(App.app_id, App.key_mismatch_since.label("since"), App.key_mismatch_at.label("last"))
+        .where(
+            App.key_mismatch_at.is_not(None),
+            or_(newest_ticket.is_(None), newest_ticket < App.key_mismatch_at),
+        )
+        .order_by(App.app_id)
+    )
+    if app_pk is not None:
+        query = query.where(App.id == app_pk)
+    return list(session.execute(query))

@@ -38,8 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Set: GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (metrics.py).
     "METRICS_TOKEN": None,
+    # Reverse proxies in front whose X-Forwarded-For is believed (site.py); 0: none.
+    "TRUSTED_PROXIES": 0,
 }
-INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING")
+INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING", "TRUSTED_PROXIES")
 STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN")
 ENVIRONMENTS = ("development", "production")
 

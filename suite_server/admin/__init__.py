@@ -1,6 +1,7 @@
 """The admin web UI under /admin/: server-rendered pages to inspect and operate apps, tenants,
-tokens and events (routes.py), with sessions (Flask-Login), CSRF tokens on every form
-(Flask-WTF) and an audit log of every action (audit.py).
+tokens and events (routes/), with sessions kept in the database (sessions.py, through
+Flask-Login), throttled sign-in (auth.py, throttle.py), CSRF tokens on every form (Flask-WTF)
+and an audit log of every action (audit.py).
 
 Only this blueprint uses sessions and CSRF: the callbacks and the token API are not touched.
 """

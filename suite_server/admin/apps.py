@@ -3,6 +3,8 @@ exact URLs to paste into the platform's console."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -107,9 +109,26 @@ def update_settings(
     return changed
 
 
-def rotate_aes_key(session: Session, actor: str, app: App) -> str:
+def key_fingerprint(aes_key: str) -> str:
+    """Names a key on a confirmation page without showing it: 64 bits of its SHA-256, which
+    tell nothing of a 256-bit random key."""
+    return hashlib.sha256(aes_key.encode()).hexdigest()[:16]
+
+
+def rotate_aes_key(session: Session, actor: str, app: App, confirmed_key: str) -> str:
     """A new EncodingAESKey; the current one becomes the previous, so pushes encrypted with it
-    still decrypt until the console has the new one. Returns the new key, to be shown once."""
+    still decrypt until the console has the new one. Returns the new key, to be shown once.
+
+    `confirmed_key` is the fingerprint of the key the admin confirmed rotating away from: if
+    another key is current by now (the confirmation was sent twice, or from a stale page), the
+    rotation is refused. A second rotation would push out of "previous" the key the console
+    still sends with, and every push would then be refused."""
+    if not hmac.compare_digest(key_fingerprint(app.aes_key), confirmed_key or ""):
+        raise ActionFailed(
+            "Not rotated: the key was rotated since that confirmation page was shown (a second "
+            "click, another tab or another admin). Paste the current key into the console "
+            "before rotating again."
+        )
     new_key = generate_aes_key()
     app.previous_aes_key, app.aes_key = app.aes_key, new_key
     audit.record(session, actor, "app.rotate_aes_key", f"app:{app.app_id}")

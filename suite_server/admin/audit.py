@@ -24,6 +24,16 @@ def record(
     session.add(AuditEntry(actor=actor, action=action, target=target[:200], detail=detail))
 
 
+def last(session: Session, action: str, target: str) -> AuditEntry | None:
+    """The newest entry of this action on this target."""
+    return session.scalar(
+        select(AuditEntry)
+        .where(AuditEntry.target == target, AuditEntry.action == action)
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+
+
 def page(
     session: Session,
     *,

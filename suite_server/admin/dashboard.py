@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
-from suite_server.apps import overview
+from suite_server.apps import key_mismatches, overview
 from suite_server.db import utcnow
 from suite_server.models import (
     App,
@@ -105,6 +105,7 @@ def health(session: Session, now: datetime | None = None) -> list[AppHealth]:
 @dataclass
 class AtRisk:
     stale_apps: list[AppHealth]
+    key_mismatches: list[Any]  # rows: app_id, since, last (apps.key_mismatches)
     needs_reauth: list[Any]  # rows: app_id, tenant_id, name, status_reason, install_url
     failed_tokens: list[Any]  # rows: kind, app_id, tenant_id, last_error, last_error_at
     failed_events: list[Any]  # (InboundEvent, app_id)
@@ -113,8 +114,8 @@ class AtRisk:
     @property
     def empty(self) -> bool:
         return not (
-            self.stale_apps or self.needs_reauth or self.failed_tokens or self.failed_events
-            or self.failing_webhooks
+            self.stale_apps or self.key_mismatches or self.needs_reauth or self.failed_tokens
+            or self.failed_events or self.failing_webhooks
         )  # fmt: skip
 
 
@@ -172,4 +173,7 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
         .order_by(WebhookDelivery.id.desc())
         .limit(AT_RISK_LIMIT)
     ).all()
-    return AtRisk(stale, reauth, failed_tokens, list(failed_events), list(failing_webhooks))
+    return AtRisk(
+        stale, key_mismatches(session), reauth, failed_tokens, list(failed_events),
+        list(failing_webhooks),
+    )  # fmt: skip

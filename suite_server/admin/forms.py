@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import URL, DataRequired, Length, Optional
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
+from wtforms.validators import URL, AnyOf, DataRequired, EqualTo, Length, Optional
 
 
 class LoginForm(FlaskForm):
@@ -17,8 +17,29 @@ class ActionForm(FlaskForm):
     CSRF token."""
 
 
-class DeactivateForm(FlaskForm):
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1000)])
+    new = PasswordField("New password (at least 10 characters)", validators=[DataRequired()])
+    repeat = PasswordField(
+        "New password again", validators=[EqualTo("new", message="the two differ")]
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """The form of a confirmation page: the action is done only with confirm=yes, which the
+    page's button sends; a POST from anywhere else is sent to the confirmation page first."""
+
+    confirm = HiddenField(default="yes", validators=[AnyOf(["yes"])])
+
+
+class DeactivateForm(ConfirmForm):
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+
+
+class RotateForm(ConfirmForm):
+    # Which key the confirmation page was showing the rotation of (apps.key_fingerprint): a
+    # second POST of the same page (a double click) finds another key current and does nothing.
+    key = HiddenField(validators=[DataRequired(), Length(max=64)])
 
 
 class AppSettingsForm(FlaskForm):

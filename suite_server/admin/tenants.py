@@ -173,19 +173,32 @@ def target(app: App, tenant: Tenant) -> str:
 # -- actions -----------------------------------------------------------------------------------
 
 
-def refresh_token(session: Session, actor: str, app: App, tenant: Tenant) -> Served:
-    """Get a new token from the platform now, whatever the current one's age."""
+@dataclass(frozen=True)
+class Refreshed:
+    served: Served
+    # The platform answered with the token we already had: WeCom does so while it is valid.
+    same_token: bool
+
+
+def refresh_token(session: Session, actor: str, app: App, tenant: Tenant) -> Refreshed:
+    """Ask the platform for a token now, whatever the current one's age, and say whether it
+    handed back the one we had."""
+    held = session.scalar(
+        select(TenantToken.access_token).where(TenantToken.tenant_pk == tenant.id)
+    )
+    session.commit()  # the read above must not hold a transaction open across the refresh
     try:
         served = refresh_tenant_token(session, tenant, stale_token=None)
     except TokenUnavailable as exc:
         session.rollback()
         _audit(session, actor, "tenant.refresh_token", app, tenant, error=exc.message)
         raise ActionFailed(f"No new token: {exc.message}") from None
+    same = held is not None and served.access_token == held
     _audit(
         session, actor, "tenant.refresh_token", app, tenant,
-        expires_at=served.expires_at.isoformat(),
+        expires_at=served.expires_at.isoformat(), same_token=same,
     )  # fmt: skip
-    return served
+    return Refreshed(served, same)
 
 
 def reread_auth_info(session: Session, actor: str, app: App, tenant: Tenant) -> bool:

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from suite_server.apps import CallbackKeys
+from suite_server.apps import CallbackKeys, record_key_mismatch
 from suite_server.callbacks.xml import whole_number
 from suite_server.crypto import msgcrypt
+from suite_server.db import utcnow
 from suite_server.errors import BadCallback
 from suite_server.models import Tenant
 
@@ -57,6 +59,7 @@ def open_envelope(
     try:
         message, receive_id, key_index = msgcrypt.decrypt_any(app.aes_keys, encrypt)
     except msgcrypt.DecryptError:
+        _no_key_decrypts(session, app)
         raise BadCallback(400, "malformed ciphertext") from None
     owner = receive_id_owner(session, app, receive_id)
     if owner is None:
@@ -64,6 +67,22 @@ def open_envelope(
     if key_index:
         log.info("app %s: push decrypted with the previous AES key", app.app_id)
     return Opened(message, receive_id, owner, key_index)
+
+
+def _no_key_decrypts(session: Session, app: CallbackKeys) -> None:
+    # The signature was good, so the sender has the Token: the console encrypts with an AES
+    # key we do not have (rotated twice, or pasted wrong). Every push is refused until the two
+    # agree, so say so loudly, and keep it for the admin's "at risk" page.
+    log.warning(
+        "app %s: push refused: none of its %d AES keys decrypts it although the signature is "
+        "good: the console and the server disagree on the EncodingAESKey. Paste the server's "
+        "current key into the console (admin UI: Apps, %s), or save the console's key there",
+        app.app_id, len(app.aes_keys), app.app_id,
+    )  # fmt: skip
+    try:
+        record_key_mismatch(session, app.id, utcnow())
+    except SQLAlchemyError:  # the answer stays a 400 whatever happens to the record
+        log.exception("app %s: could not record the refused push", app.app_id)
 
 
 def receive_id_owner(session: Session, app: CallbackKeys, receive_id: str) -> str | None:

@@ -1,6 +1,6 @@
 """The tables, one module per aggregate; importing this package registers them all on Base."""
 
-from suite_server.models.accounts import AdminUser, ApiKey
+from suite_server.models.accounts import AdminSession, AdminUser, ApiKey, LoginThrottle
 from suite_server.models.apps import PLATFORMS, App, Ticket
 from suite_server.models.audit import AuditEntry
 from suite_server.models.authorizations import (
@@ -16,6 +16,7 @@ from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "PLATFORMS",
+    "AdminSession",
     "AdminUser",
     "ApiKey",
     "App",
@@ -24,6 +25,7 @@ __all__ = [
     "AuthCodeClaim",
     "InboundEvent",
     "InstallState",
+    "LoginThrottle",
     "PreAuthCode",
     "Tenant",
     "TenantHistory",

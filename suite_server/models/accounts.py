@@ -1,4 +1,5 @@
-"""Who may use the server: admin users (web UI) and API keys (token API)."""
+"""Who may use the server: admin users (web UI) with their sessions and sign-in throttling, and
+API keys (token API)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,8 +22,6 @@ class AdminUser(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -31,6 +30,49 @@ class AdminUser(Base):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+
+class AdminSession(Base):
+    """A signed-in browser. The session cookie carries a random token; only its SHA-256 is kept
+    here, and every request looks the row up, so ending the row (sign-out, a password change, a
+    lockout) ends the session even for a copy of the cookie."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (
+        # "Has this admin signed in from this address lately?" (admin/throttle.py)
+        Index("ix_admin_sessions_admin_pk_client_address", "admin_pk", "client_address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_pk: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # logout, password_changed, account_locked
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    # A secret to show once on the next page of this session ("aes_key:<app_id>"): the value is
+    # read from the app then, so neither the cookie nor this row ever holds it.
+    shown_once: Mapped[str | None] = mapped_column(String(100))
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per client address ("address:<ip>") and per account
+    ("account:<id>"); see admin/throttle.py. A row is read and written by one statement at a
+    time, so concurrent attempts on several processes are counted and decided in order."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # No attempt is let through before this moment (None: no wait).
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiKey(Base):

@@ -36,6 +36,10 @@ class App(Base):
     # Where tenant messages are POSTed, signed with the secret (dispatch/webhooks.py).
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     webhook_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    # Pushes refused because neither AES key decrypts them (the console has another key): since
+    # when, and the latest. Shown on the "at risk" page until a ticket decrypts again.
+    key_mismatch_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    key_mismatch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Open: when we last asked the platform to resume ticket pushes (api_start_push_ticket).
     ticket_push_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -59,19 +59,43 @@ def test_refresh_token_now(app, platform, either, signed_in):
     db.session().commit()
     calls = platform.calls().get(REFRESH[either.platform], 0)
 
+    held = token_of(tenant).access_token
     page = page_of(either, "t-refresh")
     response = post(signed_in, page, f"{page}/refresh-token")
-    assert response.status_code == 302
+    assert response.status_code == 303 and response.headers["Location"] == page
     token = token_of(tenant)
     assert token.expires_at > utcnow() + timedelta(minutes=100)
     assert platform.calls()[REFRESH[either.platform]] == calls + 1
     body = signed_in.get(page).get_data(as_text=True)
-    assert "New token obtained" in body and token.expires_at.strftime("%Y-%m-%d %H:%M:%S") in body
+    assert token.expires_at.strftime("%Y-%m-%d %H:%M:%S") in body
     entry = last_audit()
     assert (entry.actor, entry.action, entry.target) == (
         USERNAME, "tenant.refresh_token", f"tenant:{either.app_id}/t-refresh",
     )  # fmt: skip
     assert entry.detail["expires_at"] == token.expires_at.isoformat()
+    if either.platform == "wecom":
+        # WeCom hands back the token it gave while that one is valid: the page says so instead
+        # of claiming a new one.
+        assert token.access_token == held and entry.detail["same_token"] is True
+        assert "WeCom handed back the token we already had" in body
+        assert "New token obtained" not in body
+    else:
+        assert token.access_token != held and entry.detail["same_token"] is False
+        assert "New token obtained" in body
+
+
+def test_refresh_token_now_after_wecom_dropped_the_token_gets_a_new_one(
+    app, platform, suite, signed_in
+):
+    tenant = install(app, platform, suite, "t-dropped")
+    held = token_of(tenant).access_token
+    # WeCom ended the corp token early (wecom-suite.md §4): the next one is a new token.
+    platform.control("tokens/invalidate", app_id=suite.app_id, tenant_id="t-dropped")
+    page = page_of(suite, "t-dropped")
+    post(signed_in, page, f"{page}/refresh-token")
+    assert token_of(tenant).access_token != held
+    body = signed_in.get(page).get_data(as_text=True)
+    assert "New token obtained" in body and "handed back" not in body
 
 
 def test_a_failed_refresh_shows_the_platforms_answer(app, platform, suite, signed_in):
@@ -114,7 +138,7 @@ def test_reread_auth_info(app, platform, either, signed_in):
 def test_deactivate_then_reactivate(app, platform, either, signed_in):
     tenant = install(app, platform, either, "t-pause")
     page = page_of(either, "t-pause")
-    post(signed_in, page, f"{page}/deactivate", reason="unpaid")
+    post(signed_in, page, f"{page}/deactivate", reason="unpaid", confirm="yes")
     assert tenant_of(either, "t-pause").status == "cancelled"
     assert token_of(tenant) is None
 

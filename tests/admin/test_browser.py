@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from suite_server import db
 from suite_server.db import utcnow
-from suite_server.models import InboundEvent, TenantToken
+from suite_server.models import App, InboundEvent, TenantToken
 from tests.admin.conftest import PASSWORD, USERNAME
 from tests.authorization.conftest import drain, push, tenant_of
 from tests.conftest import IN_CI
@@ -116,7 +116,8 @@ def test_find_a_sandbox_tenant_and_refresh_its_token(app, platform, suite, admin
 
     page.click("button:has-text('Refresh token now')")
     page.wait_for_selector(".flash.ok")
-    assert "New token obtained" in page.locator(".flash.ok").inner_text()
+    # WeCom hands back the token it gave while that one is valid, and the page says so.
+    assert "WeCom handed back the token we already had" in page.locator(".flash.ok").inner_text()
     after = shown_time(page.locator("#token-expires").inner_text())
     assert after > utcnow() + timedelta(minutes=100)
     snap(page, "tenant")
@@ -164,3 +165,36 @@ def test_reprocess_a_failed_event(app, platform, component, admin_user, page):
     page.click("nav >> text=Apps")
     page.click(f"a:has-text('{component.app_id}')")
     snap(page, "app")
+
+
+def test_rotate_the_aes_key_then_reload(app, platform, suite, admin_user, page):
+    """Reloading the page shown after a rotation shows the page again, without the key, and
+    rotates nothing; a confirmation left open in another tab rotates nothing either. The key the
+    console still uses stays accepted as the previous one."""
+    console_key = suite.aes_key
+    sign_in(page)
+    page.goto(f"/admin/apps/{suite.app_id}")
+    page.click("a:has-text('Rotate AES key')")
+    assert "Rotate the EncodingAESKey" in page.locator("h1").inner_text()
+    other_tab = page.context.new_page()
+    other_tab.goto(page.url)  # the same confirmation, open in a second tab
+    page.click("button:has-text('Rotate the key')")
+    page.wait_for_url(f"**/admin/apps/{suite.app_id}")
+    shown = page.locator("#shown-once").input_value()
+    db.session().expire_all()
+    stored = db.session().get(App, suite.id)
+    assert (stored.aes_key, stored.previous_aes_key) == (shown, console_key)
+
+    page.reload()
+    assert page.locator("#shown-once").count() == 0
+    other_tab.click("button:has-text('Rotate the key')")
+    assert "Not rotated" in other_tab.locator(".flash.error").inner_text()
+    db.session().expire_all()
+    stored = db.session().get(App, suite.id)
+    assert (stored.aes_key, stored.previous_aes_key) == (shown, console_key)
+    # The confirmation page now says when the current key was made, and by whom.
+    page.goto(f"/admin/apps/{suite.app_id}/rotate-aes-key")
+    assert f"by {USERNAME}" in page.locator("#last-rotation").inner_text()
+    # The console's key still decrypts: a ticket it pushes is accepted.
+    app.extensions["suite_server.callback_keys"].clear()
+    assert platform.control("push", app_id=suite.app_id, kind="ticket")["delivered"]

@@ -171,6 +171,31 @@ def test_every_action_without_a_csrf_token_is_refused(signed_in, world):
     assert [a for _, a, _ in audit_log()] == ["login"]
 
 
+def test_every_action_answers_with_a_redirect_to_a_page(signed_in, world):
+    """Post/redirect/get: a reload of the page shown after an action never repeats it. (The
+    actions that call the platform are in test_actions.py, against the sandbox.)"""
+    tenant = "/admin/tenants/wwsuite/wwcorp1"
+    for page, action, data in [
+        (tenant, f"{tenant}/deactivate", {}),
+        (tenant, f"{tenant}/deactivate", {"confirm": "yes", "reason": "x" * 300}),  # refused
+        (f"/admin/events/{world.event.id}", f"/admin/events/{world.event.id}/reprocess", {}),
+        (f"/admin/webhooks/{world.delivery.id}",
+         f"/admin/webhooks/{world.delivery.id}/redeliver", {}),
+        ("/admin/apps/wwsuite", "/admin/apps/wwsuite/settings", {"name": "Renamed"}),
+        ("/admin/apps/wwsuite", "/admin/apps/wwsuite/settings", {"landing_url": "nope"}),
+        ("/admin/apps/wwsuite", "/admin/apps/wwsuite/rotate-aes-key", {}),
+        ("/admin/apps/wwsuite", "/admin/apps/wwsuite/rotate-aes-key",
+         {"confirm": "yes", "key": "0" * 16}),  # refused: not the current key
+        ("/admin/apps/wwsuite", "/admin/apps/wwsuite/webhook", {"url": "https://h.example/"}),
+        ("/admin/account", "/admin/account/password", {"current": "x", "new": "y"}),
+        ("/admin/", "/admin/logout", {}),
+    ]:  # fmt: skip
+        response = post(signed_in, page, action, **data)
+        assert response.status_code == 303, (action, data, response.status_code)
+        assert response.headers["Location"].startswith("/admin/"), action
+        assert signed_in.get(response.headers["Location"]).status_code in (200, 302), action
+
+
 def test_the_login_page_and_the_stylesheet_need_no_session(client):
     assert client.get("/admin/login").status_code == 200
     css = client.get("/admin/static/admin.css")
@@ -321,8 +346,15 @@ def test_tenant_search_filters_and_keyset_pages(signed_in, world):
 
 def test_deactivate_cancels_the_tenant_and_is_audited(signed_in, world):
     page = "/admin/tenants/wwsuite/wwcorp1"
-    response = post(signed_in, page, f"{page}/deactivate", reason="contract ended")
-    assert response.status_code == 302
+    # The tenant page leads to a confirmation page; its form does it.
+    assert f'href="{page}/deactivate"' in signed_in.get(page).get_data(as_text=True)
+    confirm = signed_in.get(f"{page}/deactivate").get_data(as_text=True)
+    assert "Deactivate" in confirm and "409 tenant_cancelled" in confirm
+    response = post(
+        signed_in, f"{page}/deactivate", f"{page}/deactivate", reason="contract ended",
+        confirm="yes",
+    )  # fmt: skip
+    assert response.status_code == 303 and response.headers["Location"] == page
     db.session().expire_all()
     tenant = db.session().get(Tenant, world.tenant.id)
     assert tenant.status == "cancelled"
@@ -344,7 +376,7 @@ def test_app_settings_are_saved_and_secrets_stay_write_only(signed_in, world):
         signed_in, page, f"{page}/settings", name="Renamed", landing_url="https://isv.example/",
         test_mode="y", secret="a-new-secret-value", token="NewToken1", aes_key=new_key,
     )  # fmt: skip
-    assert response.status_code == 302
+    assert response.status_code == 303 and response.headers["Location"] == page
     db.session().expire_all()
     app = db.session().get(App, world.suite.id)
     assert (app.name, app.landing_url, app.test_mode) == ("Renamed", "https://isv.example/", True)
@@ -364,33 +396,82 @@ def test_app_settings_are_saved_and_secrets_stay_write_only(signed_in, world):
     db.session().expire_all()
     assert db.session().get(App, world.suite.id).secret == "a-new-secret-value"
     refused = post(signed_in, page, f"{page}/settings", name="X", token="bad token!")
-    assert refused.status_code == 400 and "Not saved" in refused.get_data(as_text=True)
+    assert refused.status_code == 303 and refused.headers["Location"] == page
+    assert "Not saved" in signed_in.get(page).get_data(as_text=True)
+    db.session().expire_all()
+    assert db.session().get(App, world.suite.id).name == "Renamed"
 
 
-def test_rotating_the_aes_key_shows_the_new_one_once(signed_in, world):
+def rotation_key(client, confirm: str) -> str:
+    """The key the confirmation page offers to rotate away from (its fingerprint)."""
+    form = client.get(confirm).get_data(as_text=True)
+    return re.search(r'name="key" type="hidden" value="([0-9a-f]+)"', form).group(1)
+
+
+def test_rotating_the_aes_key_asks_first_then_shows_the_new_one_once(signed_in, world):
     page = "/admin/apps/wwsuite"
+    confirm = f"{page}/rotate-aes-key"
     old_key = world.suite.aes_key
-    response = post(signed_in, page, f"{page}/rotate-aes-key")
-    assert response.status_code == 200
+    assert f'href="{confirm}"' in signed_in.get(page).get_data(as_text=True)
+    # A POST that did not come from the confirmation page only leads to it.
+    response = post(signed_in, page, confirm)
+    assert response.status_code == 303 and response.headers["Location"] == confirm
+    db.session().expire_all()
+    assert db.session().get(App, world.suite.id).aes_key == old_key
+
+    form = signed_in.get(confirm).get_data(as_text=True)
+    assert "Rotate the key" in form and old_key not in form
+    key = rotation_key(signed_in, confirm)
+    response = post(signed_in, confirm, confirm, confirm="yes", key=key)
+    assert response.status_code == 303 and response.headers["Location"] == page
     db.session().expire_all()
     app = db.session().get(App, world.suite.id)
     assert app.previous_aes_key == old_key and app.aes_key != old_key and len(app.aes_key) == 43
-    assert f'value="{app.aes_key}"' in response.get_data(as_text=True)
-    assert response.headers["Cache-Control"] == "no-store"
-    assert app.aes_key not in signed_in.get(page).get_data(as_text=True)  # once
+    new_key = app.aes_key
+    # The page the browser is sent to shows the key once; reloading it shows it no more and
+    # rotates nothing.
+    shown = signed_in.get(page)
+    assert f'value="{new_key}"' in shown.get_data(as_text=True)
+    assert shown.headers["Cache-Control"] == "no-store"
+    assert new_key not in signed_in.get(page).get_data(as_text=True)
+    db.session().expire_all()
+    assert db.session().get(App, world.suite.id).aes_key == new_key
     assert audit_log()[-1] == (USERNAME, "app.rotate_aes_key", "app:wwsuite")
+
+    # The same confirmation sent again (a double click, the browser's back button) finds
+    # another key current and does nothing: the key the console has is still accepted.
+    again = post(signed_in, confirm, confirm, confirm="yes", key=key)
+    assert again.status_code == 303
+    assert "Not rotated" in signed_in.get(page).get_data(as_text=True)
+    db.session().expire_all()
+    app = db.session().get(App, world.suite.id)
+    assert (app.aes_key, app.previous_aes_key) == (new_key, old_key)
+    assert [a for _, a, _ in audit_log()].count("app.rotate_aes_key") == 1
+
+
+def test_a_copied_cookie_does_not_show_the_new_key_again(app, signed_in, world):
+    page, confirm = "/admin/apps/wwsuite", "/admin/apps/wwsuite/rotate-aes-key"
+    post(signed_in, confirm, confirm, confirm="yes", key=rotation_key(signed_in, confirm))
+    copy = app.test_client()
+    copy.set_cookie("session", signed_in.get_cookie("session").value)
+    db.session().expire_all()
+    new_key = db.session().get(App, world.suite.id).aes_key
+    assert new_key in signed_in.get(page).get_data(as_text=True)
+    assert new_key not in copy.get(page).get_data(as_text=True)
 
 
 def test_webhook_url_and_secret(signed_in, world):
     page = "/admin/apps/wwsuite"
     response = post(signed_in, page, f"{page}/webhook", url="https://hooks.example.com/a")
+    assert response.status_code == 303 and response.headers["Location"] == page
     db.session().expire_all()
     app = db.session().get(App, world.suite.id)
     assert app.webhook_url == "https://hooks.example.com/a" and app.webhook_secret
-    assert app.webhook_secret in response.get_data(as_text=True)  # shown once
+    assert app.webhook_secret in signed_in.get(page).get_data(as_text=True)  # shown once
     assert app.webhook_secret not in signed_in.get(page).get_data(as_text=True)
     refused = post(signed_in, page, f"{page}/webhook", url="ftp://nope")
-    assert refused.status_code == 400
+    assert refused.status_code == 303
+    assert "Not saved" in signed_in.get(page).get_data(as_text=True)
     post(signed_in, page, f"{page}/webhook", off="y")
     db.session().expire_all()
     assert db.session().get(App, world.suite.id).webhook_url is None
@@ -398,8 +479,8 @@ def test_webhook_url_and_secret(signed_in, world):
 
 def test_audit_page_lists_entries_with_filters(signed_in, world):
     page = "/admin/apps/wwsuite"
-    post(signed_in, page, f"{page}/rotate-aes-key")
+    post(signed_in, page, f"{page}/webhook", url="https://hooks.example.com/a")
     body = signed_in.get("/admin/audit").get_data(as_text=True)
-    assert "app.rotate_aes_key" in body and "login" in body and USERNAME in body
+    assert "app.webhook" in body and "login" in body and USERNAME in body
     only = signed_in.get("/admin/audit?target=app:wwsuite").get_data(as_text=True)
-    assert "app.rotate_aes_key" in only and ">login<" not in only
+    assert "app.webhook" in only and ">login<" not in only

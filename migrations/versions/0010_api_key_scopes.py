@@ -1,7 +1,7 @@
 """api key scopes
 
-Revision ID: 0012
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 15:00:00
 
 An API key may be limited to some apps (and, once the tenant gateway exists, to some platform
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012'
-down_revision = '0006'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

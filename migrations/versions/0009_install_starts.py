@@ -1,7 +1,7 @@
 """install starts: shared pre-auth codes, client address per state
 
-Revision ID: 0011
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-24 10:00:00
 
 Anonymous visits to /install/<app_id> share one pre-auth code while it has minutes left
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011'
-down_revision = '0006'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,131 @@
+"""Apps: the list, one app's page (console URLs, settings, AES key rotation, webhook)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, render_template
+from flask_login import current_user
+
+from suite_server import db
+from suite_server.admin import apps, audit, dashboard, sessions
+from suite_server.admin.forms import ActionForm, AppSettingsForm, RotateForm, WebhookForm
+from suite_server.admin.routes import actor, bp, done, form_errors
+from suite_server.admin.tenants import ActionFailed
+from suite_server.apps import key_mismatches
+
+# What an app page may show once, after the action that made it (sessions.show_once).
+SHOWN_ONCE = {
+    "aes_key": (
+        "New EncodingAESKey",
+        "Paste it into the platform's console now: it is not shown again. Pushes encrypted with "
+        "the previous key are still accepted until the next rotation.",
+    ),
+    "webhook_secret": (
+        "New webhook signing secret",
+        "Give it to your receivers now: it is not shown again (docs/webhooks.md).",
+    ),
+}
+
+
+@bp.get("/apps")
+def app_list():
+    return render_template("admin/apps.html", apps=dashboard.health(db.session()))
+
+
+def _app_or_404(app_id: str):
+    app = apps.find(db.session(), app_id)
+    if app is None:
+        abort(404)
+    return app
+
+
+@bp.get("/apps/<app_id>")
+def app_page(app_id: str):
+    app = _app_or_404(app_id)
+    shown_once = None
+    mark = current_user.shown_once or ""
+    what, _, of_app = mark.partition(":")
+    if (
+        what in SHOWN_ONCE
+        and of_app == app_id
+        and sessions.take_shown_once(db.session(), current_user.session_pk, mark)
+    ):
+        title, note = SHOWN_ONCE[what]
+        value = app.aes_key if what == "aes_key" else app.webhook_secret
+        shown_once = {"title": title, "value": value, "note": note}
+    return render_template(
+        "admin/app.html", app=app, urls=apps.console_urls(app), form=ActionForm(),
+        settings_form=AppSettingsForm(
+            formdata=None, name=app.name, landing_url=app.landing_url, test_mode=app.test_mode
+        ),
+        webhook_form=WebhookForm(formdata=None, url=app.webhook_url), shown_once=shown_once,
+        key_mismatch=next(iter(key_mismatches(db.session(), app.id)), None),
+    )  # fmt: skip
+
+
+@bp.post("/apps/<app_id>/settings")
+def app_settings(app_id: str):
+    app = _app_or_404(app_id)
+    form = AppSettingsForm()
+    try:
+        if not form.validate():
+            raise ActionFailed(form_errors(form))
+        changed = apps.update_settings(
+            db.session(), actor(), app, name=form.name.data or "",
+            landing_url=form.landing_url.data or "", test_mode=form.test_mode.data,
+            secret=form.secret.data or "", token=form.token.data or "",
+            aes_key=form.aes_key.data or "",
+        )  # fmt: skip
+    except ActionFailed as exc:
+        flash(f"Not saved: {exc}", "error")
+        return done("admin.app_page", app_id=app_id)
+    flash("Saved: " + ", ".join(changed) if changed else "Nothing changed.", "ok")
+    return done("admin.app_page", app_id=app_id)
+
+
+@bp.get("/apps/<app_id>/rotate-aes-key")
+def app_rotate_confirm(app_id: str):
+    app = _app_or_404(app_id)
+    form = RotateForm(formdata=None, key=apps.key_fingerprint(app.aes_key))
+    last = audit.last(db.session(), "app.rotate_aes_key", f"app:{app_id}")
+    return render_template("admin/rotate.html", app=app, form=form, last=last)
+
+
+@bp.post("/apps/<app_id>/rotate-aes-key")
+def app_rotate_aes_key(app_id: str):
+    app = _app_or_404(app_id)
+    form = RotateForm()
+    if not form.validate():
+        flash("Confirm the rotation below.")
+        return done("admin.app_rotate_confirm", app_id=app_id)
+    try:
+        apps.rotate_aes_key(db.session(), actor(), app, confirmed_key=form.key.data)
+    except ActionFailed as exc:
+        flash(str(exc), "error")
+        return done("admin.app_page", app_id=app_id)
+    # The key is shown on the page this redirects to, once: the session row carries the mark,
+    # never the key (nor does the cookie).
+    sessions.show_once(db.session(), current_user.session_pk, f"aes_key:{app_id}")
+    db.session().commit()
+    flash("AES key rotated.", "ok")
+    return done("admin.app_page", app_id=app_id)
+
+
+@bp.post("/apps/<app_id>/webhook")
+def app_webhook(app_id: str):
+    app = _app_or_404(app_id)
+    form = WebhookForm()
+    try:
+        if not form.validate():
+            raise ActionFailed(form_errors(form))
+        secret = apps.configure_webhook(
+            db.session(), actor(), app, url="" if form.off.data else form.url.data or "",
+            off=form.off.data, rotate=form.rotate.data,
+        )  # fmt: skip
+    except ActionFailed as exc:
+        flash(f"Not saved: {exc}", "error")
+        return done("admin.app_page", app_id=app_id)
+    if secret is not None:
+        sessions.show_once(db.session(), current_user.session_pk, f"webhook_secret:{app_id}")
+        db.session().commit()
+    flash("Webhook turned off." if form.off.data else "Webhook saved.", "ok")
+    return done("admin.app_page", app_id=app_id)

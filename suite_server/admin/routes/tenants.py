@@ -1,0 +1,117 @@
+"""Tenants: the list, one tenant's page, and its actions."""
+
+from __future__ import annotations
+
+from flask import abort, flash, render_template, request
+
+from suite_server import db
+from suite_server.admin import tenants
+from suite_server.admin.forms import ActionForm, DeactivateForm
+from suite_server.admin.routes import actor, app_ids, arg, bp, done, int_arg, utc
+from suite_server.admin.tenants import ActionFailed
+from suite_server.models.tenants import STATUSES as TENANT_STATUSES
+
+
+@bp.get("/tenants")
+def tenant_list():
+    page = tenants.search(
+        db.session(),
+        app_id=arg("app"),
+        status=arg("status", TENANT_STATUSES),
+        q=arg("q"),
+        before=int_arg("before"),
+    )
+    return render_template(
+        "admin/tenants.html", page=page, args=request.args, statuses=TENANT_STATUSES,
+        app_ids=app_ids(),
+    )  # fmt: skip
+
+
+def _tenant_or_404(app_id: str, tenant_id: str):
+    found = tenants.find(db.session(), app_id, tenant_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _back(app_id: str, tenant_id: str):
+    return done("admin.tenant_page", app_id=app_id, tenant_id=tenant_id)
+
+
+@bp.get("/tenants/<app_id>/<tenant_id>")
+def tenant_page(app_id: str, tenant_id: str):
+    app, tenant = _tenant_or_404(app_id, tenant_id)
+    return render_template(
+        "admin/tenant.html", view=tenants.page_of(db.session(), app, tenant), form=ActionForm()
+    )
+
+
+@bp.post("/tenants/<app_id>/<tenant_id>/refresh-token")
+def tenant_refresh(app_id: str, tenant_id: str):
+    app, tenant = _tenant_or_404(app_id, tenant_id)
+    try:
+        refreshed = tenants.refresh_token(db.session(), actor(), app, tenant)
+    except ActionFailed as exc:
+        flash(str(exc), "error")
+        return _back(app_id, tenant_id)
+    expires = utc(refreshed.served.expires_at)
+    if refreshed.same_token:
+        # WeCom answers get_corp_token with the token it already gave while that one is valid
+        # (wecom-suite.md §4): nothing new was obtained, and saying so avoids a false comfort.
+        platform = "WeCom" if app.platform == "wecom" else "The platform"
+        flash(
+            f"{platform} handed back the token we already had (it gives the same token until "
+            f"that one expires): it expires at {expires}. No new token was issued.",
+            "ok",
+        )
+    else:
+        flash(f"New token obtained; it expires at {expires}.", "ok")
+    return _back(app_id, tenant_id)
+
+
+@bp.post("/tenants/<app_id>/<tenant_id>/reread-auth-info")
+def tenant_reread(app_id: str, tenant_id: str):
+    app, tenant = _tenant_or_404(app_id, tenant_id)
+    try:
+        changed = tenants.reread_auth_info(db.session(), actor(), app, tenant)
+        flash("Auth info re-read: " + ("it changed." if changed else "no change."), "ok")
+    except ActionFailed as exc:
+        flash(str(exc), "error")
+    return _back(app_id, tenant_id)
+
+
+@bp.get("/tenants/<app_id>/<tenant_id>/deactivate")
+def tenant_deactivate_confirm(app_id: str, tenant_id: str):
+    app, tenant = _tenant_or_404(app_id, tenant_id)
+    return render_template(
+        "admin/deactivate.html", app=app, tenant=tenant, form=DeactivateForm(formdata=None)
+    )
+
+
+@bp.post("/tenants/<app_id>/<tenant_id>/deactivate")
+def tenant_deactivate(app_id: str, tenant_id: str):
+    app, tenant = _tenant_or_404(app_id, tenant_id)
+    form = DeactivateForm()
+    if form.confirm.data != "yes":
+        # Not sent from the confirmation page: show it first.
+        flash("Confirm the deactivation below.")
+        return done("admin.tenant_deactivate_confirm", app_id=app_id, tenant_id=tenant_id)
+    try:
+        if not form.validate():
+            raise ActionFailed("The reason is at most 200 characters.")
+        tenants.deactivate(db.session(), actor(), app, tenant, form.reason.data or "")
+        flash("Deactivated: its token is dropped, and no longer refreshed or served.", "ok")
+    except ActionFailed as exc:
+        flash(str(exc), "error")
+    return _back(app_id, tenant_id)
+
+
+@bp.post("/tenants/<app_id>/<tenant_id>/reactivate")
+def tenant_reactivate(app_id: str, tenant_id: str):
+    app, tenant = _tenant_or_404(app_id, tenant_id)
+    try:
+        served = tenants.reactivate(db.session(), actor(), app, tenant)
+        flash(f"Active again: the platform gave a token until {utc(served.expires_at)}.", "ok")
+    except ActionFailed as exc:
+        flash(str(exc), "error")
+    return _back(app_id, tenant_id)

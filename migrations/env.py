@@ -32,15 +32,26 @@ def render_item(type_, obj, autogen_context):
 def run_migrations() -> None:
     engine = app.extensions["suite_server.engine"]
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a table (copy, DROP, rename); with foreign keys enforced
+            # DROP TABLE apps would cascade and delete every tenant and event. The pragma only
+            # takes effect outside a transaction, hence the commit.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
             render_item=render_item,
-            render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER much
+            render_as_batch=sqlite,  # SQLite cannot ALTER much
             compare_type=True,
         )
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            connection.commit()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 run_migrations()

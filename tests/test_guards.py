@@ -42,6 +42,8 @@ NUL_URLS = [
     ("GET", "/install/wwsuite?state=%00"),
     ("GET", "/admin/login?next=%00"),
     ("GET", "/api/v1/apps/ww%00suite/access-token"),
+    ("GET", "/api/v1/apps/wwsuite/tenants/ww%00corp1"),
+    ("GET", "/api/v1/apps/wwsuite/tenants?q=%00"),
     ("GET", "/nothing/here/%00"),
 ]
 
@@ -51,6 +53,8 @@ def test_nul_in_a_path_or_query_is_400_everywhere(app, suite, method, url):
     answer = app.test_client().open(url, method=method, data=b"<xml/>")
     assert answer.status_code == 400, (url, answer.status_code)
     assert b"NUL" in answer.data
+    if url.startswith("/api/"):  # in the token API's error shape
+        assert answer.json["error"]["code"] == "bad_request"
 
 
 def test_nul_in_the_signed_in_admin_pages_is_400(app, suite, signed_in):  # noqa: F811

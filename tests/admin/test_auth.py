@@ -107,7 +107,8 @@ def test_after_login_the_page_asked_for_is_shown_but_never_another_site(client, 
 
 
 def test_a_next_with_cr_or_lf_leads_to_the_dashboard_not_to_a_500(client, admin_user):
-    for bad in ("/admin/\r\nSet-Cookie: a=b", "/admin/x\ny", "/admin/x\ry", "/admin/\x00"):
+    # (A NUL anywhere in a request is refused with 400 before any view: tests/test_guards.py.)
+    for bad in ("/admin/\r\nSet-Cookie: a=b", "/admin/x\ny", "/admin/x\ry"):
         data = {"csrf_token": csrf_token(client, "/admin/login"), "username": USERNAME}
         response = client.post(
             "/admin/login", query_string={"next": bad}, data={**data, "password": PASSWORD}

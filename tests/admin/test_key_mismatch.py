@@ -82,3 +82,34 @@ def test_pushes_no_key_decrypts_are_logged_and_shown_until_the_keys_agree(
     assert 'id="key-mismatch"' not in signed_in.get(f"/admin/apps/{suite.app_id}").get_data(
         as_text=True
     )
+
+
+def test_a_new_spell_of_refusals_after_a_ticket_decrypted_starts_a_new_since(app):
+    from datetime import timedelta
+
+    from suite_server.apps import key_mismatches, record_key_mismatch
+    from suite_server.db import utcnow
+    from suite_server.models import Ticket
+    from tests import factories
+
+    session = db.session()
+    suite = factories.wecom_app(session, app_id="wwspells")
+    session.commit()
+    start = utcnow() - timedelta(hours=1)
+    record_key_mismatch(session, suite.id, start)
+    record_key_mismatch(session, suite.id, start + timedelta(minutes=10))
+    [row] = key_mismatches(session)
+    assert (row.app_id, row.since, row.last) == (
+        "wwspells", start, start + timedelta(minutes=10),
+    )  # fmt: skip
+    # A ticket decrypts: the keys agree again, nothing is listed.
+    session.add(
+        Ticket(app_pk=suite.id, value="t", value_hash="h", pushed_at=start,
+               received_at=start + timedelta(minutes=20))
+    )  # fmt: skip
+    session.commit()
+    assert key_mismatches(session) == []
+    # Refused again later: a new spell, since then.
+    record_key_mismatch(session, suite.id, start + timedelta(minutes=30))
+    [row] = key_mismatches(session, suite.id)
+    assert row.since == start + timedelta(minutes=30)

@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from suite_server import db
+from suite_server import accounts, db
 from suite_server.accounts import create_api_key
 from suite_server.db import utcnow
 from suite_server.models import App, AppToken, Tenant, TenantToken
+from tests.admin.conftest import PASSWORD, USERNAME, BrowserLikeClient, sign_in
 from tests.authorization.conftest import component, drain, platform, push, suite, tenant_of
 
 __all__ = ["component", "platform", "suite"]  # the sandbox fixtures, shared with tests/api
@@ -22,6 +23,17 @@ def api_key(app) -> str:
     key = create_api_key(db.session(), "tests")
     db.session().commit()
     return key
+
+
+@pytest.fixture
+def admin_browser(app):
+    """A test client signed in to the admin, as tests/admin's."""
+    app.test_client_class = BrowserLikeClient
+    browser = app.test_client()
+    with db.transaction() as session:
+        accounts.create_admin(session, USERNAME, PASSWORD)
+    assert sign_in(browser).status_code == 303
+    return browser
 
 
 @pytest.fixture

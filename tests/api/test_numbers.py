@@ -8,11 +8,10 @@ import base64
 
 import pytest
 
-from suite_server import accounts, db
+from suite_server import db
 from suite_server.models import Tenant
 from suite_server.whole_numbers import MAX_ID, BadNumber, whole_number
 from tests import factories
-from tests.admin.conftest import PASSWORD, USERNAME, BrowserLikeClient, sign_in
 from tests.api.test_routes import error_of
 
 FAR_TOO_LONG = "0001" + "0" * 5000  # int() refuses it (ValueError) after 4,300 digits
@@ -73,29 +72,19 @@ def test_a_cursor_holds_a_plain_number(client, auth, seven_hundred):
 # -- the admin list pages ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin(app):
-    app.test_client_class = BrowserLikeClient
-    browser = app.test_client()
-    with db.transaction() as session:
-        accounts.create_admin(session, USERNAME, PASSWORD)
-    assert sign_in(browser).status_code == 302
-    return browser
-
-
 LISTS = ["/admin/tenants", "/admin/events", "/admin/webhooks", "/admin/audit"]
 
 
-def test_a_bad_before_on_an_admin_list_is_a_clear_400_and_a_good_one_pages(admin):
+def test_a_bad_before_on_an_admin_list_is_a_clear_400_and_a_good_one_pages(admin_browser):
     for page in LISTS:
         for before in ["%C2%B2", "abc", "-1", "0", "007", FAR_TOO_LONG, "9" * 30]:
-            response = admin.get(f"{page}?before={before}")
+            response = admin_browser.get(f"{page}?before={before}")
             assert response.status_code == 400, (page, before)
             assert "before must be a whole number from 1 to" in response.get_data(as_text=True)
-        assert admin.get(f"{page}?before=5").status_code == 200
-        assert admin.get(f"{page}?before=").status_code == 200
+        assert admin_browser.get(f"{page}?before=5").status_code == 200
+        assert admin_browser.get(f"{page}?before=").status_code == 200
 
 
-def test_an_id_past_any_row_is_404_not_500(admin):
+def test_an_id_past_any_row_is_404_not_500(admin_browser):
     for page in ["/admin/events/99999999999999999999999", "/admin/webhooks/" + "9" * 40]:
-        assert admin.get(page).status_code == 404, page
+        assert admin_browser.get(page).status_code == 404, page

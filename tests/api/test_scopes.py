@@ -8,14 +8,13 @@ import time
 import pytest
 from sqlalchemy import event, select, update
 
-from suite_server import accounts, db
+from suite_server import db
 from suite_server.accounts import create_api_key
 from suite_server.api import auth as api_auth
 from suite_server.cli import cli
 from suite_server.client import TokenClient, TokenClientError
 from suite_server.models import ApiKey, AuditEntry
 from tests import factories
-from tests.admin.conftest import PASSWORD, USERNAME, BrowserLikeClient, sign_in
 from tests.api.conftest import fresh_token
 from tests.api.test_routes import error_of
 
@@ -29,17 +28,6 @@ def two_apps(app):
         fresh_token(suite, f"{app_id}-app-token")
         corp = factories.tenant(session, suite, tenant_id="wwcorp", name="Corp", credential="pc")
         fresh_token(corp, f"{app_id}-corp-token")
-
-
-@pytest.fixture
-def signed_in(app):
-    """A test client signed in to the admin, as tests/admin's."""
-    app.test_client_class = BrowserLikeClient
-    browser = app.test_client()
-    with db.transaction() as session:
-        accounts.create_admin(session, USERNAME, PASSWORD)
-    assert sign_in(browser).status_code == 302
-    return browser
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -189,11 +177,11 @@ def test_apikeys_create_refuses_a_bad_scope_and_writes_nothing(runner, two_apps,
 # -- the admin ---------------------------------------------------------------------------------
 
 
-def test_the_admin_lists_keys_with_their_scope(signed_in, two_apps):
+def test_the_admin_lists_keys_with_their_scope(admin_browser, two_apps):
     create_api_key(db.session(), "billing", app_ids=["wwmine"], path_prefixes=["/cgi-bin/user/"])
     everything = create_api_key(db.session(), "deploys")
     db.session().commit()
-    page = signed_in.get("/admin/api-keys")
+    page = admin_browser.get("/admin/api-keys")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     billing = html[html.index(">billing<") :].split("</tr>")[0]

@@ -293,7 +293,7 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
             # The last retry lands at the window's end rather than up to an hour past it.
             delay = min(retry_delay(round_attempts), (deadline - now).total_seconds())
     delivery.next_attempt_at = now + timedelta(seconds=delay) if delay is not None else None
-    # Read before the commit, which would expire them (a query each to read them again).
+    # Read now: waiting_for ends with a rollback, which expires them (a query each to reload).
     status, attempts, place = delivery.status, delivery.attempts, ordering.Place.of(delivery)
     session.commit()
     if ordering.stopped_blocking(status, attempts):  # the next one's turn

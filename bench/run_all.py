@@ -1,6 +1,6 @@
 """Run every benchmark and write their figures to bench/RESULTS.md (issue 8).
 
-    python bench/run_all.py [--quick] [--only callbacks,tokens-a,tokens-b,admin]
+    python bench/run_all.py [--quick] [--only callbacks,tokens-a,tokens-b,admin,webhooks]
                             [--args NAME="--flag value ..."] [--output bench/RESULTS.md]
 
 Each benchmark runs as a subprocess, one after the other (they would compete for the machine's
@@ -66,6 +66,18 @@ BENCHMARKS = [
     ),
     # Run when it exists (issue 7 / 8); its own "met" after the target is ignored: judged here.
     Benchmark("admin", "admin.py", (), ("--tenants", "20000", "--requests", "100"), 900),
+    Benchmark(
+        "webhooks",
+        "webhook_drain.py",
+        ("--redis-url", REDIS),
+        ("--redis-url", REDIS),
+        900,
+        "One tenant's 300 webhook messages, piled up while the 2 workers were suspended, then "
+        "drained in order to a receiver on loopback; the baseline is one thread POSTing them one "
+        "after the other. In-order delivery is one request at a time, so the drain time is the "
+        "sum of the per-delivery costs (two small transactions, a POST, an enqueue): it grows "
+        "with the machine's load.",
+    ),
 ]
 
 FIGURE = re.compile(

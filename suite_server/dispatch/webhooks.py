@@ -2,11 +2,12 @@
 with backoff for up to a day, each attempt recorded (docs/webhooks.md is the receiver's side).
 
 `schedule` stores one delivery per receiver (the app's URL, and the tenant's own when it has a
-different one) with the exact JSON body, commits, and enqueues the job `webhooks.deliver`. The
-job POSTs the body: a 2xx marks the delivery `delivered`; anything else records the attempt and
-asks the runner to run it again later (`Retry`), until WEBHOOK_RETRY_WINDOW has passed since the
-round began; then it is `failed`, and `redeliver` starts a new round. A pending delivery whose job
-was lost (Redis away, the in-process runner's process gone) is enqueued again by `webhooks.sweep`.
+different one) with the exact JSON body, commits, and enqueues the job `webhooks.deliver`, unless
+an older delivery of the same tenant to that receiver goes first (ordering.py: it hands over when
+done). The job POSTs the body: a 2xx marks the delivery `delivered`; anything else records the
+attempt and asks the runner to run it again later (`Retry`), until WEBHOOK_RETRY_WINDOW has passed
+since the round began; then it is `failed`, and `redeliver` starts a new round. A pending delivery
+whose job was lost (Redis away, a process killed) is enqueued again by `webhooks.sweep`.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from suite_server import db
 from suite_server.apps import ValidationError
 from suite_server.db import insert_ignoring_conflict, utcnow
+from suite_server.dispatch import ordering
 from suite_server.dispatch.messages import Message
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import Retry, task
@@ -45,11 +47,6 @@ BACKOFF_BASE = 10.0  # seconds before the first retry (before jitter); doubles w
 BACKOFF_CAP = 3600.0
 TIMEOUT = (3.0, 10.0)  # connect, read (seconds)
 EXCERPT_CHARS = 500  # of the receiver's answer, kept with the attempt
-# In order per tenant where feasible: a delivery waits while an older one to the same receiver
-# for the same tenant is still pending, unless that one has already failed this often (then the
-# receiver is in trouble with it and the newer ones go ahead rather than queue for a day).
-ORDER_PATIENCE = 3
-ORDER_WAIT = 1.0  # seconds between looks at the older delivery
 TOLERANCE = 300  # seconds a receiver accepts between X-Suite-Server-Timestamp and its clock
 SWEEP_AFTER = timedelta(minutes=2)  # a pending delivery this overdue has lost its job
 SWEEP_BATCH = 500
@@ -145,15 +142,16 @@ def schedule(session: Session, message: Message) -> list[int]:
             new.append(delivery_id)
         ids.append(delivery_id)
     session.commit()
-    for delivery_id in new:
+    for delivery_id in ordering.unblocked(session, new):  # the others are woken in turn
         _enqueue(delivery_id)
     return ids
 
 
-def _enqueue(delivery_id: int) -> None:
+def _enqueue(delivery_id: int, after: int | None = None) -> None:
     # A failure here loses nothing: the delivery is stored as pending and the sweep finds it.
+    job_id = f"webhook:{delivery_id}" + (f":after:{after}" if after is not None else "")
     try:
-        runner.enqueue("webhooks.deliver", delivery_id, job_id=f"webhook:{delivery_id}")
+        runner.enqueue("webhooks.deliver", delivery_id, job_id=job_id)
     except Exception:
         log.exception("webhook delivery %s: enqueue failed; the sweep will retry it", delivery_id)
 
@@ -193,40 +191,20 @@ class Outcome:
 
 @task("webhooks.deliver")
 def deliver(delivery_id: int) -> str | None:
-    """One attempt of a pending delivery; returns its new status, or raises Retry."""
+    """One attempt of a pending delivery; returns its new status, or raises Retry. Nothing when
+    it is not its turn (it is woken when it is), not due (its retry comes), or being sent."""
     session = db.session()
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.status != "pending":
+    ordering.autocommit(session)
+    claimed = ordering.claim(session, delivery_id, utcnow())
+    session.rollback()  # no connection is held while the receiver takes its time
+    if claimed is None:
         return None
-    if _older_pending(session, delivery):
-        session.rollback()
-        raise Retry(after=ORDER_WAIT, reason="an older delivery to this receiver goes first")
-    secret = session.scalar(select(App.webhook_secret).where(App.id == delivery.app_pk))
-    url, body, event_pk = delivery.url, delivery.body.encode(), delivery.event_pk
-    session.rollback()  # no transaction stays open while the receiver takes its time
+    url, body, event_pk, secret = claimed
     if not secret:
         # Webhooks were turned off after this was scheduled: nothing to sign with.
         outcome = Outcome(error="the app has no webhook secret (suite-server apps webhook)")
         return _record(session, delivery_id, outcome, give_up=True)
-    return _record(session, delivery_id, post(url, body, secret, event_pk, delivery_id))
-
-
-def _older_pending(session: Session, delivery: WebhookDelivery) -> bool:
-    return (
-        session.scalar(
-            select(WebhookDelivery.id)
-            .where(
-                WebhookDelivery.app_pk == delivery.app_pk,
-                WebhookDelivery.url == delivery.url,
-                WebhookDelivery.tenant_id == delivery.tenant_id,
-                WebhookDelivery.id < delivery.id,
-                WebhookDelivery.status == "pending",
-                WebhookDelivery.attempts < ORDER_PATIENCE,
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    return _record(session, delivery_id, post(url, body.encode(), secret, event_pk, delivery_id))
 
 
 def post(url: str, body: bytes, secret: str, event_pk: int, delivery_id: int) -> Outcome:
@@ -283,7 +261,9 @@ def retry_delay(round_attempts: int) -> float:
 def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool = False) -> str:
     """Write the attempt and the delivery's new state; raise Retry when another attempt is due."""
     now = utcnow()
-    delivery = session.get(WebhookDelivery, delivery_id, populate_existing=True)
+    delivery = session.get(
+        WebhookDelivery, delivery_id, populate_existing=True, options=[defer(WebhookDelivery.body)]
+    )  # the body is not needed here, nor its decryption
     if delivery is None:  # its event was deleted meanwhile
         session.rollback()
         return "deleted"
@@ -313,34 +293,27 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
             # The last retry lands at the window's end rather than up to an hour past it.
             delay = min(retry_delay(round_attempts), (deadline - now).total_seconds())
     delivery.next_attempt_at = now + timedelta(seconds=delay) if delay is not None else None
+    # Read now: waiting_for ends with a rollback, which expires them (a query each to reload).
+    status, attempts, place = delivery.status, delivery.attempts, ordering.Place.of(delivery)
     session.commit()
-    WEBHOOK_DELIVERIES.labels("retry" if delay is not None else delivery.status).inc()
+    if ordering.stopped_blocking(status, attempts):  # the next one's turn
+        for waiting in ordering.waiting_for(session, place):
+            _enqueue(waiting, after=delivery_id)
+    WEBHOOK_DELIVERIES.labels("retry" if delay is not None else status).inc()
     log.info(
-        "webhook delivery %s: attempt %d %s in %d ms -> %s", delivery_id, delivery.attempts,
-        outcome.status_code or outcome.error, outcome.latency_ms, delivery.status,
+        "webhook delivery %s: attempt %d %s in %d ms -> %s", delivery_id, attempts,
+        outcome.status_code or outcome.error, outcome.latency_ms, status,
     )  # fmt: skip
     if delay is not None:
         raise Retry(after=delay, reason=f"webhook delivery {delivery_id}: {outcome.error}")
-    return delivery.status
+    return status
 
 
 @task("webhooks.sweep", queue="low")
 def sweep() -> int:
-    """Enqueue pending deliveries whose job was lost; returns how many were enqueued."""
-    session = db.session()
-    ids = session.scalars(
-        select(WebhookDelivery.id)
-        .where(
-            WebhookDelivery.status == "pending",
-            or_(
-                WebhookDelivery.next_attempt_at.is_(None),
-                WebhookDelivery.next_attempt_at < utcnow() - SWEEP_AFTER,
-            ),
-        )
-        .order_by(WebhookDelivery.next_attempt_at)
-        .limit(SWEEP_BATCH)
-    ).all()
-    session.rollback()
+    """Enqueue pending deliveries whose job (or wake-up) was lost, those whose turn it is;
+    returns how many were enqueued."""
+    ids = ordering.heads(db.session(), utcnow() - SWEEP_AFTER, SWEEP_BATCH)
     for delivery_id in ids:
         _enqueue(delivery_id)
     if ids:

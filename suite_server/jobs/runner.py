@@ -48,7 +48,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker, SimpleWorker
 
 from suite_server import db, logs
-from suite_server.jobs import tasks
+from suite_server.jobs import recovery, tasks
 from suite_server.jobs.tasks import Retry, Task
 from suite_server.metrics import JOB_FAILURES
 
@@ -310,17 +310,17 @@ def run_worker(
     Jobs run in the worker process itself (SimpleWorker): most of ours are one short upstream
     call and a few queries, and forking a work horse for each, which must then open its own
     database connection, cost more than the job (13-20 jobs/s for 2 workers in bench/tokens.py
-    part b). RQ's job timeout still applies (SIGALRM in the main thread)."""
+    part b). RQ's job timeout still applies (SIGALRM in the main thread). Beside it a thread
+    beats for the busy worker and puts back the jobs of dead ones (recovery.py)."""
     runner = get_runner(app)
     if not isinstance(runner, RQRunner):
         raise NoRedisConfigured("no Redis configured: set SUITE_SERVER_REDIS_URL to run a worker")
     queues = [runner.queues[name] for name in tasks.QUEUES]
     worker_class = type(worker_class.__name__, (_LoggedOnce, worker_class), {})
-    worker = worker_class(queues, connection=runner.connection, serializer=JSONSerializer)
-    with app.app_context():
-        # With a forking worker_class (rq.Worker), a work horse must not share pooled database
-        # connections with its parent (SQLAlchemy: "Using Connection Pools with
-        # Multiprocessing"), so the pool starts empty and each horse opens its own.
+    options = {"connection": runner.connection, "serializer": JSONSerializer}
+    worker = worker_class(queues, **options, **recovery.WORKER_OPTIONS)
+    with app.app_context(), recovery.watch(worker):
+        # Forked horses (rq.Worker) must not share pooled connections: the pool starts empty.
         db.dispose(app)
         return worker.work(burst=burst, with_scheduler=True)
 

@@ -23,7 +23,8 @@ class TokenColumns:
     # When the background sweep refreshes it: ahead of the serving margin, with jitter so tokens
     # obtained together are not all refreshed in the same second (tokens/service.py).
     refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    # The row lease of the refresher when no Redis is configured (tokens/locks.py).
+    # The lease of whoever refreshes this token now, behind the Redis lock when there is one
+    # (tokens/locks.py).
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,10 +1,17 @@
 """One refresher per token across every process and machine.
 
-With Redis configured: a Redis lock (SET NX with an expiry, released only by its holder). Without:
-a lease on the token's own row (`lease_until`, taken with a compare-and-set UPDATE and committed),
-which works the same on PostgreSQL and SQLite and holds no transaction open during the upstream
-call. Either way a holder that dies loses the lock when its lease ends (LEASE seconds, longer than
-any upstream call with its timeouts), and the next caller takes over.
+The lock of record is a lease on the token's own row (`lease_until`, taken with a compare-and-set
+UPDATE and committed), which works the same on PostgreSQL and SQLite and holds no transaction open
+during the upstream call. With Redis configured, a Redis lock (SET NX with an expiry, released
+only by its holder) sits in front of it: the crowd waiting for a refresh tries Redis, not the
+database, and only the one that got the Redis lock takes the lease. Either way a holder that dies
+loses both when their LEASE seconds end (longer than any upstream call with its timeouts), and the
+next caller takes over.
+
+Redis being unreachable (refused, cut, hanging) never stops a refresh: the lease alone is the
+lock then, as without Redis. A process that saw Redis fail leaves it alone for REDIS_PAUSE
+seconds rather than have every caller wait out a timeout; because everybody takes the lease
+either way, processes on either side of an outage still never refresh the same token at once.
 
 Both are try-locks: a caller that does not get the lock waits by re-reading the token row (the
 holder's new token appears there), see service._obtain.
@@ -12,17 +19,28 @@ holder's new token appears there), see service._obtain.
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from datetime import timedelta
 
 from flask import current_app
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from suite_server.db import utcnow
 
+log = logging.getLogger(__name__)
+
 LEASE = 30  # seconds; upstream calls time out well before (upstream/http.py)
+# A lock is one small command: a Redis that takes longer than this is in trouble, and the lease
+# on the row does the job meanwhile. No retries inside the client for the same reason.
+REDIS_TIMEOUT = 1.0
+REDIS_PAUSE = 10.0  # seconds this process uses the lease alone after Redis failed it
 
 
 class RowLease:
@@ -63,6 +81,50 @@ class RedisLock:
         self.connection.eval(self._RELEASE, 1, self.name, self.token)
 
 
+class GuardedLease:
+    """The row's lease behind a Redis lock; the lease alone while Redis is unreachable."""
+
+    def __init__(self, redis_lock: RedisLock, lease: RowLease, health: dict) -> None:
+        self.redis_lock, self.lease, self.health = redis_lock, lease, health
+        self.holds_redis = False
+
+    def acquire(self) -> bool:
+        if time.monotonic() >= self.health.get("paused_until", 0.0):
+            try:
+                if not self.redis_lock.acquire():
+                    return False  # someone else is refreshing
+                self.holds_redis = True
+            except RedisError as exc:
+                self._failed(exc)
+        if self.lease.acquire():
+            return True
+        self._release_redis()
+        return False
+
+    def release(self) -> None:
+        try:
+            self.lease.release()
+        finally:
+            self._release_redis()
+
+    def _release_redis(self) -> None:
+        if not self.holds_redis:
+            return
+        self.holds_redis = False
+        try:
+            self.redis_lock.release()
+        except RedisError as exc:  # it expires by itself, LEASE seconds after it was taken
+            self._failed(exc)
+
+    def _failed(self, exc: RedisError) -> None:
+        if time.monotonic() >= self.health.get("paused_until", 0.0):
+            log.warning(
+                "Redis unreachable for token locks (%s); the database lease alone for %g s",
+                type(exc).__name__, REDIS_PAUSE,
+            )  # fmt: skip
+        self.health["paused_until"] = time.monotonic() + REDIS_PAUSE
+
+
 def redis_connection() -> Redis | None:
     """The app's Redis client for locks, or None when no Redis is configured."""
     url = current_app.config.get("REDIS_URL")
@@ -70,13 +132,19 @@ def redis_connection() -> Redis | None:
         return None
     cache = current_app.extensions.setdefault("suite_server.redis", {})
     if url not in cache:
-        cache[url] = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        cache[url] = Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
+        )  # fmt: skip
     return cache[url]
 
 
 def lock_for(session: Session, table, row_id: int):
     """The refresh lock of one token row (app_tokens or tenant_tokens)."""
+    lease = RowLease(session, table, row_id)
     connection = redis_connection()
     if connection is None:
-        return RowLease(session, table, row_id)
-    return RedisLock(connection, f"suite_server:lock:{table.name}:{row_id}")
+        return lease
+    health = current_app.extensions.setdefault("suite_server.redis_lock_health", {})
+    redis_lock = RedisLock(connection, f"suite_server:lock:{table.name}:{row_id}")
+    return GuardedLease(redis_lock, lease, health)

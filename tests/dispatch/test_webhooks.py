@@ -4,9 +4,14 @@ targets, redelivery, the sweep, and the CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -21,9 +26,12 @@ from sqlalchemy import select
 from suite_server import db
 from suite_server.cli import cli
 from suite_server.dispatch import Message, webhooks
+from suite_server.jobs import runner as job_runner
 from suite_server.jobs.runner import get_runner
 from suite_server.models import App, InboundEvent, Tenant, WebhookAttempt, WebhookDelivery
 from tests import factories
+from tests.conftest import TEST_KEY
+from tests.dispatch import worker as worker_module
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 
@@ -460,9 +468,8 @@ def test_cli_list_and_redeliver(app, runner, receivers, fast):
     one_line_error(run(runner, "webhooks", "redeliver", "424242"), "no webhook delivery 424242")
 
 
-def test_deliveries_to_a_receiver_arrive_in_order_per_tenant(app, receivers, fast, monkeypatch):
+def test_deliveries_to_a_receiver_arrive_in_order_per_tenant(app, receivers, fast):
     """The first message's delivery fails twice; the second message waits for it."""
-    monkeypatch.setattr(webhooks, "ORDER_WAIT", 0.05)
     receiver = receivers(500, 500, 200)
     suite = configured(receiver)
     first = stored_message(suite, content="first")
@@ -472,3 +479,135 @@ def test_deliveries_to_a_receiver_arrive_in_order_per_tenant(app, receivers, fas
     drain(app)
     contents = [json.loads(r.body)["fields"]["Content"] for r in receiver.requests]
     assert contents == ["first", "first", "first", "second"]
+
+
+def test_a_delivery_failing_three_times_lets_the_next_one_go_at_once(app, receivers, monkeypatch):
+    """After its third failure the first message no longer holds the second back: the second
+    is sent right then (before the first's next retry, 1-2 s later), not found by a poll."""
+    monkeypatch.setattr(webhooks, "BACKOFF_BASE", 0.5)
+    receiver = receivers(500, 500, 500, 200)
+    suite = configured(receiver)
+    first, second = (stored_message(suite, content=c) for c in ("first", "second"))
+    webhooks.schedule(db.session(), first)
+    webhooks.schedule(db.session(), second)
+    drain(app)
+    contents = [json.loads(r.body)["fields"]["Content"] for r in receiver.requests]
+    assert contents == ["first"] * 3 + ["second", "first"]
+
+
+def counting_job_runs(monkeypatch) -> dict[str, int]:
+    """Every attempt of every task, whichever runner runs it."""
+    runs: dict[str, int] = {}
+    perform = job_runner._perform
+
+    def counted(flask_app, task, *args, **kwargs):
+        runs[task.name] = runs.get(task.name, 0) + 1
+        return perform(flask_app, task, *args, **kwargs)
+
+    monkeypatch.setattr(job_runner, "_perform", counted)
+    return runs
+
+
+def test_many_messages_of_one_tenant_arrive_in_order_at_a_bounded_cost(app, receivers, monkeypatch):
+    """60 messages of one tenant on the in-process runner's two threads: they arrive in order,
+    each delivery job runs at most twice (its own job, a wake-up), nothing polls. Not timed."""
+    count = 60
+    runs = counting_job_runs(monkeypatch)
+    receiver = receivers(200)
+    suite = configured(receiver)
+    ids = [webhooks.schedule(db.session(), stored_message(suite, content=str(n)))[0]
+           for n in range(count)]  # fmt: skip
+    drain(app, timeout=60)
+
+    arrived = [json.loads(r.body)["fields"]["Content"] for r in receiver.requests]
+    assert arrived == [str(n) for n in range(count)]
+    assert {delivery(i).status for i in ids} == {"delivered"}
+    assert runs["webhooks.deliver"] <= 2 * count
+
+
+def test_many_messages_in_order_at_a_bounded_cost_with_two_rq_workers(
+    app, receivers, redis_url, tmp_path
+):
+    """The same with two `suite-server worker` processes on real Redis, taking jobs while the
+    messages are being scheduled."""
+    count = 60
+    app.config["REDIS_URL"] = redis_url
+    app.extensions[job_runner.EXTENSION] = job_runner.RQRunner(redis_url)
+    receiver = receivers(200)
+    suite = configured(receiver)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_SERVER_")}
+    for name in ("DATABASE_URL", "SECRET_KEY", "INSTANCE_PATH", "REDIS_URL"):
+        env[f"SUITE_SERVER_{name}"] = str(app.config[name])
+    env["SUITE_SERVER_ENCRYPTION_KEYS"] = TEST_KEY
+    workers = []
+    for n in range(2):
+        log = open(tmp_path / f"worker{n}.log", "w")  # noqa: SIM115 (the process keeps it)
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.dispatch.worker"],
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )  # fmt: skip
+        )
+    connection = job_runner.get_runner(app).connection
+    try:
+        deadline = time.monotonic() + 60
+        while connection.scard("rq:workers") < 2:
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
+        ids = [webhooks.schedule(db.session(), stored_message(suite, content=str(n)))[0]
+               for n in range(count)]  # fmt: skip
+        deadline = time.monotonic() + 90
+        while len({r.headers["X-Suite-Server-Delivery"] for r in receiver.requests}) < count:
+            assert time.monotonic() < deadline, "not delivered within 90 s"
+            time.sleep(0.1)
+        while any(delivery(i).status == "pending" for i in ids):  # the last one is recorded
+            assert time.monotonic() < deadline, "not recorded within 90 s"
+            time.sleep(0.1)
+            db.session().expire_all()
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)  # the job in hand finishes first
+        for worker in workers:
+            try:
+                worker.wait(timeout=20)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(worker.pid, signal.SIGKILL)  # its scheduler, if still there
+                worker.wait()
+
+    arrived = [json.loads(r.body)["fields"]["Content"] for r in receiver.requests]
+    assert arrived == [str(n) for n in range(count)]
+    runs = int(connection.hget(worker_module.RUNS, "webhooks.deliver") or 0)
+    assert count <= runs <= 2 * count
+
+
+def test_a_lost_wake_up_is_made_good_by_the_sweep(app, receivers, monkeypatch):
+    """The worker that delivered the first message died before it woke the second: the sweep
+    enqueues the second (the head of the chain), not the third, which still waits its turn."""
+    receiver = receivers(200)
+    suite = configured(receiver)
+    enqueue = job_runner.enqueue
+
+    def lost_wake_ups(name, *args, job_id=None, **kwargs):
+        if job_id and ":after:" in job_id:
+            return None  # as if the process had died right before
+        return enqueue(name, *args, job_id=job_id, **kwargs)
+
+    monkeypatch.setattr(job_runner, "enqueue", lost_wake_ups)
+    with app.test_request_context():  # the jobs start once all three are stored
+        ids = [webhooks.schedule(db.session(), stored_message(suite, content=c))[0]
+               for c in ("one", "two", "three")]  # fmt: skip
+    drain(app)
+    assert [delivery(i).status for i in ids] == ["delivered", "pending", "pending"]
+
+    monkeypatch.setattr(job_runner, "enqueue", enqueue)
+    monkeypatch.setattr(webhooks, "SWEEP_AFTER", timedelta(0))  # two minutes later
+    assert webhooks.sweep() == 1
+    drain(app)
+    assert [delivery(i).status for i in ids] == ["delivered"] * 3
+    arrived = [json.loads(r.body)["fields"]["Content"] for r in receiver.requests]
+    assert arrived == ["one", "two", "three"]
+    assert webhooks.sweep() == 0

@@ -5,7 +5,6 @@ refresh tokens never lost, dead credentials given up, faults survived."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -13,7 +12,6 @@ from datetime import timedelta
 
 import pytest
 import requests
-from flask import current_app
 from sqlalchemy import select, update
 
 from suite_server import db
@@ -22,11 +20,8 @@ from suite_server.jobs import runner as job_runner
 from suite_server.models import AppToken, Tenant, TenantHistory, TenantToken, Ticket
 from suite_server.tokens import locks, service
 from suite_server.tokens.service import TokenUnavailable
-from tests.authorization.conftest import drain, history, miss_pushes, push, tenant_of
-from tests.conftest import TEST_KEY
-
-REFRESH = {"wecom": "get_corp_token", "open": "api_authorizer_token"}
-INSTALL = {"wecom": "create_auth", "open": "authorized"}
+from tests.authorization.conftest import drain, history, miss_pushes, tenant_of
+from tests.tokens.conftest import REFRESH, child_env, expire, install, token_row
 
 
 @pytest.fixture(params=["row", "redis"])
@@ -35,28 +30,6 @@ def lock_kind(request, app) -> str:
     if request.param == "redis":
         app.config["REDIS_URL"] = request.getfixturevalue("redis_url")
     return request.param
-
-
-@pytest.fixture(params=["wecom", "open"])
-def either(request):
-    return request.getfixturevalue("suite" if request.param == "wecom" else "component")
-
-
-def install(platform, app, tenant_id: str) -> Tenant:
-    push(platform, app, INSTALL[app.platform], tenant_id=tenant_id)
-    drain(current_app._get_current_object())
-    return tenant_of(app, tenant_id)
-
-
-def expire(tenant: Tenant) -> None:
-    """Our copy of the token says it has expired (the platform's is still good)."""
-    past = utcnow() - timedelta(seconds=1)
-    db.session().execute(
-        update(TenantToken.__table__)
-        .where(TenantToken.tenant_pk == tenant.id)
-        .values(expires_at=past, refresh_at=past)
-    )
-    db.session().commit()
 
 
 def obtained_a_minute_ago(tenant: Tenant) -> None:
@@ -70,25 +43,10 @@ def obtained_a_minute_ago(tenant: Tenant) -> None:
     db.session().commit()
 
 
-def token_row(tenant: Tenant) -> TenantToken:
-    db.session().expire_all()
-    return db.session().scalar(select(TenantToken).where(TenantToken.tenant_pk == tenant.id))
-
-
 def sandbox_tenant(platform, app, tenant_id: str) -> dict:
     tenants = requests.get(f"{platform.base}/sandbox/tenants", timeout=10).json()["tenants"]
     [found] = [t for t in tenants if t["app_id"] == app.app_id and t["tenant_id"] == tenant_id]
     return found
-
-
-def child_env(app) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_SERVER_")}
-    for name in ("DATABASE_URL", "SECRET_KEY", "INSTANCE_PATH", "WECOM_API_BASE",
-                 "WECHAT_API_BASE", "TOKEN_MIN_REMAINING", "REDIS_URL"):  # fmt: skip
-        if app.config.get(name):
-            env[f"SUITE_SERVER_{name}"] = str(app.config[name])
-    env["SUITE_SERVER_ENCRYPTION_KEYS"] = TEST_KEY
-    return env
 
 
 # -- serving -----------------------------------------------------------------------------------

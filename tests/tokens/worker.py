@@ -5,6 +5,8 @@ like the test's app through SUITE_SERVER_* variables.
 (once GO_FILE exists) and print the tokens they got, one JSON list.
 `crash TENANT_PK`: refresh the tenant's token and be killed (SIGKILL) after the platform
 answered, before the answer is committed.
+`rq`: `suite-server worker` (an RQ worker) with its clock scaled down (FAST): a worker that stops
+beating is dead after 2 s instead of 30, and a refresh lock it held lapses after 2 s.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ import time
 from pathlib import Path
 
 from suite_server import create_app, db
+from suite_server.jobs import recovery
+from suite_server.jobs.runner import run_worker
 from suite_server.models import Tenant
-from suite_server.tokens import service
+from suite_server.tokens import locks, service
+
+FAST = {"HEARTBEAT_EVERY": 0.2, "RECOVER_EVERY": 0.5, "DEAD_AFTER": 2.0}
+FAST_LEASE = 2
 
 
 def crowd(app, tenant_pk: int, threads: int, go_file: str) -> None:
@@ -60,9 +67,19 @@ def crash(app, tenant_pk: int) -> None:
         service.refresh_tenant_token(db.session(), tenant, stale_token=None)
 
 
+def rq_worker(app) -> None:
+    for name, value in FAST.items():
+        setattr(recovery, name, value)
+    locks.LEASE = FAST_LEASE
+    run_worker(app)
+
+
 def main() -> None:
     app = create_app()
-    command, tenant_pk, *rest = sys.argv[1:]
+    command, *rest = sys.argv[1:]
+    if command == "rq":
+        return rq_worker(app)
+    tenant_pk, *rest = rest
     if command == "crowd":
         crowd(app, int(tenant_pk), int(rest[0]), rest[1])
     else:

@@ -1,0 +1,131 @@
+"""Jobs whose worker died, found and put back within a minute instead of RQ's 4 to 14.
+
+What RQ (3.0) does by itself: a job being run has an entry in its queue's StartedJobRegistry,
+scored with the moment its execution expires (SimpleWorker: the job's timeout + 60 s, 240 s by
+default), and a worker cleans that registry in its maintenance, every 10 minutes. A worker killed
+with SIGKILL (out of memory, its machine lost) so leaves its job "started" for 4 to 14 minutes,
+and while it is, the job's id is taken: `runner.enqueue` refuses that id, so the token sweep
+cannot queue that tenant's refresh again.
+
+What runs here, in every `suite-server worker` (`watch`, a thread beside RQ's loop):
+
+- every HEARTBEAT_EVERY seconds it writes RQ's own `last_heartbeat` on the worker's hash, marked
+  `heartbeat_every`. RQ beats only between jobs, and SimpleWorker runs a job in its main thread,
+  so without this a busy worker and a dead one look the same.
+- every RECOVER_EVERY seconds, in one worker at a time (a Redis claim), `recover` reads every
+  queue's StartedJobRegistry: an execution whose worker's hash is gone or records its death, or
+  whose worker beats (marked) but has not for DEAD_AFTER seconds, is abandoned. RQ's own cleanup
+  of abandoned jobs (StartedJobRegistry.cleanup) then takes it: retried after its backoff while it
+  has retries left, else failed, which frees its id for the sweeps to enqueue it again.
+
+A worker that does not mark its beats (an older version, during an upgrade) is judged only by its
+hash, and otherwise left to RQ. DEAD_AFTER is at least tokens/locks.LEASE: when the refresh a dead
+worker was running is retried, the locks it held have expired.
+
+WORKER_OPTIONS also has RQ's maintenance run every minute rather than every 10 (an idle worker
+looks up from its blocking dequeue at least that often): it is what takes over the scheduler of a
+dead worker, whose lock lapses 61 s after its last beat, and the scheduler moves retries and
+delayed jobs to their queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from redis import Redis
+from rq import Queue
+from rq.executions import Execution
+from rq.utils import now, parse_composite_key, utcformat, utcparse
+from rq.worker import BaseWorker
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 5.0  # seconds
+DEAD_AFTER = 30.0  # seconds without a beat: the worker is gone (>= tokens/locks.LEASE)
+RECOVER_EVERY = 10.0  # seconds between looks at the registries, across all workers
+CLAIM_KEY = "suite_server:jobs:recovery"
+WORKER_OPTIONS = {"maintenance_interval": 60, "worker_ttl": 75}  # dequeue blocks worker_ttl - 15 s
+
+# RQ's worker hash, written only while it exists and has not recorded its death: a beat must not
+# bring back the hash of a worker that has just stopped.
+_BEAT = """
+if redis.call('exists', KEYS[1]) == 1 and redis.call('hexists', KEYS[1], 'death') == 0 then
+  return redis.call('hset', KEYS[1], 'last_heartbeat', ARGV[1], 'heartbeat_every', ARGV[2])
+end
+return -1
+"""
+
+
+@contextmanager
+def watch(worker: BaseWorker) -> Iterator[None]:
+    """Beat for `worker` and recover dead workers' jobs while the block runs."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_watch, args=(worker, stop), name="suite-server-heartbeat", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _watch(worker: BaseWorker, stop: threading.Event) -> None:
+    next_look = 0.0
+    while True:
+        try:
+            worker.connection.eval(_BEAT, 1, worker.key, utcformat(now()), HEARTBEAT_EVERY)
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + RECOVER_EVERY
+                claim = int(RECOVER_EVERY * 1000)
+                if worker.connection.set(CLAIM_KEY, worker.name, nx=True, px=claim):
+                    recover(worker.connection, worker.queues)
+        except Exception:  # Redis away for a moment: the next round tries again
+            log.warning("worker %s: heartbeat or recovery failed", worker.name, exc_info=True)
+        if stop.wait(HEARTBEAT_EVERY):
+            return
+
+
+def recover(connection: Redis, queues: Iterable[Queue], at: float | None = None) -> list[str]:
+    """Hand the jobs of dead workers to RQ's cleanup of abandoned jobs; returns their ids.
+    `at`: the time to judge the beats by (time.time())."""
+    at = time.time() if at is None else at
+    recovered: list[str] = []
+    for queue in queues:
+        registry = queue.started_job_registry
+        entries = registry.get_job_and_execution_ids(cleanup=False)
+        abandoned = [
+            f"{job_id}:{execution_id}"
+            for job_id, execution_id in entries
+            if _abandoned(connection, job_id, execution_id, at)
+        ]
+        if not abandoned:
+            continue
+        # Scored as expired at the epoch, they are exactly what cleanup(timestamp=0) takes.
+        connection.zadd(registry.key, dict.fromkeys(abandoned, 0), xx=True)
+        registry.cleanup(timestamp=0)
+        ids = [parse_composite_key(entry)[0] for entry in abandoned]
+        log.warning("jobs of dead workers put back (retried or failed): %s", ", ".join(ids))
+        recovered += ids
+    return recovered
+
+
+def _abandoned(connection: Redis, job_id: str, execution_id: str, at: float) -> bool:
+    try:
+        worker_name = Execution.fetch(execution_id, job_id, connection).worker_name
+    except ValueError:
+        return True  # listed as running, with no execution record: nothing will finish it
+    last, every, death = connection.hmget(
+        BaseWorker.redis_worker_namespace_prefix + worker_name,
+        ["last_heartbeat", "heartbeat_every", "death"],
+    )
+    if last is None or death is not None:
+        return True  # its worker's hash has expired, or says it stopped
+    if every is None:
+        return False  # a worker that does not beat while busy: left to RQ's own cleanup
+    return at - utcparse(last.decode()).timestamp() > DEAD_AFTER

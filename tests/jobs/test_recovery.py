@@ -1,0 +1,52 @@
+"""Telling a busy RQ worker from a dead one (suite_server/jobs/recovery.py), on real Redis with a
+real worker. A worker killed in the middle of a job is in tests/tokens/test_worker_killed.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from rq.utils import utcparse
+
+from suite_server.jobs import recovery
+from suite_server.jobs.runner import enqueue
+
+
+@pytest.fixture
+def runner_kind() -> str:
+    return "rq"
+
+
+def test_a_busy_worker_keeps_beating_and_is_never_taken_for_dead(jobs, recorder, monkeypatch):
+    """SimpleWorker runs the job in its main thread, where RQ beats only between jobs: the
+    watch thread beats meanwhile, so a job running for three times DEAD_AFTER is left alone."""
+    monkeypatch.setattr(recovery, "HEARTBEAT_EVERY", 0.1)
+    monkeypatch.setattr(recovery, "RECOVER_EVERY", 0.1)
+    monkeypatch.setattr(recovery, "DEAD_AFTER", 0.5)
+    connection, queues = jobs.runner.connection, list(jobs.runner.queues.values())
+    enqueue("test.slow", "busy", 1.5)
+    recovered, ages, marked = [], [], set()
+    done = threading.Event()
+
+    def look() -> None:
+        while not done.wait(0.05):
+            recovered.extend(recovery.recover(connection, queues))
+            for key in connection.smembers("rq:workers"):
+                last, every = connection.hmget(key, ["last_heartbeat", "heartbeat_every"])
+                if last is not None and recorder.calls["slow:busy"]:
+                    ages.append(time.time() - utcparse(last.decode()).timestamp())
+                    marked.add(every)
+
+    looker = threading.Thread(target=look)
+    looker.start()
+    try:
+        assert jobs.finish(timeout=10)
+    finally:
+        done.set()
+        looker.join()
+
+    assert recovered == []
+    assert [call.kwargs for call in recorder.calls["slow:busy"]] == [{"start": True}, {"end": True}]
+    assert len(ages) > 10 and max(ages) < recovery.DEAD_AFTER
+    assert b"0.1" in marked  # it says it beats (from its first beat on)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
 from suite_server.models import App, Tenant, TenantToken
 from suite_server.tokens.service import TokenRow, token_columns
-from suite_server.whole_numbers import MAX_ID, whole_number
+from suite_server.whole_numbers import MAX_SMALL_ID, whole_number
 
 PAGE_SIZE, MAX_PAGE = 100, 500
 
@@ -162,7 +162,7 @@ def encode_cursor(last_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        last_id = whole_number(text, "cursor", minimum=1, maximum=MAX_ID)
+        last_id = whole_number(text, "cursor", minimum=1, maximum=MAX_SMALL_ID)
     except (binascii.Error, UnicodeError, ValueError):  # BadNumber is a ValueError
         last_id = None
     if last_id is None:  # not a number, or nothing at all

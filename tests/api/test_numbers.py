@@ -63,7 +63,8 @@ def test_the_largest_page_is_500(client, auth, seven_hundred):
 
 
 def test_a_cursor_holds_a_plain_number(client, auth, seven_hundred):
-    for inside in [b"0005", b"+5", b" 5", b"5_0", b"", b"0"]:
+    # 2**31: past any tenant id (an INTEGER key, which PostgreSQL will not compare with it).
+    for inside in [b"0005", b"+5", b" 5", b"5_0", b"", b"0", b"2147483648", b"253402300800"]:
         cursor = base64.urlsafe_b64encode(inside).decode().rstrip("=") or "="
         response = client.get(f"/api/v1/apps/wwsuite/tenants?cursor={cursor}", headers=auth)
         assert error_of(response, 400, "bad_request") == "cursor is not one this API gave out"
@@ -83,6 +84,11 @@ def test_a_bad_before_on_an_admin_list_is_a_clear_400_and_a_good_one_pages(admin
             assert "before must be a whole number from 1 to" in response.get_data(as_text=True)
         assert admin_browser.get(f"{page}?before=5").status_code == 200
         assert admin_browser.get(f"{page}?before=").status_code == 200
+        # Past what the list's id column holds (tenants: INTEGER; the others: BIGINT).
+        too_big = "2147483648" if page == "/admin/tenants" else str(2**62 + 1)
+        assert admin_browser.get(f"{page}?before={too_big}").status_code == 400, page
+    assert admin_browser.get("/admin/tenants?before=2147483647").status_code == 200
+    assert admin_browser.get(f"/admin/events?before={2**62}").status_code == 200
 
 
 def test_an_id_past_any_row_is_404_not_500(admin_browser):

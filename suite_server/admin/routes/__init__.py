@@ -135,9 +135,9 @@ def client_address() -> str:
     return (request.remote_addr or "")[:64]
 
 
-def int_arg(name: str) -> int | None:
+def int_arg(name: str, maximum: int = MAX_ID) -> int | None:
     try:
-        return whole_number(request.args.get(name), name, minimum=1, maximum=MAX_ID)
+        return whole_number(request.args.get(name), name, minimum=1, maximum=maximum)
     except BadNumber as exc:
         abort(Response(render_template("admin/error.html", message=str(exc)), 400))
 

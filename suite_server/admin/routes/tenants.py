@@ -10,6 +10,7 @@ from suite_server.admin.forms import ActionForm, DeactivateForm
 from suite_server.admin.routes import actor, app_ids, arg, bp, done, int_arg, utc
 from suite_server.admin.tenants import ActionFailed
 from suite_server.models.tenants import STATUSES as TENANT_STATUSES
+from suite_server.whole_numbers import MAX_SMALL_ID
 
 
 @bp.get("/tenants")
@@ -19,7 +20,7 @@ def tenant_list():
         app_id=arg("app"),
         status=arg("status", TENANT_STATUSES),
         q=arg("q"),
-        before=int_arg("before"),
+        before=int_arg("before", MAX_SMALL_ID),
     )
     return render_template(
         "admin/tenants.html", page=page, args=request.args, statuses=TENANT_STATUSES,

@@ -316,7 +316,7 @@ def run_worker(
         raise NoRedisConfigured("no Redis configured: set SUITE_SERVER_REDIS_URL to run a worker")
     queues = [runner.queues[name] for name in tasks.QUEUES]
     options = {"connection": runner.connection, "serializer": JSONSerializer}
-    worker = worker_class(queues, **options, **recovery.WORKER_OPTIONS)
+    worker = worker_class(queues, **options, **recovery.worker_options())
     with app.app_context(), recovery.watch(worker):
         # Forked horses (rq.Worker) must not share pooled connections: the pool starts empty.
         db.dispose(app)

@@ -9,20 +9,23 @@ cannot queue that tenant's refresh again.
 
 What runs here, in every `suite-server worker` (`watch`, a thread beside RQ's loop):
 
-- every HEARTBEAT_EVERY seconds it writes RQ's own `last_heartbeat` on the worker's hash, marked
-  `heartbeat_every`. RQ beats only between jobs, and SimpleWorker runs a job in its main thread,
-  so without this a busy worker and a dead one look the same.
+- every HEARTBEAT_EVERY seconds it writes RQ's own `last_heartbeat` on the worker's hash. RQ
+  beats only between jobs, and SimpleWorker runs a job in its main thread, so without this a busy
+  worker and a dead one look the same.
 - every RECOVER_EVERY seconds, in one worker at a time (a Redis claim), `recover` reads every
   queue's StartedJobRegistry: an execution whose worker's hash is gone or records its death, or
-  whose worker beats (marked) but has not for DEAD_AFTER seconds, is abandoned. RQ's own cleanup
-  of abandoned jobs (StartedJobRegistry.cleanup) then takes it: retried after its backoff while it
-  has retries left, else failed, which frees its id for the sweeps to enqueue it again.
+  whose worker is one of ours (named NAME_PREFIX...) and has not beaten for DEAD_AFTER seconds,
+  is abandoned. RQ's own cleanup of abandoned jobs (StartedJobRegistry.cleanup) then takes it:
+  retried after its backoff while it has retries left, else failed, which frees its id for the
+  sweeps to enqueue it again.
 
-A worker that does not mark its beats (an older version, during an upgrade) is judged only by its
-hash, and otherwise left to RQ. DEAD_AFTER is at least tokens/locks.LEASE: when the refresh a dead
-worker was running is retried, the locks it held have expired.
+Our workers are known by their name, given before they start, so one killed right after it took
+its first job is judged like any other. A worker of another name (an older version, during an
+upgrade) does not beat while busy: it is judged only by its hash, and otherwise left to RQ.
+DEAD_AFTER is at least tokens/locks.LEASE: when the refresh a dead worker was running is retried,
+the locks it held have expired.
 
-WORKER_OPTIONS also has RQ's maintenance run every minute rather than every 10 (an idle worker
+`worker_options` also has RQ's maintenance run every minute rather than every 10 (an idle worker
 looks up from its blocking dequeue at least that often): it is what takes over the scheduler of a
 dead worker, whose lock lapses 61 s after its last beat, and the scheduler moves retries and
 delayed jobs to their queue.
@@ -33,8 +36,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from redis import Redis
 from rq import Queue
@@ -48,13 +53,20 @@ HEARTBEAT_EVERY = 5.0  # seconds
 DEAD_AFTER = 30.0  # seconds without a beat: the worker is gone (>= tokens/locks.LEASE)
 RECOVER_EVERY = 10.0  # seconds between looks at the registries, across all workers
 CLAIM_KEY = "suite_server:jobs:recovery"
-WORKER_OPTIONS = {"maintenance_interval": 60, "worker_ttl": 75}  # dequeue blocks worker_ttl - 15 s
+NAME_PREFIX = "suite-server-"  # the workers that beat while busy
+
+
+def worker_options() -> dict[str, Any]:
+    """Arguments for a new RQ worker of ours: its name, and RQ's maintenance every minute (an
+    idle worker blocks in its dequeue for worker_ttl - 15 s)."""
+    return {"name": NAME_PREFIX + uuid.uuid4().hex, "maintenance_interval": 60, "worker_ttl": 75}
+
 
 # RQ's worker hash, written only while it exists and has not recorded its death: a beat must not
 # bring back the hash of a worker that has just stopped.
 _BEAT = """
 if redis.call('exists', KEYS[1]) == 1 and redis.call('hexists', KEYS[1], 'death') == 0 then
-  return redis.call('hset', KEYS[1], 'last_heartbeat', ARGV[1], 'heartbeat_every', ARGV[2])
+  return redis.call('hset', KEYS[1], 'last_heartbeat', ARGV[1])
 end
 return -1
 """
@@ -79,7 +91,7 @@ def _watch(worker: BaseWorker, stop: threading.Event) -> None:
     next_look = 0.0
     while True:
         try:
-            worker.connection.eval(_BEAT, 1, worker.key, utcformat(now()), HEARTBEAT_EVERY)
+            worker.connection.eval(_BEAT, 1, worker.key, utcformat(now()))
             if time.monotonic() >= next_look:
                 next_look = time.monotonic() + RECOVER_EVERY
                 claim = int(RECOVER_EVERY * 1000)
@@ -120,12 +132,11 @@ def _abandoned(connection: Redis, job_id: str, execution_id: str, at: float) -> 
         worker_name = Execution.fetch(execution_id, job_id, connection).worker_name
     except ValueError:
         return True  # listed as running, with no execution record: nothing will finish it
-    last, every, death = connection.hmget(
-        BaseWorker.redis_worker_namespace_prefix + worker_name,
-        ["last_heartbeat", "heartbeat_every", "death"],
+    last, death = connection.hmget(
+        BaseWorker.redis_worker_namespace_prefix + worker_name, ["last_heartbeat", "death"]
     )
     if last is None or death is not None:
         return True  # its worker's hash has expired, or says it stopped
-    if every is None:
+    if not worker_name.startswith(NAME_PREFIX):
         return False  # a worker that does not beat while busy: left to RQ's own cleanup
     return at - utcparse(last.decode()).timestamp() > DEAD_AFTER

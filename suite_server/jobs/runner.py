@@ -318,7 +318,7 @@ def run_worker(
     queues = [runner.queues[name] for name in tasks.QUEUES]
     worker_class = type(worker_class.__name__, (_LoggedOnce, worker_class), {})
     options = {"connection": runner.connection, "serializer": JSONSerializer}
-    worker = worker_class(queues, **options, **recovery.WORKER_OPTIONS)
+    worker = worker_class(queues, **options, **recovery.worker_options())
     with app.app_context(), recovery.watch(worker):
         # Forked horses (rq.Worker) must not share pooled connections: the pool starts empty.
         db.dispose(app)

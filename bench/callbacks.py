@@ -87,6 +87,20 @@ def prepare_database(kind: str, workdir: Path) -> tuple[str, callable]:
     return admin.set(database=name).render_as_string(hide_password=False), drop
 
 
+def deployment(kind: str, name: str) -> tuple[Path, dict[str, str], callable]:
+    """A fresh instance folder and database for a benchmark's servers: (folder, the
+    SUITE_SERVER_* settings that point at them, a function that drops the database)."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    url, drop = prepare_database(kind, workdir)
+    env = {
+        "SUITE_SERVER_INSTANCE_PATH": str(workdir),
+        "SUITE_SERVER_DATABASE_URL": url,
+        "SUITE_SERVER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SUITE_SERVER_SECRET_KEY": "bench",
+    }
+    return workdir, env, drop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=3000)
@@ -95,13 +109,8 @@ def main() -> None:
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-callbacks-"))
-    url, drop = prepare_database(args.database, workdir)
-    env = {
-        "SUITE_SERVER_INSTANCE_PATH": str(workdir),
-        "SUITE_SERVER_DATABASE_URL": url,
-        "SUITE_SERVER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "SUITE_SERVER_SECRET_KEY": "bench",
+    workdir, env, drop = deployment(args.database, "callbacks")
+    env |= {
         "BENCH_TOKEN": TOKEN,
         "BENCH_AES_KEY": AES_KEY,
         "BENCH_SUITE_ID": SUITE,

@@ -22,18 +22,16 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
 import requests
-from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.callbacks import prepare_database  # noqa: E402
+from bench.callbacks import deployment  # noqa: E402
 from bench.common import gunicorn  # noqa: E402
 from suite_server.crypto import msgcrypt  # noqa: E402
 
@@ -152,13 +150,8 @@ def main() -> None:
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-fuzz-"))
-    url, drop = prepare_database(args.database, workdir)
-    env = {
-        "SUITE_SERVER_INSTANCE_PATH": str(workdir),
-        "SUITE_SERVER_DATABASE_URL": url,
-        "SUITE_SERVER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "SUITE_SERVER_SECRET_KEY": "bench",
+    workdir, env, drop = deployment(args.database, "fuzz")
+    env |= {
         "SUITE_SERVER_LOG_LEVEL": "WARNING",
         # No platform is reachable: an install start fails fast, as it would with a dead network.
         "SUITE_SERVER_WECOM_API_BASE": "http://127.0.0.1:9",

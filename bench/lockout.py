@@ -23,18 +23,15 @@ import http.client
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-from cryptography.fernet import Fernet
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.callbacks import prepare_database  # noqa: E402
+from bench.callbacks import deployment  # noqa: E402
 from bench.common import gunicorn  # noqa: E402
 
 PASSWORD = "the right password 1"
@@ -135,14 +132,9 @@ def main() -> None:
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-lockout-"))
-    url, drop = prepare_database(args.database, workdir)
+    workdir, env, drop = deployment(args.database, "lockout")
     checks = workdir / "checks"
-    env = {
-        "SUITE_SERVER_INSTANCE_PATH": str(workdir),
-        "SUITE_SERVER_DATABASE_URL": url,
-        "SUITE_SERVER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "SUITE_SERVER_SECRET_KEY": "bench",
+    env |= {
         "SUITE_SERVER_LOG_LEVEL": "WARNING",
         "BENCH_CHECKS": str(checks),
     }

@@ -1,7 +1,9 @@
 """Run every benchmark and write their figures to bench/RESULTS.md (issue 8).
 
-    python bench/run_all.py [--quick] [--only callbacks,tokens-a,tokens-b,admin,webhooks]
-                            [--args NAME="--flag value ..."] [--output bench/RESULTS.md]
+    python bench/run_all.py [--quick] [--only NAME,...] [--args NAME="--flag value ..."]
+                            [--output bench/RESULTS.md]
+
+NAME: callbacks, tokens-a, tokens-b, admin, webhooks, lockout, fuzz.
 
 Each benchmark runs as a subprocess, one after the other (they would compete for the machine's
 cores otherwise); its stdout is kept whole and its figure lines are parsed: a figure is a line
@@ -77,6 +79,24 @@ BENCHMARKS = [
         "after the other. In-order delivery is one request at a time, so the drain time is the "
         "sum of the per-delivery costs (two small transactions, a POST, an enqueue): it grows "
         "with the machine's load.",
+    ),
+    Benchmark(
+        "lockout",
+        "lockout.py",
+        (),
+        ("--bursts", "2"),
+        900,
+        "Bursts of 40 concurrent wrong passwords, each from its own address, then the right one: "
+        "how many were checked before the account's lock, and whether the right one got in.",
+    ),
+    Benchmark(
+        "fuzz",
+        "fuzz.py",
+        (),
+        ("--count", "500"),
+        900,
+        "Hostile requests at every URL family of a gunicorn deployment, by status; 503s are "
+        "install starts, as no platform is reachable here.",
     ),
 ]
 

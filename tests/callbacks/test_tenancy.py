@@ -13,26 +13,12 @@ import requests
 from sqlalchemy import select
 
 from suite_server import db
-from suite_server.dispatch import router, webhooks
+from suite_server.dispatch import webhooks
 from suite_server.models import InboundEvent, Ticket
 from tests.authorization.conftest import drain, push
 from tests.callbacks import pushes as wire
 
 INSTALL = {"wecom": "create_auth", "open": "authorized"}
-
-
-@pytest.fixture
-def handlers():
-    """The package's router, emptied for the test and restored after it."""
-    saved = list(router.routes)
-    router.clear()
-    yield router
-    router.routes[:] = saved
-
-
-@pytest.fixture(params=["wecom", "open"])
-def either(request):
-    return request.getfixturevalue("suite" if request.param == "wecom" else "component")
 
 
 def events() -> list[InboundEvent]:

@@ -28,20 +28,6 @@ INSTALL = {"wecom": "create_auth", "open": "authorized"}
 RELEASE_ACCOUNT = "wx570bc396a51b8ff8"
 
 
-@pytest.fixture
-def handlers():
-    """The package's router, emptied for the test and restored after it."""
-    saved = list(router.routes)
-    router.clear()
-    yield router
-    router.routes[:] = saved
-
-
-@pytest.fixture(params=["wecom", "open"])
-def either(request):
-    return request.getfixturevalue("suite" if request.param == "wecom" else "component")
-
-
 def installed(app, platform, owner, tenant_id: str):
     push(platform, owner, INSTALL[owner.platform], tenant_id=tenant_id)
     drain(app)

@@ -34,6 +34,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """A stored time as ISO 8601 text for JSON and tables; no time stays None."""
+    return value.isoformat() if value is not None else None
+
+
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes in Python, naive UTC in the database: SQLite keeps no time zone, so
     storing naive UTC everywhere makes both databases behave the same."""

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
+from suite_server.db import iso
 from suite_server.models import App, Tenant, TenantToken
 from suite_server.tokens.service import TokenRow, token_columns
 from suite_server.whole_numbers import MAX_SMALL_ID, whole_number
@@ -143,15 +144,11 @@ def _tenant(row) -> dict[str, Any]:
         "name": row.name,
         "status": row.status,
         "status_reason": row.status_reason,
-        "authorized_at": _iso(row.authorized_at),
-        "cancelled_at": _iso(row.cancelled_at),
-        "token_expires_at": _iso(row.token_expires_at),
+        "authorized_at": iso(row.authorized_at),
+        "cancelled_at": iso(row.cancelled_at),
+        "token_expires_at": iso(row.token_expires_at),
         "credential": "present" if row.has_credential else "missing",
     }
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 # The cursor is opaque to clients: the last id of the page, base64url without padding.

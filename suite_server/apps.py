@@ -71,6 +71,11 @@ def register_app(
     return app
 
 
+def every_app(session: Session) -> list[App]:
+    """All apps in registration order, secrets included (the sandbox's --server-url copy)."""
+    return list(session.scalars(select(App).order_by(App.id)))
+
+
 def check_token(token: str) -> str:
     if not _TOKEN.fullmatch(token or ""):
         raise ValidationError("token must be 1 to 32 English letters or digits")

@@ -14,6 +14,7 @@ Deactivate and reactivate (docs/tenants.md "Deactivating a tenant"):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, defer
 from suite_server.admin import audit
 from suite_server.admin.pages import Page, cut
 from suite_server.authorization import flow
+from suite_server.db import iso
 from suite_server.errors import UpstreamError
 from suite_server.models import (
     App,
@@ -81,6 +83,41 @@ def search(
     if before:
         query = query.where(Tenant.id < before)
     return cut(session.execute(query).all(), limit, lambda row: row.id)
+
+
+def listing(session: Session, app_id: str | None = None) -> list[dict[str, Any]]:
+    """Every tenant (of one app, or of all) in app and tenant id order, with its token's expiry,
+    for `suite-server tenants list`. Never a credential."""
+    query = (
+        select(
+            App.app_id,
+            Tenant.tenant_id,
+            Tenant.name,
+            Tenant.status,
+            Tenant.status_reason,
+            Tenant.authorized_at,
+            Tenant.cancelled_at,
+            TenantToken.expires_at,
+        )
+        .join(App, App.id == Tenant.app_pk)
+        .outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
+        .order_by(App.app_id, Tenant.tenant_id)
+    )
+    if app_id:
+        query = query.where(App.app_id == app_id)
+    return [
+        {
+            "app_id": row.app_id,
+            "tenant_id": row.tenant_id,
+            "name": row.name,
+            "status": row.status,
+            "status_reason": row.status_reason,
+            "authorized_at": iso(row.authorized_at),
+            "cancelled_at": iso(row.cancelled_at),
+            "token_expires_at": iso(row.expires_at),
+        }
+        for row in session.execute(query)
+    ]
 
 
 # -- one tenant --------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
 from suite_server.models import App
 from suite_server.sandbox import SandboxServer
-from suite_server.sandbox.app import mirror
+from suite_server.sandbox.state import App as SandboxApp
 from suite_server.settings import PREFIX
 from suite_server.tokens.service import TokenUnavailable, app_token
 from suite_server.upstream import api_for
@@ -153,6 +153,21 @@ def _set_up(demo: Demo) -> None:
                 click.echo(check["summary"])
         accounts.create_admin(session, ADMIN, demo.password)
         session.commit()
+
+
+def mirror(app: App, server_url: str) -> SandboxApp:
+    """The sandbox's copy of one of our apps, its pushes going to `server_url` (also what
+    `suite-server sandbox --server-url` registers)."""
+    return SandboxApp(
+        platform=app.platform,
+        app_id=app.app_id,
+        secret=app.secret,
+        token=app.token,
+        aes_key=app.aes_key,
+        server_url=server_url,
+        provider_corpid=app.provider_corpid or "",
+        name=app.name or "",
+    )
 
 
 def _report(demo: Demo) -> None:

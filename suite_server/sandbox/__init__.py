@@ -1,13 +1,13 @@
 """The sandbox: an offline simulator of WeCom (suites) and the WeChat Open Platform (components)
 that our server and its tests talk to over real HTTP.
 
-Start here: `app.py` (the web app, SandboxServer, the CLI command); the platform rules are in
-`wecom.py` and `openplatform.py`, their routes in `wecom_api.py` and `open_api.py`; pushes in
-`events.py` (what) and `pushes.py` (how); install pages in `install_pages.py` and
-`approvals.py`; the control API in `control.py` (actions in `actions.py`, the console's URL check
-in `url_check.py`); memory in `state.py`.
+Start here: `app.py` (the web app, SandboxServer, `serve` behind `suite-server sandbox`); the
+platform rules are in `wecom.py` and `openplatform.py`, their routes in `wecom_api.py` and
+`open_api.py`; pushes in `events.py` (what) and `pushes.py` (how); install pages in
+`install_pages.py` and `approvals.py`; the control API in `control.py` (actions in
+`actions.py`, the console's URL check in `url_check.py`); memory in `state.py`.
 """
 
-from suite_server.sandbox.app import SandboxServer, create_sandbox_app, sandbox_command
+from suite_server.sandbox.app import SandboxServer, create_sandbox_app, serve
 
-__all__ = ["SandboxServer", "create_sandbox_app", "sandbox_command"]
+__all__ = ["SandboxServer", "create_sandbox_app", "serve"]

@@ -1,5 +1,5 @@
 """The sandbox web app: `create_sandbox_app`, `SandboxServer` (run it in a thread on a free port)
-and the `suite-server sandbox` command."""
+and `serve`, the foreground run behind `suite-server sandbox` (the command is in the CLI)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -165,54 +165,17 @@ class SandboxServer:
         self.stop()
 
 
-@click.command("sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--ticket-interval",
-    default=600,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Seconds between ticket pushes to every registered app.",
-)
-@click.option("--token-ttl", default=7200, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--strict-refresh",
-    is_flag=True,
-    help="Rotate the Open refresh token on every api_authorizer_token call.",
-)
-@click.option(
-    "--seed",
-    default=None,
-    type=int,
-    help="Seed the random choices (ticket cadence and repeats, fault rates, MsgIds): "
-    "the same seed repeats a run.",
-)
-@click.option(
-    "--server-url",
-    default=None,
-    metavar="URL",
-    help="Register every app of this server's database (read with the SUITE_SERVER_ settings), "
-    "its pushes going to URL (e.g. http://127.0.0.1:8000).",
-)
-def sandbox_command(
+def serve(
+    settings: dict[str, Any],
+    *,
     host: str,
     port: int,
-    ticket_interval: int,
-    token_ttl: int,
-    strict_refresh: bool,
-    seed: int | None,
-    server_url: str | None,
+    seed: int | None = None,
+    apps: Sequence[App] = (),
 ) -> None:
-    """Run the offline simulator of WeCom and the WeChat Open Platform."""
-    if server_url and not server_url.startswith(("http://", "https://")):
-        raise click.BadParameter("must be an http(s) URL", param_hint="--server-url")
-    apps = _server_apps(server_url) if server_url else []
-    settings = {
-        "ticket_interval": ticket_interval,
-        "token_ttl": token_ttl,
-        "strict_refresh": strict_refresh,
-    }
+    """Run the sandbox in the foreground until Ctrl-C or SIGTERM (`suite-server sandbox`): `apps`
+    registered first, each pushing to its server_url, and the settings that point suite-server at
+    the sandbox printed."""
     server = SandboxServer(settings, host=host, port=port, quiet=False, seed=seed)
     try:
         base = server.start()
@@ -222,7 +185,7 @@ def sandbox_command(
         ) from exc
     for app in apps:
         server.sandbox.register(app)
-        click.echo(f"Registered {app.platform} app {app.app_id}, pushing to {server_url}")
+        click.echo(f"Registered {app.platform} app {app.app_id}, pushing to {app.server_url}")
     click.echo(f"Sandbox running at {base}/sandbox/  (Ctrl-C to stop)")
     click.echo("Point suite-server at it with:")
     click.echo(f"  SUITE_SERVER_WECOM_API_BASE={base}")
@@ -239,39 +202,3 @@ def sandbox_command(
     finally:
         click.echo("Stopping the sandbox.")
         server.stop()
-
-
-def mirror(app: Any, server_url: str) -> App:
-    """The sandbox's copy of one of our server's apps (a `suite_server.models.App`)."""
-    return App(
-        platform=app.platform,
-        app_id=app.app_id,
-        secret=app.secret,
-        token=app.token,
-        aes_key=app.aes_key,
-        server_url=server_url,
-        provider_corpid=app.provider_corpid or "",
-        name=app.name or "",
-    )
-
-
-def _server_apps(server_url: str) -> list[App]:
-    """Our server's apps, read from its database as `suite-server` itself would."""
-    from sqlalchemy import select
-
-    from suite_server import create_app, db, schema
-    from suite_server.models import App as ServerApp
-    from suite_server.settings import SettingsError
-
-    try:
-        server = create_app()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    if server.config["ENV"] != "production":
-        schema.upgrade(server)  # as every other command does in development
-    with server.app_context():
-        apps = [mirror(app, server_url) for app in db.session().scalars(select(ServerApp))]
-        db.dispose(server)
-    if not apps:
-        raise click.ClickException("the server's database has no apps: add one with `apps add`")
-    return apps

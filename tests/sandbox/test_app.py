@@ -7,7 +7,8 @@ import socket
 import requests
 from click.testing import CliRunner
 
-from suite_server.sandbox import SandboxServer, create_sandbox_app, sandbox_command
+from suite_server.cli.sandbox import sandbox_command
+from suite_server.sandbox import SandboxServer, create_sandbox_app
 
 KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
 

@@ -1,0 +1,85 @@
+"""`suite-server sandbox`: the offline simulator of both platforms in the foreground. With
+--server-url it first reads our apps from our database and registers them with it; the sandbox
+itself knows nothing of our database (it imports only crypto and protocol)."""
+
+from __future__ import annotations
+
+import click
+
+from suite_server import apps, create_app, db, schema
+from suite_server import sandbox as simulator
+from suite_server.demo import mirror
+from suite_server.sandbox.state import App as SandboxApp
+from suite_server.settings import SettingsError
+
+
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--ticket-interval",
+    default=600,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds between ticket pushes to every registered app.",
+)
+@click.option("--token-ttl", default=7200, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--strict-refresh",
+    is_flag=True,
+    help="Rotate the Open refresh token on every api_authorizer_token call.",
+)
+@click.option(
+    "--seed",
+    default=None,
+    type=int,
+    help="Seed the random choices (ticket cadence and repeats, fault rates, MsgIds): "
+    "the same seed repeats a run.",
+)
+@click.option(
+    "--server-url",
+    default=None,
+    metavar="URL",
+    help="Register every app of this server's database (read with the SUITE_SERVER_ settings), "
+    "its pushes going to URL (e.g. http://127.0.0.1:8000).",
+)
+def sandbox_command(
+    host: str,
+    port: int,
+    ticket_interval: int,
+    token_ttl: int,
+    strict_refresh: bool,
+    seed: int | None,
+    server_url: str | None,
+) -> None:
+    """Run the offline simulator of WeCom and the WeChat Open Platform."""
+    if server_url and not server_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http(s) URL", param_hint="--server-url")
+    settings = {
+        "ticket_interval": ticket_interval,
+        "token_ttl": token_ttl,
+        "strict_refresh": strict_refresh,
+    }
+    simulator.serve(
+        settings,
+        host=host,
+        port=port,
+        seed=seed,
+        apps=_server_apps(server_url) if server_url else [],
+    )
+
+
+def _server_apps(server_url: str) -> list[SandboxApp]:
+    """Our server's apps, read from its database as `suite-server` itself would."""
+    try:
+        server = create_app()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if server.config["ENV"] != "production":
+        schema.upgrade(server)  # as every other command does in development
+    with server.app_context():
+        copies = [mirror(app, server_url) for app in apps.every_app(db.session())]
+        db.dispose(server)
+    if not copies:
+        raise click.ClickException("the server's database has no apps: add one with `apps add`")
+    return copies

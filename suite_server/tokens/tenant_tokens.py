@@ -15,12 +15,13 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from suite_server.db import utcnow
 from suite_server.errors import UpstreamError
-from suite_server.models import App, Tenant, TenantHistory, TenantToken
+from suite_server.models import App, Tenant, TenantToken
+from suite_server.tenants import lifecycle
 from suite_server.tokens import policy, store
 from suite_server.tokens.app_tokens import with_app_token
 from suite_server.tokens.rows import Served, TokenRow
@@ -174,52 +175,28 @@ def _refresh_tokens(session: Session, app: App, api, current):
 
 def _keep_refresh_token(tenant_pk: int, current, *, used: str, new: str):
     """The extra writes of an Open refresh: `new` becomes the credential and `used` stays as the
-    previous one until the new one has been used once. Compare-and-set on credential_version,
-    so a re-authorization that happened meanwhile is never overwritten."""
+    previous one until the new one has been used once (lifecycle.rotate_credential)."""
     previous = used if new != used else None
     if (new, previous) == (current.credential, current.previous_credential):
         return None
+    recovered = None
+    if used != current.credential:
+        recovered = "the stored refresh token was refused (61023)"
 
     def write(session: Session) -> None:
-        changed = session.execute(
-            update(Tenant.__table__)
-            .where(Tenant.id == tenant_pk, Tenant.credential_version == current.credential_version)
-            .values(
-                credential=new, previous_credential=previous,
-                credential_version=current.credential_version + 1,
-            )
-        ).rowcount  # fmt: skip
-        if changed and used != current.credential:
-            session.add(
-                TenantHistory(
-                    tenant_pk=tenant_pk, action="credential_recovered", source="token",
-                    detail={"reason": "the stored refresh token was refused (61023)"},
-                )
-            )  # fmt: skip
+        lifecycle.rotate_credential(
+            session, tenant_pk, current.credential_version,
+            credential=new, previous=previous, recovered=recovered,
+        )  # fmt: skip
 
     return write
 
 
 def _give_up(session: Session, tenant_pk: int, exc: UpstreamError) -> TokenUnavailable:
-    """The credential is dead: the tenant needs a new authorization. Its token is dropped and
-    its refreshes stop; the reason shows in the tenant's status and history."""
+    """The credential is dead: the tenant needs a new authorization (lifecycle.needs_reauth)."""
     reason = f"{exc.endpoint}: {exc.errcode} {exc.errmsg}"[:500]
     session.rollback()
-    changed = session.execute(
-        update(Tenant.__table__)
-        .where(Tenant.id == tenant_pk, Tenant.status == "active")
-        .values(status="needs_reauth", status_reason=reason)
-    ).rowcount
-    if changed:
-        session.execute(delete(TenantToken.__table__).where(TenantToken.tenant_pk == tenant_pk))
-        session.add(
-            TenantHistory(
-                tenant_pk=tenant_pk,
-                action="needs_reauth",
-                source="token",
-                detail={"reason": reason},
-            )
-        )
+    lifecycle.needs_reauth(session, tenant_pk, reason, source="token")
     session.commit()
     log.warning("tenant %s needs a new authorization: %s", tenant_pk, reason)
     return TokenUnavailable("tenant_needs_reauth", reason, 409, errcode=exc.errcode)

@@ -40,6 +40,18 @@ def serve_app_token(session: Session, app: App, api=None, *, due: bool = False) 
     )  # fmt: skip
 
 
+def expire_app_token(session: Session, app: App, refused: str, error: str | None = None) -> bool:
+    """The platform refused the app token `refused`: expire it so the next caller gets a new
+    one, but only while it is still the stored token (a newer one another process stored
+    meanwhile is kept). Commits; returns whether it was expired."""
+    table = AppToken.__table__
+    row = store.read(session, table, table.c.app_pk == app.id)
+    if row is None or row.access_token != refused:
+        session.commit()
+        return False
+    return store.expire(session, table, table.c.id == row.id, row.version, error)
+
+
 def with_app_token(session: Session, app: App, api, call: Callable[[str], Any]) -> Any:
     """Run `call(app_token)`; on a refused app token (40001, 42009, ...) refresh it once (only
     if it is still the one that failed) and run it once more."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from suite_server.tokens.app_tokens import (
     TICKET_REQUEST_EVERY,
     app_token,
+    expire_app_token,
     serve_app_token,
 )
 from suite_server.tokens.policy import LAST_SECONDS, SAME_UNTIL_EXPIRY, margin, refresh_time
@@ -39,6 +40,7 @@ __all__ = [
     "TokenRow",
     "TokenUnavailable",
     "app_token",
+    "expire_app_token",
     "margin",
     "refresh_app",
     "refresh_tenant",

@@ -25,8 +25,8 @@ from suite_server.dispatch import service as dispatch
 from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import task
-from suite_server.models import App, AppToken, InboundEvent
-from suite_server.tokens.service import TokenUnavailable, app_token
+from suite_server.models import App, InboundEvent
+from suite_server.tokens.service import TokenUnavailable, app_token, expire_app_token
 from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
@@ -126,13 +126,9 @@ def process(event_id: int) -> str | None:
     except UpstreamError as exc:
         session.rollback()
         if exc.kind == "token":
-            # The app token was refused: expire it so the retry fetches a new one.
-            session.execute(
-                update(AppToken.__table__)
-                .where(AppToken.app_pk == app.id)
-                .values(expires_at=None, last_error=str(exc)[:500])
-            )
-            session.commit()
+            # The app token was refused: expire it so the retry fetches a new one (unless
+            # another process has stored a newer one meanwhile: that one is kept).
+            expire_app_token(session, app, token, str(exc))
         if exc.kind in ("busy", "token", "ticket"):
             raise
         _mark_failed("events.process", [event_id], {}, exc)

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, defer
 
 from suite_server.admin import audit
 from suite_server.admin.pages import Page, cut
-from suite_server.authorization import flow
 from suite_server.db import iso
 from suite_server.errors import UpstreamError
 from suite_server.models import (
@@ -33,6 +32,7 @@ from suite_server.models import (
     TenantToken,
     WebhookDelivery,
 )
+from suite_server.tenants import lifecycle
 from suite_server.tokens.service import (
     Served,
     TokenUnavailable,
@@ -248,8 +248,7 @@ def reread_auth_info(session: Session, actor: str, app: App, tenant: Tenant) -> 
         if app.platform == "wecom":
             if not tenant.credential:
                 raise ActionFailed("The tenant has no permanent code to ask with.")
-            answer = api.get_auth_info(token, tenant.tenant_id, tenant.credential)
-            fresh = {k: v for k, v in answer.items() if k not in ("errcode", "errmsg")}
+            fresh = api.get_auth_info(token, tenant.tenant_id, tenant.credential)
             name = (fresh.get("auth_corp_info") or {}).get("corp_name")
         else:
             details = api.get_authorizer_info(token, app.app_id, tenant.tenant_id)
@@ -265,11 +264,10 @@ def reread_auth_info(session: Session, actor: str, app: App, tenant: Tenant) -> 
         message = exc.message if isinstance(exc, TokenUnavailable) else str(exc)
         _audit(session, actor, "tenant.reread_auth_info", app, tenant, error=message)
         raise ActionFailed(f"The platform did not answer: {message}") from None
-    changed = any((tenant.auth_info or {}).get(k) != v for k, v in fresh.items())
+    changed = lifecycle.merge_auth_info(tenant, fresh)
     if changed:
-        tenant.auth_info = {**(tenant.auth_info or {}), **fresh}
         tenant.name = name or tenant.name
-        flow.record(session, tenant, "auth_changed", "admin", {"by": actor})
+        lifecycle.record(session, tenant, "auth_changed", "admin", {"by": actor})
     _audit(session, actor, "tenant.reread_auth_info", app, tenant, changed=changed)
     return changed
 
@@ -279,7 +277,7 @@ def deactivate(session: Session, actor: str, app: App, tenant: Tenant, reason: s
         raise ActionFailed("The tenant is already cancelled.")
     previous = tenant.status
     why = f"deactivated by {actor}" + (f": {reason}" if reason else "")
-    flow.cancel_tenant(session, tenant, "admin", why)
+    lifecycle.cancel_tenant(session, tenant, "admin", why)
     _audit(session, actor, "tenant.deactivate", app, tenant, previous=previous, reason=reason)
 
 
@@ -310,7 +308,7 @@ def reactivate(session: Session, actor: str, app: App, tenant: Tenant) -> Served
             f"{before[0]}. Only a new authorization brings it back: {install_url(app)}"
         ) from None
     tenant.cancelled_at = None
-    flow.record(session, tenant, "reactivated", "admin", {"from": before[0], "by": actor})
+    lifecycle.record(session, tenant, "reactivated", "admin", {"from": before[0], "by": actor})
     _audit(session, actor, "tenant.reactivate", app, tenant, previous=before[0])
     return served
 

@@ -1,9 +1,6 @@
-"""The authorization flow: start an install, exchange an auth code exactly once (from the
-redirect back or a push, whichever comes first), and move tenants between states.
-
-Lifecycle (docs/tenants.md): a tenant is `active` once a code is exchanged; `cancelled` by
-cancel_auth / unauthorized or reconciliation (tokens dropped, refreshes stopped, history kept);
-`needs_reauth` when its credential is dead; any new authorization makes it `active` again.
+"""The authorization flow: start an install, and exchange an auth code exactly once (from the
+redirect back or a push, whichever comes first) for the tenant's credential and first token.
+The tenant's states and history are tenants/lifecycle.py.
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import delete, select, update
@@ -23,14 +19,8 @@ from sqlalchemy.orm import Session
 from suite_server.authorization import preauth
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import UpstreamError
-from suite_server.models import (
-    App,
-    AuthCodeClaim,
-    InstallState,
-    Tenant,
-    TenantHistory,
-    TenantToken,
-)
+from suite_server.models import App, AuthCodeClaim, InstallState, Tenant
+from suite_server.tenants.lifecycle import upsert_tenant
 from suite_server.tokens.service import store_first_token
 
 STATE_LIFETIME = timedelta(minutes=20)
@@ -156,9 +146,10 @@ def exchange_code(
         session.commit()
         raise
     tenant = upsert_tenant(
-        session, app, tenant_id, name=name, credential=credential, token=token,
+        session, app, tenant_id, name=name, credential=credential,
         auth_info=auth_info, source=source, action=action,
     )  # fmt: skip
+    store_first_token(session, tenant, token)
     session.execute(
         update(AuthCodeClaim.__table__)
         .where(AuthCodeClaim.id == claim_id)
@@ -254,81 +245,3 @@ def _wait_for_claim(session: Session, app: App, code_hash: str) -> Tenant:
         if time.monotonic() > deadline:
             raise UpstreamError("exchange", None, "exchange still in progress", "busy")
         time.sleep(0.1)
-
-
-# -- tenants -------------------------------------------------------------------------------
-
-
-def upsert_tenant(
-    session: Session,
-    app: App,
-    tenant_id: str,
-    *,
-    name: str,
-    credential: str | None,
-    token: tuple[str, int] | None,
-    auth_info: dict[str, Any],
-    source: str,
-    action: str = "",
-) -> Tenant:
-    """Create the tenant or bring it back to `active` with the new credential; the caller
-    commits. One row per (app, tenant id) whatever the order of redirect and push."""
-    now = utcnow()
-    inserted = insert_ignoring_conflict(
-        session,
-        Tenant,
-        {"app_pk": app.id, "tenant_id": tenant_id, "name": name, "status": "active"},
-        ["app_pk", "tenant_id"],
-    )
-    tenant = session.scalar(
-        select(Tenant).where(Tenant.app_pk == app.id, Tenant.tenant_id == tenant_id)
-    )
-    session.refresh(tenant)
-    if not action:
-        if inserted:
-            action = "authorized"
-        elif tenant.status != "active" or tenant.credential != credential:
-            action = "reauthorized"
-        else:
-            action = "authorized_again"
-    previous_status = tenant.status
-    if credential and credential != tenant.credential:
-        # A new authorization kills the old credential (open-platform.md §4.4, §7.5).
-        tenant.credential, tenant.previous_credential = credential, None
-        tenant.credential_version += 1
-    tenant.name = name or tenant.name
-    tenant.auth_info = auth_info
-    tenant.authorized_at, tenant.cancelled_at = now, None
-    if tenant.credential:
-        tenant.status, tenant.status_reason = "active", None
-    else:
-        # open-platform.md §4.4: no refresh token when the account granted no API permissions.
-        tenant.status, tenant.status_reason = "needs_reauth", "no credential was granted"
-    store_first_token(session, tenant, token)
-    record(session, tenant, action, source, {"from": previous_status} if not inserted else None)
-    return tenant
-
-
-def cancel_tenant(session: Session, tenant: Tenant, source: str, reason: str) -> None:
-    """Authorization cancelled: drop its tokens, stop its refreshes, keep the row and history.
-    The credential is dead upstream; it is kept only as a record. The caller commits."""
-    if tenant.status == "cancelled":
-        return
-    previous = tenant.status
-    tenant.status, tenant.status_reason, tenant.cancelled_at = "cancelled", reason, utcnow()
-    session.execute(delete(TenantToken.__table__).where(TenantToken.tenant_pk == tenant.id))
-    record(session, tenant, "cancelled", source, {"from": previous, "reason": reason})
-
-
-def record(
-    session: Session, tenant: Tenant, action: str, source: str, detail: dict | None = None
-) -> None:
-    session.add(TenantHistory(tenant_pk=tenant.id, action=action, source=source, detail=detail))
-
-
-def find_tenant(session: Session, app: App, tenant_id: str | None) -> Tenant | None:
-    if not tenant_id:
-        return None
-    return session.scalar(
-        select(Tenant).where(Tenant.app_pk == app.id, Tenant.tenant_id == tenant_id)
-    )

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from suite_server.authorization import flow, preauth
 from suite_server.callbacks import xml
 from suite_server.models import App, InboundEvent
+from suite_server.tenants import lifecycle
 
 KINDS = {
     "wecom": ("create_auth", "change_auth", "cancel_auth", "reset_permanent_code"),
@@ -51,16 +52,15 @@ def process(session: Session, app: App, event: InboundEvent, api, app_token: str
         )
         return "done"
     tenant_id = fields.get("AuthCorpId") or fields.get("AuthorizerAppid")
-    tenant = flow.find_tenant(session, app, tenant_id)
+    tenant = lifecycle.find_tenant(session, app, tenant_id)
     if tenant is None:
         return "ignored"  # never installed here, or already gone
     if kind in ("cancel_auth", "unauthorized"):
-        flow.cancel_tenant(session, tenant, "push", f"{kind} pushed by the platform")
+        lifecycle.cancel_tenant(session, tenant, "push", f"{kind} pushed by the platform")
     elif kind == "change_auth" and tenant.status == "active":
         # Visibility, permissions or auth mode changed: re-read the auth info (wecom-suite.md §3).
         answer = api.get_auth_info(app_token, tenant.tenant_id, tenant.credential)
-        fresh = {k: v for k, v in answer.items() if k not in ("errcode", "errmsg")}
-        tenant.auth_info = {**(tenant.auth_info or {}), **fresh}
-        flow.record(session, tenant, "auth_changed", "push")
+        lifecycle.merge_auth_info(tenant, answer)
+        lifecycle.record(session, tenant, "auth_changed", "push")
     session.commit()
     return "done"

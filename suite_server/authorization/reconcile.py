@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from suite_server import db
-from suite_server.authorization import flow
 from suite_server.errors import UpstreamError
 from suite_server.jobs.tasks import task
 from suite_server.models import App, Tenant
-from suite_server.tokens.service import TokenUnavailable, app_token
+from suite_server.tenants import lifecycle
+from suite_server.tokens.service import TokenUnavailable, app_token, store_first_token
 from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
@@ -77,17 +77,11 @@ def _reconcile_open(session: Session, app: App, api, app_token: str) -> dict[str
     for tenant in _tenants(session, app):
         known.add(tenant.tenant_id)
         if tenant.tenant_id not in held:
-            flow.cancel_tenant(session, tenant, "reconcile", "not in api_get_authorizer_list")
+            lifecycle.cancel_tenant(session, tenant, "reconcile", "not in api_get_authorizer_list")
             counts["cancelled"] += 1
         elif held[tenant.tenant_id] and held[tenant.tenant_id] != tenant.credential:
             # The platform's refresh token is the live one (ours was lost or rotated).
-            tenant.previous_credential, tenant.credential = (
-                tenant.credential,
-                held[tenant.tenant_id],
-            )
-            tenant.credential_version += 1
-            tenant.status, tenant.status_reason = "active", None
-            flow.record(session, tenant, "credential_recovered", "reconcile")
+            lifecycle.recover_credential(session, tenant, held[tenant.tenant_id], "reconcile")
             counts["recovered"] += 1
     cancelled_here = set(
         session.scalars(
@@ -99,11 +93,11 @@ def _reconcile_open(session: Session, app: App, api, app_token: str) -> dict[str
             continue  # a cancelled tenant comes back only through a new authorization
         details = api.get_authorizer_info(app_token, app.app_id, appid)
         authorizer = details.get("authorizer_info") or {}
-        flow.upsert_tenant(
+        tenant = lifecycle.upsert_tenant(
             session, app, appid, name=authorizer.get("nick_name", ""), credential=refresh_token,
-            token=None, auth_info={"authorizer_info": authorizer}, source="reconcile",
-            action="recovered",
+            auth_info={"authorizer_info": authorizer}, source="reconcile", action="recovered",
         )  # fmt: skip
+        store_first_token(session, tenant, None)  # an empty row: the sweep fills it
         counts["added"] += 1
     return counts
 
@@ -119,13 +113,11 @@ def _reconcile_wecom(session: Session, app: App, api, app_token: str) -> dict[st
             if exc.kind in ("credential", "revoked"):
                 # 40084: the permanent code is no longer valid, the corp removed the app.
                 reason = f"get_auth_info: {exc.errcode} {exc.errmsg}"
-                flow.cancel_tenant(session, tenant, "reconcile", reason)
+                lifecycle.cancel_tenant(session, tenant, "reconcile", reason)
                 counts["cancelled"] += 1
                 continue
             raise
-        fresh = {k: v for k, v in answer.items() if k not in ("errcode", "errmsg")}
-        if any((tenant.auth_info or {}).get(k) != v for k, v in fresh.items()):
-            tenant.auth_info = {**(tenant.auth_info or {}), **fresh}
-            flow.record(session, tenant, "auth_changed", "reconcile")
+        if lifecycle.merge_auth_info(tenant, answer):
+            lifecycle.record(session, tenant, "auth_changed", "reconcile")
             counts["updated"] += 1
     return counts

@@ -10,9 +10,10 @@ from flask.cli import AppGroup
 
 from suite_server import db, logs
 from suite_server.admin import tenants
-from suite_server.authorization import flow, reconcile
+from suite_server.authorization import reconcile
 from suite_server.cli.common import find_app, needs_schema, print_secret, table
 from suite_server.dispatch import webhooks
+from suite_server.tenants import lifecycle
 
 
 @click.group("tenants", cls=AppGroup)
@@ -71,7 +72,7 @@ def tenants_webhook(app_id: str, tenant_id: str, url: str | None, off: bool) -> 
         raise click.ClickException("give either --url URL or --off")
     with db.transaction() as session:
         app = find_app(session, app_id)
-        tenant = flow.find_tenant(session, app, tenant_id)
+        tenant = lifecycle.find_tenant(session, app, tenant_id)
         if tenant is None:
             raise click.ClickException(f"no tenant {tenant_id!r} of app {app_id!r}")
         secret = webhooks.configure_tenant(session, app, tenant, url=url, off=off)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from sqlalchemy import select
 
 from suite_server import db
 from suite_server.dispatch.messages import Message
@@ -21,7 +20,8 @@ from suite_server.dispatch.replies import Reply, TextReply
 from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import task
-from suite_server.models import App, Tenant
+from suite_server.models import App
+from suite_server.tenants import lifecycle
 from suite_server.tokens import service as tokens
 from suite_server.upstream import api_for
 
@@ -76,9 +76,9 @@ def api_reply(app_pk: int, authorizer_appid: str, code: str, openid: str) -> Non
         authorizer_token = info["authorizer_access_token"]
     except (UpstreamError, KeyError) as exc:
         log.info("release check: code not exchangeable (%s); using the stored token", exc)
-        tenant = session.scalars(
-            select(Tenant).where(Tenant.app_pk == app.id, Tenant.tenant_id == authorizer_appid)
-        ).one()
+        tenant = lifecycle.find_tenant(session, app, authorizer_appid)
+        if tenant is None:
+            raise LookupError(f"release check: no tenant {authorizer_appid}") from exc
         authorizer_token = tokens.serve_tenant_token(session, tenant).access_token
     api.custom_send_text(authorizer_token, openid, f"{code}_from_api")
     log.info("release check: API text case answered for %s", authorizer_appid)

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as Overran
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from suite_server.authorization import pushes
@@ -30,7 +30,8 @@ from suite_server.dispatch import release_check, webhooks
 from suite_server.dispatch.messages import Message
 from suite_server.dispatch.replies import Reply
 from suite_server.dispatch.router import router
-from suite_server.models import App, InboundEvent, Tenant
+from suite_server.models import App, InboundEvent
+from suite_server.tenants import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,7 @@ def dispatchable(platform: str, channel: str, kind: str) -> bool:
 def message_of(session: Session, event: InboundEvent) -> tuple[Message, str | None]:
     """The event as a handler sees it, and why it must not be dispatched (or None)."""
     app = session.get(App, event.app_pk)
-    tenant = None
-    if event.tenant_id:
-        tenant = session.scalar(
-            select(Tenant).where(Tenant.app_pk == app.id, Tenant.tenant_id == event.tenant_id)
-        )
+    tenant = lifecycle.find_tenant(session, app, event.tenant_id)
     message = Message.of(event, app, tenant, xml.parse(event.payload))
     if release_check.handles(message):
         return message, None  # the test accounts are answered whatever we know of them

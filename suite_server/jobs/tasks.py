@@ -33,7 +33,7 @@ MODULES = (
     "suite_server.events",
     "suite_server.authorization.reconcile",
     "suite_server.authorization.housekeeping",
-    "suite_server.tokens.service",
+    "suite_server.tokens.tasks",
     "suite_server.dispatch.release_check",
     "suite_server.dispatch.webhooks",
 )

@@ -21,7 +21,7 @@ class TokenColumns:
     # Bumped on every write: writers compare-and-set on it so an older answer never wins.
     version: Mapped[int] = mapped_column(default=0)
     # When the background sweep refreshes it: ahead of the serving margin, with jitter so tokens
-    # obtained together are not all refreshed in the same second (tokens/service.py).
+    # obtained together are not all refreshed in the same second (tokens/policy.py).
     refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The lease of whoever refreshes this token now, behind the Redis lock when there is one
     # (tokens/locks.py).

@@ -14,7 +14,7 @@ seconds rather than have every caller wait out a timeout; because everybody take
 either way, processes on either side of an outage still never refresh the same token at once.
 
 Both are try-locks: a caller that does not get the lock waits by re-reading the token row (the
-holder's new token appears there), see service._obtain.
+holder's new token appears there), see store.obtain.
 """
 
 from __future__ import annotations

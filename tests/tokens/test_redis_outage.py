@@ -20,7 +20,7 @@ from suite_server import db
 from suite_server.accounts import create_api_key
 from suite_server.db import utcnow
 from suite_server.models import TenantToken
-from suite_server.tokens import locks, service
+from suite_server.tokens import locks, store
 from tests.tokens.conftest import REFRESH, expire, install, token_row
 
 
@@ -166,7 +166,7 @@ def test_no_refresh_possible_is_503_with_retry_after(
     expire(tenant)
     if trouble == "lease_held":
         # A process that died while refreshing, during the Redis outage: its lease still runs.
-        monkeypatch.setattr(service, "LOCK_WAIT", 0.5)
+        monkeypatch.setattr(store, "LOCK_WAIT", 0.5)
         db.session().execute(
             update(TenantToken.__table__)
             .where(TenantToken.tenant_pk == tenant.id)

@@ -18,7 +18,7 @@ from suite_server import db
 from suite_server.db import utcnow
 from suite_server.jobs import runner as job_runner
 from suite_server.models import AppToken, Tenant, TenantHistory, TenantToken, Ticket
-from suite_server.tokens import locks, service
+from suite_server.tokens import app_tokens, locks, policy, service, store, tenant_tokens
 from suite_server.tokens.service import TokenUnavailable
 from tests.authorization.conftest import drain, history, miss_pushes, tenant_of
 from tests.tokens.conftest import REFRESH, child_env, expire, install, token_row
@@ -74,7 +74,7 @@ def test_min_remaining_is_capped_at_half_the_lifetime(app):
         # WeCom token (the same one until it expires) to its last LAST_SECONDS.
         for lifetime, same, left in ((7200, False, 300), (60, False, 30), (7200, True, 5)):
             end = now + timedelta(seconds=lifetime)
-            assert service._usable_until(now, end, same) == end - timedelta(seconds=left)
+            assert policy.usable_until(now, end, same) == end - timedelta(seconds=left)
 
 
 def test_refresh_times_spread_before_the_serving_margin():
@@ -102,15 +102,15 @@ def test_wecom_tokens_are_renewed_once_per_lifetime_across_expiry(
         shift += timedelta(seconds=seconds)
         platform.control("clock", advance=seconds)
 
-    monkeypatch.setattr(service, "utcnow", lambda: utcnow() + shift)
-    monkeypatch.setattr(locks, "utcnow", lambda: utcnow() + shift)
+    for module in (store, policy, app_tokens, tenant_tokens, locks):  # the token service's clock
+        monkeypatch.setattr(module, "utcnow", lambda: utcnow() + shift)
     calls = platform.calls().get("get_corp_token", 0)
     seen, left, refused = set(), [], []
     for step in [20] * 14 + [17] + [20] * 14 + [20] * 15:  # 877 s; 283 s is 3 s before expiry
         advance(step)
         served = service.serve_tenant_token(db.session(), tenant)
         seen.add(served.access_token)
-        left.append(served.expires_in(service.utcnow()))
+        left.append(served.expires_in(store.utcnow()))
         used = requests.post(
             f"{platform.base}/cgi-bin/message/send", params={"access_token": served.access_token},
             json={"touser": "@all", "msgtype": "text", "text": {"content": "hi"}}, timeout=10,

@@ -23,7 +23,7 @@ from suite_server import create_app, db
 from suite_server.jobs import recovery
 from suite_server.jobs.runner import run_worker
 from suite_server.models import Tenant
-from suite_server.tokens import locks, service
+from suite_server.tokens import locks, service, store
 
 FAST = {"HEARTBEAT_EVERY": 0.2, "RECOVER_EVERY": 0.5, "DEAD_AFTER": 2.0}
 FAST_LEASE = 2
@@ -61,7 +61,7 @@ def crash(app, tenant_pk: int) -> None:
     def killed(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    service._store = killed  # the line after the platform's answer
+    store._store = killed  # the line after the platform's answer
     with app.app_context():
         tenant = db.session().get(Tenant, tenant_pk)
         service.refresh_tenant_token(db.session(), tenant, stale_token=None)

@@ -1,0 +1,207 @@
+"""The refresh engine: serve a token row's token while it is fresh, else refresh it once.
+
+- One refresher per token (locks.py); everyone else re-reads the row until the new token is
+  there. Upstream calls per refresh: one, plus one retry after a refused app token.
+- Writes are compare-and-set on the row's version: an answer that lost the race never overwrites
+  a newer token, and an expiry never wipes a token stored after the one that was refused.
+
+Every function here commits the session it is given (it polls other processes' commits), so call
+it before, not in the middle of, a unit of work of your own.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from suite_server.db import insert_ignoring_conflict, utcnow
+from suite_server.errors import UpstreamError
+from suite_server.metrics import TOKEN_REFRESHES
+from suite_server.models import AppToken
+from suite_server.tokens import locks, policy
+from suite_server.tokens.rows import Served, TokenRow, token_columns
+
+log = logging.getLogger(__name__)
+
+LOCK_WAIT = 10.0  # seconds a caller waits for another process's refresh before giving up (503)
+WAIT_STEP = 0.05
+
+
+class TokenUnavailable(Exception):
+    """No token can be served now. `code` is for API clients; `retryable` says whether trying
+    again later may help (busy platform, no ticket yet) or a person must act."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        http_status: int = 503,
+        *,
+        retryable: bool = False,
+        errcode: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.http_status = code, message, http_status
+        self.retryable, self.errcode = retryable, errcode
+
+
+def unavailable(exc: UpstreamError) -> TokenUnavailable:
+    """The platform's refusal, as the TokenUnavailable a caller of the service sees."""
+    message = (
+        f"{exc.endpoint}: {exc.errcode if exc.errcode is not None else 'no answer'} {exc.errmsg}"
+    )
+    if exc.kind == "config":
+        return TokenUnavailable("upstream_config", message, 502, errcode=exc.errcode)
+    if exc.kind == "ticket":
+        return TokenUnavailable("no_ticket", message, 503, retryable=True, errcode=exc.errcode)
+    return TokenUnavailable(
+        "upstream_busy" if exc.kind == "busy" else "upstream_error", message,
+        503 if exc.kind == "busy" else 502, retryable=exc.kind in ("busy", "other", "token"),
+        errcode=exc.errcode,
+    )  # fmt: skip
+
+
+Need = Callable[[TokenRow, datetime, bool], bool]  # policy.unusable, policy.refresh_due, ...
+Fetch = Callable[[TokenRow], tuple[str, int, Callable[[Session], None] | None]]
+
+
+def obtain(
+    session: Session,
+    model,
+    owner: str,
+    owner_pk: int,
+    need: Need,
+    fetch: Fetch,
+    same: bool,
+    known: TokenRow | None = None,
+) -> Served:
+    """Serve the row's token unless `need(row, now, same)`; then refresh it under the row's
+    lock, or wait for whoever holds the lock. `fetch` calls upstream and returns (token,
+    expires_in, extra writes for the same transaction)."""
+    table = model.__table__
+    # The common case in one query (or none, given the row): a fresh token, served as it is.
+    row = known if known is not None else read(session, table, table.c[owner] == owner_pk)
+    if row is not None and not need(row, utcnow(), same):
+        return _served(row, same)
+    row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk)
+    lock = locks.lock_for(session, table, row_id)
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        session.commit()  # end the read transaction: the next read sees other processes' commits
+        row = read(session, table, row_id)
+        if not need(row, utcnow(), same):
+            return _served(row, same)
+        if lock.acquire():
+            try:
+                return _refresh(session, model, row_id, need, fetch, same)
+            finally:
+                lock.release()
+        session.commit()  # hold no connection while waiting
+        if time.monotonic() > deadline:
+            raise TokenUnavailable(
+                "refresh_in_progress", "another process is refreshing this token", retryable=True
+            )
+        time.sleep(WAIT_STEP * random.uniform(0.5, 1.5))
+
+
+def _refresh(session: Session, model, row_id: int, need: Need, fetch: Fetch, same: bool) -> Served:
+    """Holding the row's lock: read it once more, and refresh it if it is still needed."""
+    table = model.__table__
+    session.commit()
+    row = read(session, table, row_id)
+    if not need(row, utcnow(), same):
+        return _served(row, same)
+    policy.wait_out(session, row.expires_at, same)
+    kind = "app" if model is AppToken else "tenant"
+    try:
+        started = utcnow()
+        access_token, expires_in, extra = fetch(row)
+        if policy.still_the_old_one(row, access_token, expires_in, same):
+            policy.wait_out(session, started + timedelta(seconds=expires_in), same)
+            started = utcnow()
+            access_token, expires_in, extra = fetch(row)
+    except TokenUnavailable as exc:
+        TOKEN_REFRESHES.labels(kind, exc.code, str(exc.errcode or "")).inc()
+        _note_failure(session, table, row_id, exc.message)
+        raise
+    TOKEN_REFRESHES.labels(kind, "ok", "").inc()
+    return _store(session, table, row, started, access_token, expires_in, extra, same)
+
+
+def _ensure_row(session: Session, model, owner: str, owner_pk: int) -> int:
+    table = model.__table__
+    row_id = session.scalar(select(table.c.id).where(table.c[owner] == owner_pk))
+    if row_id is None:
+        insert_ignoring_conflict(session, model, {owner: owner_pk, "version": 0}, [owner])
+        session.commit()
+        row_id = session.scalar(select(table.c.id).where(table.c[owner] == owner_pk))
+    return row_id
+
+
+def read(session: Session, table, which) -> TokenRow | None:
+    """The row with id `which`, or the one matching the condition `which`."""
+    condition = table.c.id == which if isinstance(which, int) else which
+    found = session.execute(select(*token_columns(table)).where(condition)).first()
+    return TokenRow(*found) if found is not None else None
+
+
+def _served(row: TokenRow, same: bool) -> Served:
+    until = policy.usable_until(row.obtained_at, row.expires_at, same)
+    return Served(row.access_token, row.expires_at, row.version, until)
+
+
+def _store(
+    session, table, row: TokenRow, started, access_token, expires_in, extra, same: bool
+) -> Served:
+    """Compare-and-set the new token, with `extra` writes, in one transaction."""
+    expires_at = started + timedelta(seconds=expires_in)
+    refresh_at = policy.next_refresh(same, started, expires_at)
+    written = session.execute(
+        update(table)
+        .where(table.c.id == row.id, table.c.version == row.version)
+        .values(
+            version=row.version + 1, access_token=access_token, obtained_at=started,
+            expires_at=expires_at, refresh_at=refresh_at, last_error=None, last_error_at=None,
+        )
+    ).rowcount  # fmt: skip
+    if extra is not None:
+        extra(session)  # a returned refresh token is kept even if a newer access token won
+    session.commit()
+    if not written:
+        log.info(
+            "%s %s: a newer token was stored meanwhile; this answer is dropped", table.name, row.id
+        )
+        return _served(read(session, table, row.id), same)
+    until = policy.usable_until(started, expires_at, same)
+    return Served(access_token, expires_at, row.version + 1, until)
+
+
+def expire(session: Session, table, condition, version: int, error: str | None = None) -> bool:
+    """The platform refused the token of version `version` of the row matching `condition`:
+    mark it expired so the next caller refreshes it. Compare-and-set on the version, so a token
+    another process stored meanwhile is kept. Commits; returns whether the row was expired."""
+    now = utcnow()
+    values = {"expires_at": now, "refresh_at": now}
+    if error is not None:
+        values["last_error"] = error[:500]
+    written = session.execute(
+        update(table).where(condition, table.c.version == version).values(**values)
+    ).rowcount
+    session.commit()
+    return bool(written)
+
+
+def _note_failure(session: Session, table, row_id: int, message: str) -> None:
+    session.rollback()
+    session.execute(
+        update(table)
+        .where(table.c.id == row_id)
+        .values(last_error=message[:500], last_error_at=utcnow())
+    )
+    session.commit()

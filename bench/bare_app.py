@@ -44,7 +44,8 @@ storing = Flask(__name__)
 
 @storing.post("/callback/wecom/<suite_id>/command")
 def command_stored(suite_id: str):
-    from suite_server.callbacks import inbox, xml
+    from suite_server.callbacks import inbox
+    from suite_server.protocol import xml
 
     plaintext = _decrypt().encode()
     keys, server = _server(suite_id)

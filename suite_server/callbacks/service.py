@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from suite_server import events
 from suite_server.apps import CallbackKeys, callback_keys
-from suite_server.callbacks import inbox, tenancy, xml
+from suite_server.callbacks import inbox, tenancy
 from suite_server.callbacks.envelope import open_envelope
 from suite_server.errors import BadCallback
 from suite_server.metrics import CALLBACKS
+from suite_server.protocol import kinds, xml
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def receive(
         receive_id=opened.receive_id,
         tenant_id=tenant_id,
     )
-    kind = inbox.kind_of(fields)
+    kind = kinds.kind_of(fields)
     answer = "success"
     if event_id is not None:
         answer = events.after_store(

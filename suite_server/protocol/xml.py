@@ -1,13 +1,21 @@
-"""Hardened XML for callbacks: no DTD, no entities, no external references, flat <xml> only."""
+"""Hardened XML for pushes: no DTD, no entities, no external references, flat <xml> only; and
+CDATA sections for the XML we write."""
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import Element, ParseError, indent, tostring
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from suite_server.errors import BadCallback
+
+_REFUSED = (ParseError, DefusedXmlException, ValueError)
+
+
+def _tree(data: bytes | str) -> Element:
+    """The document's root element; raises one of _REFUSED for anything we do not read."""
+    return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
 
 def parse(data: bytes | str) -> dict[str, str]:
@@ -15,8 +23,8 @@ def parse(data: bytes | str) -> dict[str, str]:
     their own text only, and the whole document is kept by the caller. BadCallback(400) for
     anything that is not such a document."""
     try:
-        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError) as exc:
+        root = _tree(data)
+    except _REFUSED as exc:
         raise BadCallback(400, f"malformed XML: {exc.__class__.__name__}") from None
     if root.tag != "xml":
         raise BadCallback(400, "malformed XML: the root element must be <xml>")
@@ -25,6 +33,22 @@ def parse(data: bytes | str) -> dict[str, str]:
         if isinstance(child.tag, str):  # skip comments and processing instructions
             fields.setdefault(child.tag, child.text or "")
     return fields
+
+
+def pretty(payload: str) -> str:
+    """The payload indented for reading; as given when it does not parse."""
+    try:
+        root = _tree(payload)
+    except _REFUSED:
+        return payload
+    indent(root, space="  ")
+    return tostring(root, encoding="unicode")
+
+
+def cdata(text: object) -> str:
+    """`str(text)` as a CDATA section. A "]]>" inside would end the section early (a nonce from the
+    query string, a handler's reply): it is split across two sections."""
+    return "<![CDATA[" + str(text).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def whole_number(value: str, max_digits: int = 20) -> int | None:

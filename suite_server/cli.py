@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from suite_server import accounts, apps, create_app, db, demo, events, failures, logs, schema
+from suite_server import accounts, apps, create_app, db, demo, failures, logs, schema
 from suite_server.apps import ValidationError
 from suite_server.authorization import reconcile
 from suite_server.crypto import secrets
@@ -26,6 +26,7 @@ from suite_server.jobs import schedule
 from suite_server.models import App, InboundEvent, Tenant, TenantToken, WebhookDelivery
 from suite_server.models.events import STATUSES as EVENT_STATUSES
 from suite_server.models.webhooks import STATUSES as WEBHOOK_STATUSES
+from suite_server.processing import pipeline
 from suite_server.sandbox import sandbox_command
 from suite_server.settings import SettingsError
 
@@ -359,7 +360,7 @@ def events_list(
 def events_reprocess(event_id: int) -> None:
     """Run a failed event's processing again (in the background)."""
     try:
-        events.reprocess(event_id)
+        pipeline.reprocess(event_id)
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     runner = job_runner.get_runner()

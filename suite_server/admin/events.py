@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from suite_server import events as event_processing
 from suite_server.admin import audit
 from suite_server.admin.pages import Page, cut
 from suite_server.admin.tenants import ActionFailed
 from suite_server.dispatch import webhooks
 from suite_server.models import App, InboundEvent, WebhookAttempt, WebhookDelivery
+from suite_server.processing import pipeline
 from suite_server.protocol import xml
 
 PAGE_SIZE = 50
@@ -82,7 +82,7 @@ def reprocess(session: Session, actor: str, event_id: int) -> None:
         # events.reprocess refuses only pending ones; a done event is not run twice from here.
         raise ActionFailed(f"event {event_id} is {status}: only a failed or ignored one is re-run")
     try:
-        event_processing.reprocess(event_id)
+        pipeline.reprocess(event_id)
     except (LookupError, ValueError) as exc:
         session.rollback()
         raise ActionFailed(str(exc)) from None

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
-from suite_server import events
 from suite_server.apps import CallbackKeys, callback_keys
 from suite_server.callbacks import inbox, tenancy
 from suite_server.callbacks.envelope import open_envelope
 from suite_server.errors import BadCallback
 from suite_server.metrics import CALLBACKS
+from suite_server.processing import pipeline
 from suite_server.protocol import kinds, xml
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def receive(
     kind = kinds.kind_of(fields)
     answer = "success"
     if event_id is not None:
-        answer = events.after_store(
+        answer = pipeline.after_store(
             session, app.platform, event_id, channel, kind, opened.receive_id, args.get("nonce", "")
         )
     CALLBACKS.labels(app.app_id, kind, "stored" if event_id is not None else "duplicate").inc()

@@ -12,9 +12,11 @@ from flask import current_app
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from suite_server import db
 from suite_server.crypto.msgcrypt import decode_aes_key
 from suite_server.db import utcnow
-from suite_server.models import PLATFORMS, App, AppToken, Ticket
+from suite_server.models import PLATFORMS, App, AppToken, Tenant, Ticket
+from suite_server.ops import metrics
 
 # Ids go into URLs (/callback/wecom/<suite_id>/...), so keep them to what the platforms issue.
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -148,6 +150,34 @@ def overview(session: Session, now: datetime | None = None) -> list[dict[str, An
             }
         )
     return result
+
+
+def register_gauges() -> None:
+    """The apps' series on /metrics (registered from create_app): each app's newest ticket age,
+    and tenants by status."""
+    metrics.gauge(
+        "suite_server_ticket_age_seconds",
+        "Age of each app's newest ticket",
+        _ticket_ages,
+        labels=["app_id"],
+    )
+    metrics.gauge("suite_server_tenants", "Tenants by status", _tenants, labels=["status"])
+
+
+def _ticket_ages() -> list[tuple[list[str], int]]:
+    session = db.session()
+    ages = [
+        ([a["app_id"]], a["ticket_age"]) for a in overview(session) if a["ticket_age"] is not None
+    ]
+    session.rollback()
+    return ages
+
+
+def _tenants() -> list[tuple[list[str], int]]:
+    session = db.session()
+    counts = session.execute(select(Tenant.status, func.count()).group_by(Tenant.status)).all()
+    session.rollback()
+    return [([status], count) for status, count in counts]
 
 
 def as_utc(value: Any) -> datetime | None:

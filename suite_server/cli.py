@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from suite_server import accounts, apps, create_app, db, demo, failures, logs, schema
+from suite_server import accounts, apps, create_app, db, demo, schema
 from suite_server.apps import ValidationError
 from suite_server.authorization import reconcile
 from suite_server.crypto import secrets
@@ -26,6 +26,7 @@ from suite_server.jobs import schedule
 from suite_server.models import App, InboundEvent, Tenant, TenantToken, WebhookDelivery
 from suite_server.models.events import STATUSES as EVENT_STATUSES
 from suite_server.models.webhooks import STATUSES as WEBHOOK_STATUSES
+from suite_server.ops import failures, logs
 from suite_server.processing import pipeline
 from suite_server.sandbox import sandbox_command
 from suite_server.settings import SettingsError

@@ -8,7 +8,7 @@ from suite_server import db
 from suite_server.apps import CallbackKeys
 from suite_server.callbacks import service
 from suite_server.errors import BadCallback
-from suite_server.metrics import CALLBACK_SECONDS, CALLBACKS
+from suite_server.ops.metrics import CALLBACK_SECONDS, CALLBACKS
 
 bp = Blueprint("callbacks", __name__, url_prefix="/callback")
 

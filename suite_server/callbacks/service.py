@@ -13,7 +13,7 @@ from suite_server.apps import CallbackKeys, callback_keys
 from suite_server.callbacks import inbox, tenancy
 from suite_server.callbacks.envelope import open_envelope
 from suite_server.errors import BadCallback
-from suite_server.metrics import CALLBACKS
+from suite_server.ops.metrics import CALLBACKS
 from suite_server.processing import pipeline
 from suite_server.protocol import kinds, xml
 

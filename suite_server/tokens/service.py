@@ -36,14 +36,15 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from suite_server import db, logs
+from suite_server import db
 from suite_server.apps import as_utc, tickets_overdue
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import task
-from suite_server.metrics import TOKEN_REFRESHES
 from suite_server.models import App, AppToken, Tenant, TenantHistory, TenantToken, Ticket
+from suite_server.ops import logs
+from suite_server.ops.metrics import TOKEN_REFRESHES
 from suite_server.tokens import locks
 from suite_server.upstream import api_for
 

@@ -66,7 +66,7 @@ def command_stored(suite_id: str):
 def _server(suite_id: str):
     """suite-server's app (for its database and keys) and the app's keys, made once."""
     from suite_server import create_app, db
-    from suite_server.apps import callback_keys
+    from suite_server.callbacks.keys import callback_keys
 
     server = create_app()
     with server.app_context():

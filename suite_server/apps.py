@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -186,46 +183,6 @@ def as_utc(value: Any) -> datetime | None:
     if isinstance(value, str):  # SQLite returns func.max() of a DATETIME as text
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
-
-
-@dataclass(frozen=True)
-class CallbackKeys:
-    """What the callback path needs of an app, decrypted once and kept per process for a few
-    seconds: a push then costs no app query and no secret decryption. A key rotated in the admin
-    UI reaches every process within CACHE_SECONDS; until then the previous key still decrypts."""
-
-    id: int
-    app_id: str
-    platform: str
-    token: str
-    aes_keys: tuple[bytes, ...]  # current first, then previous
-    provider_corpid: str | None
-
-    CACHE_SECONDS = 5.0
-
-
-def callback_keys(session: Session, platform: str, app_id: str) -> CallbackKeys | None:
-    cache: dict[str, tuple[float, CallbackKeys]] = current_app.extensions.setdefault(
-        "suite_server.callback_keys", {}
-    )
-    hit = cache.get(app_id)
-    now = time.monotonic()
-    if hit and hit[0] > now:
-        keys = hit[1]
-    else:
-        app = session.scalar(select(App).where(App.app_id == app_id[:64]))
-        if app is None:
-            return None
-        keys = CallbackKeys(
-            id=app.id,
-            app_id=app.app_id,
-            platform=app.platform,
-            token=app.token,
-            aes_keys=tuple(decode_aes_key(k) for k in app.aes_keys()),
-            provider_corpid=app.provider_corpid,
-        )
-        cache[app_id] = (now + CallbackKeys.CACHE_SECONDS, keys)
-    return keys if keys.platform == platform else None
 
 
 def record_key_mismatch(session: Session, app_pk: int, now: datetime) -> None:

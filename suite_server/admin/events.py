@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from suite_server.admin import audit
+from suite_server import audit
 from suite_server.admin.pages import Page, cut
 from suite_server.admin.tenants import ActionFailed
 from suite_server.dispatch import webhooks

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import sqlite
 
 from suite_server import db
-from suite_server.apps import CallbackKeys
+from suite_server.callbacks.keys import CallbackKeys
 from suite_server.db import GroupCommit, _insert_ignoring, utcnow
 from suite_server.models import InboundEvent, Ticket
 from suite_server.protocol.kinds import TICKETS, kind_of

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, request
 
 from suite_server import db
-from suite_server.apps import CallbackKeys
 from suite_server.callbacks import service
+from suite_server.callbacks.keys import CallbackKeys
 from suite_server.errors import BadCallback
 from suite_server.ops.metrics import CALLBACK_SECONDS, CALLBACKS
 

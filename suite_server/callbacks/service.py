@@ -9,9 +9,9 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
-from suite_server.apps import CallbackKeys, callback_keys
 from suite_server.callbacks import inbox, tenancy
 from suite_server.callbacks.envelope import open_envelope
+from suite_server.callbacks.keys import CallbackKeys, callback_keys
 from suite_server.errors import BadCallback
 from suite_server.ops.metrics import CALLBACKS
 from suite_server.processing import pipeline

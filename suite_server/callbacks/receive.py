@@ -56,11 +56,11 @@ def receive(
         # open-platform.md §0: the Open Platform always runs in safe mode.
         raise BadCallback(400, "only encrypt_type=aes is supported")
     raw = _text_of(body)
-    encrypt = xml.parse(body).get("Encrypt", "")
+    encrypt = _fields(body).get("Encrypt", "")
     if not encrypt:
         raise BadCallback(400, "malformed XML: no Encrypt")
     opened = open_envelope(session, app, args, encrypt, max_age, time.time())
-    fields = xml.parse(opened.message)
+    fields = _fields(opened.message)
     tenant_id = tenancy.tenant_of(
         app.platform, channel, fields, opened.receive_id, opened.owner, authorizer_appid
     )
@@ -101,3 +101,11 @@ def _text_of(body: bytes) -> str:
     if "\x00" in text:
         raise BadCallback(400, "body must be UTF-8 without NUL characters")
     return text
+
+
+def _fields(document: bytes | str) -> dict[str, str]:
+    """The fields of a flat <xml> document; BadCallback(400) for anything else."""
+    try:
+        return xml.parse(document)
+    except xml.MalformedXml as exc:
+        raise BadCallback(400, f"malformed XML: {exc}") from None

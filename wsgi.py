@@ -14,9 +14,10 @@ would boot a new worker that fails the same way, again and again.
 import sys
 from typing import NoReturn
 
-from suite_server import create_app, logs, schema
-from suite_server.failures import one_line
+from suite_server import create_app, schema
 from suite_server.jobs import runner, schedule
+from suite_server.ops import logs
+from suite_server.ops.failures import one_line
 
 APP_LOAD_ERROR = 4
 

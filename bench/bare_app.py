@@ -44,7 +44,8 @@ storing = Flask(__name__)
 
 @storing.post("/callback/wecom/<suite_id>/command")
 def command_stored(suite_id: str):
-    from suite_server.callbacks import inbox, xml
+    from suite_server.callbacks import inbox
+    from suite_server.protocol import xml
 
     plaintext = _decrypt().encode()
     keys, server = _server(suite_id)
@@ -65,7 +66,7 @@ def command_stored(suite_id: str):
 def _server(suite_id: str):
     """suite-server's app (for its database and keys) and the app's keys, made once."""
     from suite_server import create_app, db
-    from suite_server.apps import callback_keys
+    from suite_server.callbacks.keys import callback_keys
 
     server = create_app()
     with server.app_context():

@@ -7,10 +7,11 @@ from typing import Any
 
 from flask import Flask
 
-from suite_server import db, guards, logs, settings
+from suite_server import db, guards, settings
 from suite_server.crypto.secrets import Keyring
 from suite_server.dispatch.router import load as load_handlers
 from suite_server.jobs import runner as job_runner
+from suite_server.ops import logs
 
 
 def instance_path(overrides: dict[str, Any] | None = None) -> str:
@@ -34,6 +35,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     guards.init_app(app)  # before every blueprint's own hooks
     app.extensions["suite_server.keyring"] = Keyring(app.config["ENCRYPTION_KEYS"])
     job_runner.init_app(app)
+    _register_gauges()
     try:
         load_handlers(app.config["HANDLERS"])  # the ISV's tenant handlers register themselves
     except ImportError as exc:
@@ -43,8 +45,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from suite_server.api.routes import bp as api_bp
     from suite_server.authorization.routes import bp as authorization_bp
     from suite_server.callbacks.routes import bp as callbacks_bp
-    from suite_server.health import bp as health_bp
-    from suite_server.metrics import bp as metrics_bp
+    from suite_server.ops.health import bp as health_bp
+    from suite_server.ops.metrics import bp as metrics_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
@@ -54,3 +56,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     admin.init_app(app)
     site.init_app(app)
     return app
+
+
+def _register_gauges() -> None:
+    """The state /metrics reads at each scrape, from the modules that own it."""
+    from suite_server import apps
+    from suite_server.jobs import gauges as job_gauges
+    from suite_server.tenants import gauges as tenant_gauges
+    from suite_server.tokens import gauges as token_gauges
+
+    apps.register_gauges()
+    tenant_gauges.register()
+    token_gauges.register()
+    job_gauges.register()

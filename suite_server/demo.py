@@ -23,11 +23,12 @@ import click
 from flask import Flask, current_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from suite_server import accounts, apps, create_app, db, instance_path, logs, schema
+from suite_server import accounts, apps, create_app, db, instance_path, schema
 from suite_server.crypto.msgcrypt import generate_aes_key
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
 from suite_server.models import App
+from suite_server.ops import logs
 from suite_server.sandbox import SandboxServer
 from suite_server.sandbox.state import App as SandboxApp
 from suite_server.settings import PREFIX

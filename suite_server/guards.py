@@ -28,7 +28,7 @@ def refuse_nul() -> Response | None:
     `/callback/ww%00/command`, `done?state=%00` or a form field with %00 reached a query and
     failed with a 500. Run before any view, so every URL is covered, present and future. The
     callback URLs read their body as raw XML whatever its Content-Type says, and check it
-    themselves (callbacks/service.py): parsing it as a form here would consume it.
+    themselves (callbacks/receive.py): parsing it as a form here would consume it.
 
     Read from the WSGI environ, where the path is decoded already and a query's NUL can only be
     `%00` (or a raw NUL): a few string searches on every push."""

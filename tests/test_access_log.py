@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 from werkzeug.serving import make_server
 
-from suite_server.access_log import mask
+from suite_server.ops.access_log import mask
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = "queryauthcode@@OneTime42"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from suite_server import apps as app_rules
-from suite_server.admin import audit
+from suite_server import audit
 from suite_server.admin.tenants import ActionFailed
 from suite_server.apps import ValidationError
 from suite_server.crypto.msgcrypt import generate_aes_key

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from suite_server import accounts
-from suite_server.admin import audit, sessions, throttle
+from suite_server import accounts, audit
+from suite_server.admin import sessions, throttle
 from suite_server.db import utcnow
 from suite_server.models import AdminUser
 

@@ -4,19 +4,17 @@ decrypted payload, and the actions re-process and redeliver."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from xml.etree.ElementTree import ParseError, indent, tostring
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from suite_server import events as event_processing
-from suite_server.admin import audit
+from suite_server import audit
 from suite_server.admin.pages import Page, cut
 from suite_server.admin.tenants import ActionFailed
 from suite_server.dispatch import webhooks
 from suite_server.models import App, InboundEvent, WebhookAttempt, WebhookDelivery
+from suite_server.processing import pipeline
+from suite_server.protocol import xml
 
 PAGE_SIZE = 50
 
@@ -74,17 +72,7 @@ def event_view(session: Session, event_id: int) -> EventView | None:
         .options(defer(WebhookDelivery.body))
         .order_by(WebhookDelivery.id)
     ).all()
-    return EventView(event, app, pretty_xml(event.payload), list(deliveries))
-
-
-def pretty_xml(payload: str) -> str:
-    """The payload indented for reading; as stored when it does not parse."""
-    try:
-        root = fromstring(payload, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError):
-        return payload
-    indent(root, space="  ")
-    return tostring(root, encoding="unicode")
+    return EventView(event, app, xml.pretty(event.payload), list(deliveries))
 
 
 def reprocess(session: Session, actor: str, event_id: int) -> None:
@@ -94,7 +82,7 @@ def reprocess(session: Session, actor: str, event_id: int) -> None:
         # events.reprocess refuses only pending ones; a done event is not run twice from here.
         raise ActionFailed(f"event {event_id} is {status}: only a failed or ignored one is re-run")
     try:
-        event_processing.reprocess(event_id)
+        pipeline.reprocess(event_id)
     except (LookupError, ValueError) as exc:
         session.rollback()
         raise ActionFailed(str(exc)) from None

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
-from suite_server.admin import audit
+from suite_server import audit
 from suite_server.admin.pages import Page, cut
 from suite_server.db import iso
 from suite_server.errors import UpstreamError

@@ -24,8 +24,9 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from suite_server import audit
 from suite_server.accounts import find_api_key
-from suite_server.admin import audit
+from suite_server.cache import Cache
 from suite_server.db import utcnow
 from suite_server.models import ApiKey
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 5.0
 LAST_USED_EVERY = 60.0
 MAX_KEY_LENGTH = 200  # ours are 47 characters; anything much longer is not one of ours
+
+_known = Cache("suite_server.api_keys")  # API key hash -> Caller, for CACHE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -56,30 +59,24 @@ def authenticate(session: Callable[[], Session], key: str) -> Caller | None:
     if not key or len(key) > MAX_KEY_LENGTH:
         return None
     digest = ApiKey.hash(key)
-    # Plain dicts shared by the process's threads: a race costs at most one extra query or
-    # write, never a wrong answer.
-    known: dict[str, tuple[float, Caller]] = current_app.extensions.setdefault(
-        "suite_server.api_keys", {}
-    )
     now = time.monotonic()
-    hit = known.get(digest)
-    if hit is not None and hit[0] > now:
-        caller = hit[1]
-    else:
+    caller = _known.get(digest, now)
+    if caller is None:
         row = find_api_key(session(), key)
         if row is None:
-            known.pop(digest, None)
+            _known.forget(digest)
             return None
         caller = Caller(
             row.id, row.name, frozenset(row.app_ids) if row.app_ids else None,
             tuple(row.path_prefixes or ()),
         )  # fmt: skip
-        known[digest] = (now + CACHE_SECONDS, caller)
+        _known.put(digest, caller, now + CACHE_SECONDS)
     _record_use(session, caller.key_id, now)
     return caller
 
 
 def _record_use(session: Callable[[], Session], key_id: int, now: float) -> None:
+    # A plain dict shared by the process's threads: a race costs at most one extra write.
     written: dict[int, float] = current_app.extensions.setdefault("suite_server.api_key_use", {})
     last = written.get(key_id)
     if last is not None and now - last < LAST_USED_EVERY:

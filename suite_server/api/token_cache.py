@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from suite_server.cache import Cache
 from suite_server.db import utcnow
 from suite_server.tokens.service import Served
 
@@ -24,11 +25,11 @@ CACHE_SECONDS = 5.0
 Key = tuple[str, ...]  # (app_id,) for an app token, (app_id, tenant_id) for a tenant's
 
 
+_served = Cache("suite_server.token_cache")
+
+
 def get(key: Key) -> Served | None:
-    hit = _entries().get(key)
-    if hit is None or hit[0] < utcnow():
-        return None
-    return hit[1]
+    return _served.get(key, utcnow())
 
 
 def put(key: Key, served: Served) -> None:
@@ -36,21 +37,14 @@ def put(key: Key, served: Served) -> None:
     until = utcnow() + timedelta(seconds=CACHE_SECONDS)
     if served.usable_until is not None:
         until = min(until, served.usable_until)
-    entries = _entries()
-    entries[key] = (until, served)
+    _served.put(key, served, until)
     # Forget what has run out once the cache has doubled since the last time: a process that
     # serves 100,000 tenants keeps only those asked for in the last few seconds.
-    if len(entries) > 2 * current_app.extensions.setdefault("suite_server.token_cache_kept", 64):
-        now = utcnow()
-        for old in [k for k, (expires, _) in list(entries.items()) if expires < now]:
-            entries.pop(old, None)
-        current_app.extensions["suite_server.token_cache_kept"] = max(64, len(entries))
+    kept = current_app.extensions.setdefault("suite_server.token_cache_kept", 64)
+    if len(_served.entries()) > 2 * kept:
+        left = _served.prune(utcnow())
+        current_app.extensions["suite_server.token_cache_kept"] = max(64, left)
 
 
 def forget(key: Key) -> None:
-    _entries().pop(key, None)
-
-
-def _entries() -> dict[Key, tuple]:
-    # A plain dict shared by the process's threads: a race costs at most one extra query.
-    return current_app.extensions.setdefault("suite_server.token_cache", {})
+    _served.forget(key)

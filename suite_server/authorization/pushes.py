@@ -7,14 +7,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from suite_server.authorization import flow, preauth
-from suite_server.callbacks import xml
 from suite_server.models import App, InboundEvent
+from suite_server.protocol import kinds, xml
 from suite_server.tenants import lifecycle
 
-KINDS = {
-    "wecom": ("create_auth", "change_auth", "cancel_auth", "reset_permanent_code"),
-    "open": ("authorized", "updateauthorized", "unauthorized"),
-}
+KINDS = kinds.AUTHORIZATIONS
 
 
 def handles(app: App, kind: str) -> bool:

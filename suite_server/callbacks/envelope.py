@@ -11,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from suite_server.apps import CallbackKeys, record_key_mismatch
-from suite_server.callbacks.xml import whole_number
+from suite_server.apps import record_key_mismatch
+from suite_server.callbacks.keys import CallbackKeys
 from suite_server.crypto import msgcrypt
 from suite_server.db import utcnow
 from suite_server.errors import BadCallback
 from suite_server.models import Tenant
+from suite_server.protocol.xml import whole_number
 
 log = logging.getLogger(__name__)
 

@@ -12,28 +12,13 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import sqlite
 
 from suite_server import db
-from suite_server.apps import CallbackKeys
-from suite_server.callbacks.xml import whole_number
+from suite_server.callbacks.keys import CallbackKeys
 from suite_server.db import GroupCommit, _insert_ignoring, utcnow
 from suite_server.models import InboundEvent, Ticket
+from suite_server.protocol.kinds import TICKETS, kind_of
+from suite_server.protocol.xml import whole_number
 
 log = logging.getLogger(__name__)
-
-# platform -> (InfoType, field with the ticket, field naming the app, field with the push time)
-TICKETS = {
-    "wecom": ("suite_ticket", "SuiteTicket", "SuiteId", "TimeStamp"),  # wecom-suite.md §3
-    "open": ("component_verify_ticket", "ComponentVerifyTicket", "AppId", "CreateTime"),  # §2
-}
-TICKET_KINDS = {info_type for info_type, *_ in TICKETS.values()}
-
-
-def kind_of(fields: dict[str, str]) -> str:
-    """InfoType for platform pushes; MsgType, or event:<Event>, for tenant messages."""
-    if fields.get("InfoType"):
-        return fields["InfoType"][:64]
-    if fields.get("MsgType") == "event":
-        return f"event:{fields.get('Event', '')}"[:64]
-    return (fields.get("MsgType") or "unknown")[:64]
 
 
 def dedupe_key(fields: dict[str, str], plaintext: bytes, tenant_id: str | None) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, request
 
 from suite_server import db
-from suite_server.apps import CallbackKeys
-from suite_server.callbacks import service
+from suite_server.callbacks import receive
+from suite_server.callbacks.keys import CallbackKeys
 from suite_server.errors import BadCallback
-from suite_server.metrics import CALLBACK_SECONDS, CALLBACKS
+from suite_server.ops.metrics import CALLBACK_SECONDS, CALLBACKS
 
 bp = Blueprint("callbacks", __name__, url_prefix="/callback")
 
@@ -28,7 +28,7 @@ def refused(exc: BadCallback) -> Response:
 def wecom(suite_id: str, channel: str) -> Response:
     app = _app("wecom", suite_id)
     if request.method == "GET":
-        return _text(service.url_check(db.session(), app, request.args, _max_age()))
+        return _text(receive.url_check(db.session(), app, request.args, _max_age()))
     return _receive(app, channel)
 
 
@@ -42,19 +42,19 @@ def open_msg(appid: str, authorizer_appid: str) -> Response:
     app = _app("open", appid)
     if request.method == "GET":
         # Not documented for these URLs (open-platform.md §3), answered like WeCom's if sent.
-        return _text(service.url_check(db.session(), app, request.args, _max_age()))
+        return _text(receive.url_check(db.session(), app, request.args, _max_age()))
     return _receive(app, "msg", authorizer_appid)
 
 
 def _app(platform: str, app_id: str) -> CallbackKeys:
-    app = service.find_app(db.session(), platform, app_id)
+    app = receive.find_app(db.session(), platform, app_id)
     g.callback_app_id = app.app_id  # a refusal from here on is counted under the app
     return app
 
 
 def _receive(app: CallbackKeys, channel: str, authorizer: str | None = None) -> Response:
     with CALLBACK_SECONDS.labels(channel).time():
-        answer = service.receive(
+        answer = receive.receive(
             db.session(),
             app,
             channel,

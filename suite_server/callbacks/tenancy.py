@@ -1,5 +1,5 @@
-"""Which tenant a push is about, and which pushes are notices about a tenant rather than messages
-from one (handed on whatever we know of that tenant)."""
+"""Which tenant a push is about (which pushes are notices about a tenant rather than messages
+from one is wire format: protocol/kinds.py)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,6 @@ MAX_TENANT_ID = 64  # the tenant_id columns; corpids and appids are far shorter
 TENANT_FIELDS = {
     "wecom": ("AuthCorpId", "PaidCorpId"),
     "open": ("AuthorizerAppid", "appid"),
-}
-
-# Pushes the platform sends about a tenant, not from its users: an order may come before the
-# install, a registration names an account that has not authorized yet, a refund may follow a
-# cancellation. They reach handlers and webhooks whatever we know of the tenant, where a tenant
-# message from a corp or account that is not an active tenant here is stored and not dispatched.
-NOTICES = {
-    "wecom": frozenset(
-        ("open_order", "change_order", "pay_for_app_success", "refund", "change_editon")
-    ),
-    "open": frozenset(("notify_third_fasteregister", "notify_third_fastregisterbetaapp")),
 }
 
 
@@ -47,7 +36,3 @@ def tenant_of(
     if tenant_id and len(tenant_id) > MAX_TENANT_ID:
         raise BadCallback(400, f"tenant id over {MAX_TENANT_ID} characters")
     return tenant_id or None
-
-
-def is_notice(platform: str, kind: str) -> bool:
-    return kind in NOTICES[platform]

@@ -11,10 +11,11 @@ import click
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from suite_server import db, logs, schema
+from suite_server import db, schema
 from suite_server.admin import apps as admin_apps
 from suite_server.apps import ValidationError
 from suite_server.models import App
+from suite_server.ops import logs
 
 
 def needs_schema(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -10,7 +10,7 @@ from typing import TypeVar
 import click
 from flask.cli import AppGroup
 
-from suite_server import db, events, logs
+from suite_server import db
 from suite_server.admin.events import event_page
 from suite_server.cli.common import needs_schema, table
 from suite_server.dispatch import webhooks
@@ -18,6 +18,8 @@ from suite_server.jobs import runner as job_runner
 from suite_server.models import InboundEvent, WebhookDelivery
 from suite_server.models.events import STATUSES as EVENT_STATUSES
 from suite_server.models.webhooks import STATUSES as WEBHOOK_STATUSES
+from suite_server.ops import logs
+from suite_server.processing import pipeline
 
 Row = TypeVar("Row", InboundEvent, WebhookDelivery)
 
@@ -71,7 +73,7 @@ def events_list(
 @needs_schema
 def events_reprocess(event_id: int) -> None:
     """Run a failed event's processing again (in the background)."""
-    event = _run_again(lambda: events.reprocess(event_id), InboundEvent, event_id, timeout=60)
+    event = _run_again(lambda: pipeline.reprocess(event_id), InboundEvent, event_id, timeout=60)
     error = f" ({logs.printable(event.error)})" if event.error else ""
     click.echo(f"event {event_id}: {event.status}{error}")
 

@@ -8,10 +8,11 @@ from flask.cli import with_appcontext
 from redis.exceptions import RedisError
 from werkzeug.serving import run_simple
 
-from suite_server import demo, logs
+from suite_server import demo
 from suite_server.cli.common import needs_schema
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
+from suite_server.ops import logs
 from suite_server.settings import SettingsError
 
 

@@ -8,11 +8,12 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from suite_server import db, logs
+from suite_server import db
 from suite_server.admin import tenants
 from suite_server.authorization import reconcile
 from suite_server.cli.common import find_app, needs_schema, print_secret, table
 from suite_server.dispatch import webhooks
+from suite_server.ops import logs
 from suite_server.tenants import lifecycle
 
 

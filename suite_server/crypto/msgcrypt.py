@@ -146,6 +146,8 @@ def decrypt_any(aes_keys: Sequence[bytes], ciphertext: str) -> tuple[bytes, str,
 
 def _cdata(text: str) -> str:
     # Nonce comes from the query string: split any "]]>" so it cannot end the CDATA section.
+    # The twin of protocol/xml.cdata: crypto and protocol are sibling layers, neither imports
+    # the other.
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 

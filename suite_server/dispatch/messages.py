@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite_server.callbacks.xml import whole_number
 from suite_server.models import App, InboundEvent, Tenant
+from suite_server.protocol.xml import whole_number
 
 
 @dataclass

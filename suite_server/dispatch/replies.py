@@ -8,11 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from suite_server.dispatch.messages import Message
-
-
-def _cdata(value: str) -> str:
-    # A "]]>" inside would end the section early: split it across two sections.
-    return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
+from suite_server.protocol.xml import cdata
 
 
 class Reply:
@@ -23,10 +19,10 @@ class Reply:
 
     def render(self, message: Message, now: int | None = None) -> str:
         return (
-            f"<xml><ToUserName>{_cdata(message.from_user)}</ToUserName>"
-            f"<FromUserName>{_cdata(message.to_user)}</FromUserName>"
+            f"<xml><ToUserName>{cdata(message.from_user)}</ToUserName>"
+            f"<FromUserName>{cdata(message.to_user)}</FromUserName>"
             f"<CreateTime>{int(now if now is not None else time.time())}</CreateTime>"
-            f"<MsgType>{_cdata(self.msg_type)}</MsgType>{self.body()}</xml>"
+            f"<MsgType>{cdata(self.msg_type)}</MsgType>{self.body()}</xml>"
         )
 
 
@@ -36,7 +32,7 @@ class TextReply(Reply):
     msg_type = "text"
 
     def body(self) -> str:
-        return f"<Content>{_cdata(self.content)}</Content>"
+        return f"<Content>{cdata(self.content)}</Content>"
 
 
 @dataclass
@@ -45,7 +41,7 @@ class ImageReply(Reply):
     msg_type = "image"
 
     def body(self) -> str:
-        return f"<Image><MediaId>{_cdata(self.media_id)}</MediaId></Image>"
+        return f"<Image><MediaId>{cdata(self.media_id)}</MediaId></Image>"
 
 
 @dataclass
@@ -63,8 +59,8 @@ class NewsReply(Reply):
 
     def body(self) -> str:
         items = "".join(
-            f"<item><Title>{_cdata(a.title)}</Title><Description>{_cdata(a.description)}"
-            f"</Description><PicUrl>{_cdata(a.pic_url)}</PicUrl><Url>{_cdata(a.url)}</Url></item>"
+            f"<item><Title>{cdata(a.title)}</Title><Description>{cdata(a.description)}"
+            f"</Description><PicUrl>{cdata(a.pic_url)}</PicUrl><Url>{cdata(a.url)}</Url></item>"
             for a in self.articles[:8]  # the platforms show at most 8
         )
         return (

@@ -37,8 +37,8 @@ from suite_server.dispatch import ordering
 from suite_server.dispatch.messages import Message
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import Retry, task
-from suite_server.metrics import WEBHOOK_DELIVERIES
 from suite_server.models import App, Tenant, WebhookAttempt, WebhookDelivery
+from suite_server.ops.metrics import WEBHOOK_DELIVERIES
 
 log = logging.getLogger(__name__)
 

@@ -47,10 +47,11 @@ from rq.job import Retry as RQRetry
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker, SimpleWorker
 
-from suite_server import db, logs
+from suite_server import db
 from suite_server.jobs import recovery, tasks
 from suite_server.jobs.tasks import Retry, Task
-from suite_server.metrics import JOB_FAILURES
+from suite_server.ops import logs
+from suite_server.ops.metrics import JOB_FAILURES
 
 __all__ = [
     "NoRedisConfigured",

@@ -29,8 +29,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from suite_server.failures import one_line
 from suite_server.jobs import runner
+from suite_server.ops.failures import one_line
 
 log = logging.getLogger(__name__)
 

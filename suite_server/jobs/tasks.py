@@ -30,7 +30,7 @@ QUEUES = ("default", "low")  # RQ queue suite_server.<queue>; a worker serves th
 # The modules whose @task functions make up the product's jobs: imported by load(), so a web
 # process, a worker and cron all know the same names.
 MODULES = (
-    "suite_server.events",
+    "suite_server.processing.pipeline",
     "suite_server.authorization.reconcile",
     "suite_server.authorization.housekeeping",
     "suite_server.tokens.tasks",

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from suite_server.protocol.xml import cdata
+
 Field = tuple[str, Any]
 
 
@@ -25,11 +27,6 @@ def xml_document(fields: Iterable[Field]) -> str:
             parts.append(f"<{tag}>{cdata(str(value))}</{tag}>")
     parts.append("</xml>")
     return "".join(parts)
-
-
-def cdata(text: str) -> str:
-    # A "]]>" inside the text would end the section early; split it across two sections.
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def merge(fields: list[Field], extra: dict[str, Any] | None) -> list[Field]:

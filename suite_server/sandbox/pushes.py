@@ -24,7 +24,7 @@ import requests
 from defusedxml import ElementTree
 
 from suite_server.crypto import msgcrypt
-from suite_server.sandbox.payloads import cdata
+from suite_server.protocol.xml import cdata
 from suite_server.sandbox.state import OPEN, WECOM, App, SandboxState, Tenant
 
 COMMAND, DATA, AUTH, MSG = "command", "data", "auth", "msg"

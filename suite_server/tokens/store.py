@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import UpstreamError
-from suite_server.metrics import TOKEN_REFRESHES
 from suite_server.models import AppToken
+from suite_server.ops.metrics import TOKEN_REFRESHES
 from suite_server.tokens import locks, policy
 from suite_server.tokens.rows import Served, TokenRow, token_columns
 

@@ -27,7 +27,7 @@ def rotate(client, app_id: str) -> None:
 
 
 def keys_reach_every_process(app) -> None:
-    """Callback keys are cached per process for 5 seconds (apps.CallbackKeys): skip the wait."""
+    """Callback keys are cached per process for 5 seconds (callbacks/keys.py): skip the wait."""
     app.extensions["suite_server.callback_keys"].clear()
 
 

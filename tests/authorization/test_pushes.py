@@ -11,10 +11,11 @@ import requests
 from rq import SimpleWorker
 from sqlalchemy import select
 
-from suite_server import db, events
+from suite_server import db
 from suite_server.cli import cli
 from suite_server.jobs import runner as job_runner
 from suite_server.models import App, InboundEvent, Tenant, TenantToken
+from suite_server.processing import pipeline
 from tests.authorization.conftest import drain, history, push, query_of, tenant_of
 from tests.callbacks import pushes as wire
 
@@ -199,7 +200,7 @@ def test_a_refused_code_fails_the_event_and_can_be_run_again(app, platform, eith
 
 
 def test_retries_spent_mark_the_event_failed(app, platform, suite, fast_retries, monkeypatch):
-    monkeypatch.setattr(events, "RETRIES", 2)
+    monkeypatch.setattr(pipeline, "RETRIES", 2)
     platform.control("faults", endpoint="get_permanent_code", errcode=-1)
     push(platform, suite, "create_auth", tenant_id="tenant-down")
     drain(app)
@@ -229,13 +230,13 @@ def test_processed_by_an_rq_worker(app, platform, component, redis_url):
     lost = events_of(component, "authorized")[-1]
     assert lost.status == "pending"
     # ...until the sweep finds it old enough and enqueues it again.
-    assert events.sweep() == 0  # younger than SWEEP_AFTER: maybe still on its way
+    assert pipeline.sweep() == 0  # younger than SWEEP_AFTER: maybe still on its way
     db.session().execute(
         InboundEvent.__table__.update()
         .where(InboundEvent.id == lost.id)
-        .values(received_at=lost.received_at - events.SWEEP_AFTER)
+        .values(received_at=lost.received_at - pipeline.SWEEP_AFTER)
     )
     db.session().commit()
-    assert events.sweep() == 1
+    assert pipeline.sweep() == 1
     job_runner.run_worker(app, burst=True, worker_class=SimpleWorker)
     assert tenant_of(component, "tenant-lost").status == "active"

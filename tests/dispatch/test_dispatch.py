@@ -17,7 +17,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
 from suite_server import db
 from suite_server.dispatch import Message, TextReply, router
-from suite_server.dispatch import service as dispatch
+from suite_server.dispatch import handlers as dispatch
 from suite_server.models import InboundEvent
 from suite_server.settings import SettingsError
 from tests.authorization.conftest import drain, push, tenant_of

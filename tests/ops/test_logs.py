@@ -12,9 +12,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from suite_server import db, logs
+from suite_server import db
 from suite_server.db import utcnow
 from suite_server.models import AppToken, InboundEvent, TenantToken
+from suite_server.ops import logs
 from suite_server.tokens import service
 from tests.authorization.conftest import drain, push, tenant_of
 

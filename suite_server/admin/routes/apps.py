@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import abort, flash, render_template
 from flask_login import current_user
 
-from suite_server import db
-from suite_server.admin import apps, audit, dashboard, sessions
+from suite_server import audit, db
+from suite_server.admin import apps, dashboard, sessions
 from suite_server.admin.forms import ActionForm, AppSettingsForm, RotateForm, WebhookForm
 from suite_server.admin.routes import actor, bp, done, form_errors
 from suite_server.admin.tenants import ActionFailed

@@ -21,7 +21,7 @@ from suite_server import db
 from suite_server.authorization import pushes
 from suite_server.authorization.flow import InstallError
 from suite_server.db import utcnow
-from suite_server.dispatch import service as dispatch
+from suite_server.dispatch import handlers as dispatch
 from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import task

@@ -6,7 +6,7 @@ platform's 5 s; its reply is rendered, encrypted and signed. Everything else run
 `events.process` (`in_job`): the asynchronous handler and the webhooks. Either way the event ends
 `done`, `failed` (the handler raised or overran; the platform still gets `success`, so no retry
 storm) or `ignored` (no tenant here, or a cancelled one: stored and visible, not dispatched;
-except the platform's notices about a tenant, orders and registrations, see callbacks/tenancy).
+except the platform's notices about a tenant, orders and registrations, see protocol/kinds).
 Handlers run at least once: a job lost after a handler ran is run again by the sweep.
 """
 
@@ -21,9 +21,6 @@ from flask import Flask, current_app
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from suite_server.authorization import pushes
-from suite_server.callbacks import tenancy, xml
-from suite_server.callbacks.inbox import TICKET_KINDS
 from suite_server.crypto.msgcrypt import decode_aes_key, encrypted_reply
 from suite_server.db import utcnow
 from suite_server.dispatch import release_check, webhooks
@@ -31,6 +28,7 @@ from suite_server.dispatch.messages import Message
 from suite_server.dispatch.replies import Reply
 from suite_server.dispatch.router import router
 from suite_server.models import App, InboundEvent
+from suite_server.protocol import kinds, xml
 from suite_server.tenants import lifecycle
 
 log = logging.getLogger(__name__)
@@ -44,7 +42,7 @@ def dispatchable(platform: str, channel: str, kind: str) -> bool:
     change_contact; not tickets or authorization pushes, which have their own processing."""
     if channel in ("data", "msg"):
         return True
-    return kind not in TICKET_KINDS and kind not in pushes.KINDS[platform]
+    return kind not in kinds.TICKET_KINDS and not kinds.is_authorization(platform, kind)
 
 
 def message_of(session: Session, event: InboundEvent) -> tuple[Message, str | None]:
@@ -54,7 +52,7 @@ def message_of(session: Session, event: InboundEvent) -> tuple[Message, str | No
     message = Message.of(event, app, tenant, xml.parse(event.payload))
     if release_check.handles(message):
         return message, None  # the test accounts are answered whatever we know of them
-    if tenancy.is_notice(app.platform, event.kind):
+    if kinds.is_notice(app.platform, event.kind):
         return message, None  # an order or a registration: about the tenant, maybe a new one
     if tenant is None:
         return message, f"no tenant {event.tenant_id!r} for this app"

@@ -3,7 +3,7 @@ carries the request id (from X-Request-Id or made up, echoed in the answer) and,
 app, the tenant and the job.
 
 What the code logs never holds a secret, a token or a ciphertext: upstream/http.py masks query
-strings and tokens, and the callback path logs ids and kinds only (tests/test_logs.py checks a
+strings and tokens, and the callback path logs ids and kinds only (tests/ops/test_logs.py checks a
 whole integration run for every secret it created).
 
 What is logged often comes from outside (a URL path, a tenant's name, a platform's errmsg), so
@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, Response, g, request
 
-from suite_server import access_log
+from suite_server.ops import access_log
 
 CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "log_context", default=None

@@ -1,10 +1,13 @@
-"""`GET /metrics` in the Prometheus text format, and the counters the code increments.
+"""`GET /metrics` in the Prometheus text format, the counters the code increments, and the gauges
+the owners of the state register at start (`gauge`).
 
 Counters and histograms are per process; under gunicorn (several processes) set
 PROMETHEUS_MULTIPROC_DIR to an empty directory, as prometheus-client's multiprocess mode wants,
 and /metrics adds up every process's files. State that lives in the database or Redis (ticket age,
 tenants by status, tokens about to expire, queue depth) is read when /metrics is scraped, so it
-is the same whichever process answers. With METRICS_TOKEN set, only a request bearing it is
+is the same whichever process answers: each owner registers its reading with `gauge` from
+create_app (tokens/gauges.py, jobs/gauges.py, apps.register_gauges), so this module knows no
+domain. With METRICS_TOKEN set, only a request bearing it is
 answered. Series are labelled with registered apps only, never with an id a request made up.
 """
 
@@ -12,7 +15,9 @@ from __future__ import annotations
 
 import hmac
 import os
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
@@ -25,12 +30,6 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import case, func, or_, select
-
-from suite_server import db
-from suite_server.apps import overview
-from suite_server.db import utcnow
-from suite_server.models import App, Tenant, TenantToken
 
 CALLBACKS = Counter(
     "suite_server_callbacks_total",
@@ -87,56 +86,41 @@ def _bearer_is(token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given, token.encode())
 
 
+# A gauge's reading: its value, or for a labelled gauge its (label values, value) pairs.
+Reading = float | Iterable[tuple[Sequence[str], float]]
+
+
+@dataclass(frozen=True)
+class _Gauge:
+    name: str
+    documentation: str
+    read: Callable[[], Any]
+    labels: tuple[str, ...]
+
+
+_gauges: dict[str, _Gauge] = {}
+
+
+def gauge(
+    name: str, documentation: str, read: Callable[[], Reading], labels: Sequence[str] = ()
+) -> None:
+    """Show `name` on /metrics, read by `read()` at each scrape (inside the request, so it may
+    use the database and current_app). With `labels`, `read` returns (label values, value)
+    pairs; without, the value. Series appear in the order their names were first registered;
+    registering a name again replaces its reading (create_app runs more than once in tests)."""
+    _gauges[name] = _Gauge(name, documentation, read, tuple(labels))
+
+
 class _State:
-    """Gauges read from the database and the job runner at scrape time."""
+    """The registered gauges, read at scrape time."""
 
     def collect(self):
-        session = db.session()
-        now = utcnow()
-        ticket_age = GaugeMetricFamily(
-            "suite_server_ticket_age_seconds", "Age of each app's newest ticket", labels=["app_id"]
-        )
-        for app in overview(session, now):
-            if app["ticket_age"] is not None:
-                ticket_age.add_metric([app["app_id"]], app["ticket_age"])
-        yield ticket_age
-
-        tenants = GaugeMetricFamily("suite_server_tenants", "Tenants by status", labels=["status"])
-        for status, count in session.execute(
-            select(Tenant.status, func.count()).group_by(Tenant.status)
-        ):
-            tenants.add_metric([status], count)
-        yield tenants
-
-        from suite_server.tokens.service import LAST_SECONDS, SAME_UNTIL_EXPIRY
-
-        # What a request would have to refresh first: WeCom serves its token to the last seconds.
-        window = timedelta(seconds=current_app.config["TOKEN_MIN_REMAINING"])
-        floor = case(
-            (App.platform.in_(SAME_UNTIL_EXPIRY), now + timedelta(seconds=LAST_SECONDS)),
-            else_=now + window,
-        )
-        expiring = session.scalar(
-            select(func.count())
-            .select_from(Tenant)
-            .join(App, App.id == Tenant.app_pk)
-            .outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
-            .where(
-                Tenant.status == "active",
-                or_(TenantToken.expires_at.is_(None), TenantToken.expires_at < floor),
-            )
-        )
-        yield GaugeMetricFamily(
-            "suite_server_tokens_expiring",
-            "Active tenants without a token that could be served now (none, or too close to "
-            "expiry: TOKEN_MIN_REMAINING, or the last seconds of a WeCom token)",
-            value=expiring,
-        )
-        session.rollback()
-
-        from suite_server.jobs import runner
-
-        depth = GaugeMetricFamily("suite_server_job_queue_depth", "Jobs waiting", labels=["queue"])
-        for queue, size in runner.get_runner().depths().items():
-            depth.add_metric([queue], size)
-        yield depth
+        for entry in list(_gauges.values()):
+            reading = entry.read()
+            if not entry.labels:
+                yield GaugeMetricFamily(entry.name, entry.documentation, value=reading)
+                continue
+            family = GaugeMetricFamily(entry.name, entry.documentation, labels=entry.labels)
+            for label_values, value in reading:
+                family.add_metric(list(label_values), value)
+            yield family

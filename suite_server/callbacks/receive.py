@@ -9,12 +9,13 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
-from suite_server import events
-from suite_server.apps import CallbackKeys, callback_keys
-from suite_server.callbacks import inbox, tenancy, xml
+from suite_server.callbacks import inbox, tenancy
 from suite_server.callbacks.envelope import open_envelope
+from suite_server.callbacks.keys import CallbackKeys, callback_keys
 from suite_server.errors import BadCallback
-from suite_server.metrics import CALLBACKS
+from suite_server.ops.metrics import CALLBACKS
+from suite_server.processing import pipeline
+from suite_server.protocol import kinds, xml
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,11 @@ def receive(
         # open-platform.md §0: the Open Platform always runs in safe mode.
         raise BadCallback(400, "only encrypt_type=aes is supported")
     raw = _text_of(body)
-    encrypt = xml.parse(body).get("Encrypt", "")
+    encrypt = _fields(body).get("Encrypt", "")
     if not encrypt:
         raise BadCallback(400, "malformed XML: no Encrypt")
     opened = open_envelope(session, app, args, encrypt, max_age, time.time())
-    fields = xml.parse(opened.message)
+    fields = _fields(opened.message)
     tenant_id = tenancy.tenant_of(
         app.platform, channel, fields, opened.receive_id, opened.owner, authorizer_appid
     )
@@ -72,10 +73,10 @@ def receive(
         receive_id=opened.receive_id,
         tenant_id=tenant_id,
     )
-    kind = inbox.kind_of(fields)
+    kind = kinds.kind_of(fields)
     answer = "success"
     if event_id is not None:
-        answer = events.after_store(
+        answer = pipeline.after_store(
             session, app.platform, event_id, channel, kind, opened.receive_id, args.get("nonce", "")
         )
     CALLBACKS.labels(app.app_id, kind, "stored" if event_id is not None else "duplicate").inc()
@@ -100,3 +101,11 @@ def _text_of(body: bytes) -> str:
     if "\x00" in text:
         raise BadCallback(400, "body must be UTF-8 without NUL characters")
     return text
+
+
+def _fields(document: bytes | str) -> dict[str, str]:
+    """The fields of a flat <xml> document; BadCallback(400) for anything else."""
+    try:
+        return xml.parse(document)
+    except xml.MalformedXml as exc:
+        raise BadCallback(400, f"malformed XML: {exc}") from None

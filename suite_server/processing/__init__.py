@@ -1,0 +1,1 @@
+"""What happens to a stored push after `success` was answered (pipeline.py)."""

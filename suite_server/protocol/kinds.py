@@ -1,0 +1,46 @@
+"""Which kind of push is which: a ticket, an authorization push, a platform notice about a
+tenant, or a tenant's message or event (wecom-suite.md §3, open-platform.md §2-3)."""
+
+from __future__ import annotations
+
+# platform -> (InfoType, field with the ticket, field naming the app, field with the push time)
+TICKETS = {
+    "wecom": ("suite_ticket", "SuiteTicket", "SuiteId", "TimeStamp"),  # wecom-suite.md §3
+    "open": ("component_verify_ticket", "ComponentVerifyTicket", "AppId", "CreateTime"),  # §2
+}
+TICKET_KINDS = {info_type for info_type, *_ in TICKETS.values()}
+
+# Authorization pushes: WeCom create_auth, change_auth, cancel_auth, reset_permanent_code; Open
+# authorized, updateauthorized, unauthorized (wecom-suite.md §3, open-platform.md §2).
+AUTHORIZATIONS = {
+    "wecom": ("create_auth", "change_auth", "cancel_auth", "reset_permanent_code"),
+    "open": ("authorized", "updateauthorized", "unauthorized"),
+}
+
+# Pushes the platform sends about a tenant, not from its users: an order may come before the
+# install, a registration names an account that has not authorized yet, a refund may follow a
+# cancellation. They reach handlers and webhooks whatever we know of the tenant, where a tenant
+# message from a corp or account that is not an active tenant here is stored and not dispatched.
+NOTICES = {
+    "wecom": frozenset(
+        ("open_order", "change_order", "pay_for_app_success", "refund", "change_editon")
+    ),
+    "open": frozenset(("notify_third_fasteregister", "notify_third_fastregisterbetaapp")),
+}
+
+
+def kind_of(fields: dict[str, str]) -> str:
+    """InfoType for platform pushes; MsgType, or event:<Event>, for tenant messages."""
+    if fields.get("InfoType"):
+        return fields["InfoType"][:64]
+    if fields.get("MsgType") == "event":
+        return f"event:{fields.get('Event', '')}"[:64]
+    return (fields.get("MsgType") or "unknown")[:64]
+
+
+def is_authorization(platform: str, kind: str) -> bool:
+    return kind in AUTHORIZATIONS[platform]
+
+
+def is_notice(platform: str, kind: str) -> bool:
+    return kind in NOTICES[platform]

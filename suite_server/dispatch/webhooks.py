@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 import re
 import secrets
 import time
@@ -35,7 +34,7 @@ from suite_server.apps import ValidationError
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.dispatch import ordering
 from suite_server.dispatch.messages import Message
-from suite_server.jobs import runner
+from suite_server.jobs import retry, runner
 from suite_server.jobs.tasks import Retry, task
 from suite_server.metrics import WEBHOOK_DELIVERIES
 from suite_server.models import App, Tenant, WebhookAttempt, WebhookDelivery
@@ -44,7 +43,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_RETRY_WINDOW = timedelta(hours=24)  # from the round's start; then the delivery fails
 BACKOFF_BASE = 10.0  # seconds before the first retry (before jitter); doubles with each failure
-BACKOFF_CAP = 3600.0
+BACKOFF_CAP = 3600.0  # jobs/retry.py: the same backoff as the job runners, with a longer cap
 TIMEOUT = (3.0, 10.0)  # connect, read (seconds)
 EXCERPT_CHARS = 500  # of the receiver's answer, kept with the attempt
 TOLERANCE = 300  # seconds a receiver accepts between X-Suite-Server-Timestamp and its clock
@@ -250,14 +249,6 @@ def _since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def retry_delay(round_attempts: int) -> float:
-    """Seconds before the next attempt after the n-th failed one of a round: BACKOFF_BASE
-    doubling up to BACKOFF_CAP, half of it random ("equal jitter") so deliveries that failed
-    together, say while the receiver was down, do not all come back in the same second."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (round_attempts - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
 def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool = False) -> str:
     """Write the attempt and the delivery's new state; raise Retry when another attempt is due."""
     now = utcnow()
@@ -291,7 +282,8 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
                 )
             )
             # The last retry lands at the window's end rather than up to an hour past it.
-            delay = min(retry_delay(round_attempts), (deadline - now).total_seconds())
+            wait = retry.backoff(round_attempts, BACKOFF_BASE, BACKOFF_CAP)
+            delay = min(wait, (deadline - now).total_seconds())
     delivery.next_attempt_at = now + timedelta(seconds=delay) if delay is not None else None
     # Read now: waiting_for ends with a rollback, which expires them (a query each to reload).
     status, attempts, place = delivery.status, delivery.attempts, ordering.Place.of(delivery)

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from suite_server import db
 from suite_server.cli import cli
 from suite_server.dispatch import Message, webhooks
+from suite_server.jobs import attempts as job_attempts
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs.runner import get_runner
 from suite_server.models import App, InboundEvent, Tenant, WebhookAttempt, WebhookDelivery
@@ -498,13 +499,13 @@ def test_a_delivery_failing_three_times_lets_the_next_one_go_at_once(app, receiv
 def counting_job_runs(monkeypatch) -> dict[str, int]:
     """Every attempt of every task, whichever runner runs it."""
     runs: dict[str, int] = {}
-    perform = job_runner._perform
+    perform = job_attempts.perform
 
     def counted(flask_app, task, *args, **kwargs):
         runs[task.name] = runs.get(task.name, 0) + 1
         return perform(flask_app, task, *args, **kwargs)
 
-    monkeypatch.setattr(job_runner, "_perform", counted)
+    monkeypatch.setattr(job_attempts, "perform", counted)
     return runs
 
 

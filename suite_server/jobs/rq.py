@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app
-from redis import Redis
 from redis.exceptions import WatchError
 from rq import Queue, get_current_job
 from rq.exceptions import NoSuchJobError
@@ -20,7 +19,7 @@ from rq.job import Retry as RQRetry
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker, SimpleWorker
 
-from suite_server import db
+from suite_server import db, redis_client
 from suite_server.jobs import attempts, recovery, tasks
 from suite_server.jobs.tasks import Retry
 
@@ -55,7 +54,7 @@ class RQRunner:
     def __init__(self, redis_url: str) -> None:
         # Timeouts so a web request never hangs on Redis; a worker raises its own socket
         # timeout above its blocking dequeue (rq.Worker._set_connection).
-        self.connection = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self.connection = redis_client.connect(redis_url, timeout=5)
         self.queues = {
             name: Queue(QUEUE_PREFIX + name, connection=self.connection, serializer=JSONSerializer)
             for name in tasks.QUEUES

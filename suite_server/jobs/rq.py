@@ -145,9 +145,9 @@ def work(
 
     Jobs run in the worker process itself (SimpleWorker): most of ours are one short upstream
     call and a few queries, and forking a work horse for each, which must then open its own
-    database connection, cost more than the job (13-20 jobs/s for 2 workers in bench/tokens.py
-    part b). RQ's job timeout still applies (SIGALRM in the main thread). Beside it a thread
-    beats for the busy worker and puts back the jobs of dead ones (recovery.py)."""
+    database connection, cost more than the job (bench/tokens.py part b, the fill's refreshes/s).
+    RQ's job timeout still applies (SIGALRM in the main thread). Beside it a thread beats for the
+    busy worker and puts back the jobs of dead ones (recovery.py)."""
     queues = [runner.queues[name] for name in tasks.QUEUES]
     worker_class = type(worker_class.__name__, (_LoggedOnce, worker_class), {})
     options = {"connection": runner.connection, "serializer": JSONSerializer}

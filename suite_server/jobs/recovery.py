@@ -165,10 +165,11 @@ def enqueue_lost(
     after: timedelta,
     batch: int,
 ) -> int:
-    """The body of a sweep task: enqueue again the pending rows whose job was lost. `overdue(
-    before, batch)` returns the ids of up to `batch` rows pending (and ready to run) since before
-    `before`, now - `after`; `enqueue(id)` enqueues one under its deduplicating job id and never
-    raises (a failure waits for the next sweep). Returns how many were enqueued."""
+    """The body of a sweep task: enqueue again the pending rows whose job was lost, those pending
+    for longer than `after`. `overdue(before, batch)` returns the ids of up to `batch` rows
+    pending (and ready to run) since before `before`; `enqueue(id)` enqueues one under its
+    deduplicating job id and never raises (a failure waits for the next sweep). Returns how many
+    were enqueued."""
     ids = overdue(utcnow() - after, batch)
     for row_id in ids:
         enqueue(row_id)

@@ -22,12 +22,13 @@ What it measures (issue 5, benchmark b):
    each at once with WeCom's message/send: tokens the platform refuses when served (42001
    expired, 40014 invalid; target 0), tokens served with less than TOKEN_MIN_REMAINING left.
 
-Sizing: 2 workers ran 90 refresh jobs per second here during the fill (13-20 when RQ forked a
-process per job). WeCom renews a token only once it has expired, so each tenant is refreshed
-once per lifetime just after its expiry: 10,000 tenants at ttl 300 s need about 33 jobs per
-second on average, and tenants filled together stay bunched (their refreshes come in a burst of
-the fill's length, every lifetime). The window is two lifetimes by default, so that it holds at
-least one full round of refreshes. The whole run takes about 13 minutes; --tenants 2000 about 12.
+Sizing: the fill's refresh rate (refreshes/s in bench/RESULTS.md) is what 2 workers reach; it was
+several times lower when RQ forked a process per job. WeCom renews a token only once it has
+expired, so each tenant is refreshed once per lifetime just after its expiry: --tenants divided
+by --ttl is the jobs per second needed on average, and tenants filled together stay bunched
+(their refreshes come in a burst of the fill's length, every lifetime). The window is two
+lifetimes by default, so that it holds at least one full round of refreshes. The whole run lasts
+about as long as the fill plus the window (bench/RESULTS.md gives the time of the last run).
 
 Progress goes to stderr; the figures to stdout, one `label: value unit  (target ...)` per line,
 details on indented lines.

@@ -52,6 +52,7 @@ from bench.common import ROOT  # noqa: E402
 from suite_server import create_app, db, schema  # noqa: E402
 from suite_server.apps import register_app  # noqa: E402
 from suite_server.dispatch import Message, webhooks  # noqa: E402
+from suite_server.jobs import attempts  # noqa: E402
 from suite_server.jobs import runner as job_runner  # noqa: E402
 from suite_server.models import InboundEvent, Tenant  # noqa: E402
 
@@ -112,13 +113,13 @@ def count_jobs_and_work() -> None:
     """--worker: `suite-server worker`, counting every attempt of every task in Redis."""
     app = create_app()
     counter = Redis.from_url(app.config["REDIS_URL"])
-    perform = job_runner._perform
+    perform = attempts.perform
 
     def counted(flask_app, task, *args, **kwargs):
         counter.hincrby(COUNTER, task.name, 1)
         return perform(flask_app, task, *args, **kwargs)
 
-    job_runner._perform = counted
+    attempts.perform = counted
     job_runner.run_worker(app)
 
 

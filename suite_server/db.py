@@ -69,7 +69,7 @@ def init_app(app: Flask) -> None:
         event.listen(engine, "connect", _postgres_session)
         # The push store's one statement commits itself (callbacks/inbox.py): a pool of its own
         # in autocommit and without the custom plans, so PostgreSQL plans that prepared INSERT
-        # once instead of on every push, half of its database time (bench/callbacks.py).
+        # once instead of on every push, much of its database time (bench/callbacks.py).
         pushes = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
         for each in (engine, pushes):
             event.listen(each, "checkout", _ping_if_in_doubt)
@@ -89,8 +89,8 @@ def _mark_checkin(_dbapi_connection, record) -> None:
 
 def _ping_if_in_doubt(dbapi_connection, record, proxy) -> None:
     """Pessimistic disconnect handling without pool_pre_ping's round trip on every checkout
-    (0.7 ms per push measured). A connection is pinged when its socket shows the server wrote to
-    it while it sat in the pool: a backend ended by a restart, a failover or
+    (a cost every push paid, bench/callbacks.py). A connection is pinged when its socket shows
+    the server wrote to it while it sat in the pool: a backend ended by a restart, a failover or
     pg_terminate_backend says so before it closes, and nothing else speaks unasked on an idle
     connection of ours (no LISTEN). Also when it sat idle a while, for a peer that vanished
     without a word. A dead one is replaced before use, with every connection the pool opened
@@ -120,9 +120,9 @@ def _has_unread_input(dbapi_connection) -> bool:
 def _postgres_session(dbapi_connection, _record) -> None:
     """Plan every statement for the values it runs with. psycopg prepares a statement run 5
     times, and PostgreSQL then may reuse one plan made without the values: for the tenant
-    search, `ILIKE '%rare name%' ... LIMIT $1`, that plan walked the whole table (80 ms against
-    8 ms at 100,000 tenants, bench/admin.py). Our statements are cheap to plan. A SET rather than
-    a startup option, which PgBouncer refuses."""
+    search, `ILIKE '%rare name%' ... LIMIT $1`, that plan walked the whole table, many times
+    slower than a plan made for the values (bench/admin.py). Our statements are cheap to plan. A
+    SET rather than a startup option, which PgBouncer refuses."""
     cursor = dbapi_connection.cursor()
     cursor.execute("SET plan_cache_mode = force_custom_plan")
     cursor.close()

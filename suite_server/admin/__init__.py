@@ -20,7 +20,8 @@ login_manager = LoginManager()
 class AdminOnlySessions(SecureCookieSessionInterface):
     """The session cookie is read and written under /admin/ only. Elsewhere Flask gets no
     session (its read-only NullSession), so a push or a token request neither verifies a
-    cookie nor answers with one: that was a tenth of a token read's time (bench/tokens.py)."""
+    cookie nor answers with one: that was a noticeable part of a token read's time
+    (bench/tokens.py)."""
 
     def open_session(self, app, request):
         if request.path == "/admin" or request.path.startswith("/admin/"):

@@ -7,8 +7,8 @@ keeps working for up to CACHE_SECONDS (5 s) in a process that saw it just before
 is refused everywhere. Unknown keys are never remembered, so a new key works at once.
 
 `last_used_at` is written at most once every LAST_USED_EVERY seconds per key and process, by an
-UPDATE that only changes a value older than that: a write per request would halve throughput,
-and the column only needs to say "still in use" (minute precision).
+UPDATE that only changes a value older than that: a write per request would cost a large share of
+the throughput, and the column only needs to say "still in use" (minute precision).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Tenant messages and events, from the stored push to the ISV's code: `router.py` (handlers by
 platform, app, tenant, MsgType / Event / InfoType), `messages.py` (what a handler gets),
 `replies.py` (what it may return), `service.py` (running handlers in the request or in jobs),
-`webhooks.py` (signed POSTs with retries), `ordering.py` (one tenant's deliveries in order, each
-handing over to the next), `release_check.py` (the Open Platform's release test).
+`webhooks/` (signed POSTs with retries, one tenant's deliveries in order), `release_check.py` (the
+Open Platform's release test).
 
 ISV code registers handlers on the package's router:
 

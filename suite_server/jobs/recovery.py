@@ -1,4 +1,5 @@
-"""Jobs whose worker died, found and put back within a minute instead of RQ's 4 to 14.
+"""Lost jobs put back: the jobs of dead workers, within a minute instead of RQ's 4 to 14; and the
+pending rows whose job never ran, by the sweeps (`enqueue_lost`).
 
 What RQ (3.0) does by itself: a job being run has an entry in its queue's StartedJobRegistry,
 scored with the moment its execution expires (SimpleWorker: the job's timeout + 60 s, 240 s by
@@ -29,6 +30,14 @@ the locks it held have expired.
 looks up from its blocking dequeue at least that often): it is what takes over the scheduler of a
 dead worker, whose lock lapses 61 s after its last beat, and the scheduler moves retries and
 delayed jobs to their queue.
+
+A job can also be lost before any worker has it: its enqueue failed (Redis away), the process
+holding in-process jobs exited, a worker died between its commit and the enqueue of the next job.
+That is why work lives in the database as rows that stay pending until done, and a job only says
+"do row 42 now". Each kind of row has a periodic sweep that enqueues again those pending longer
+than any job could take to start (`enqueue_lost`), under the job id that keeps a row to one job,
+so a job that was only late is not run twice: events (the processing sweep), webhook deliveries
+(`webhooks.sweep`).
 """
 
 from __future__ import annotations
@@ -37,8 +46,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
@@ -46,6 +56,8 @@ from rq import Queue
 from rq.executions import Execution
 from rq.utils import now, parse_composite_key, utcformat, utcparse
 from rq.worker import BaseWorker
+
+from suite_server.db import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +152,27 @@ def _abandoned(connection: Redis, job_id: str, execution_id: str, at: float) -> 
     if not worker_name.startswith(NAME_PREFIX):
         return False  # a worker that does not beat while busy: left to RQ's own cleanup
     return at - utcparse(last.decode()).timestamp() > DEAD_AFTER
+
+
+# -- rows whose job was lost ---------------------------------------------------------------------
+
+
+def enqueue_lost(
+    what: str,
+    overdue: Callable[[datetime, int], list[int]],
+    enqueue: Callable[[int], object],
+    *,
+    after: timedelta,
+    batch: int,
+) -> int:
+    """The body of a sweep task: enqueue again the pending rows whose job was lost, those pending
+    for longer than `after`. `overdue(before, batch)` returns the ids of up to `batch` rows
+    pending (and ready to run) since before `before`; `enqueue(id)` enqueues one under its
+    deduplicating job id and never raises (a failure waits for the next sweep). Returns how many
+    were enqueued."""
+    ids = overdue(utcnow() - after, batch)
+    for row_id in ids:
+        enqueue(row_id)
+    if ids:
+        log.info("sweep: %d pending %s enqueued again", len(ids), what)
+    return len(ids)

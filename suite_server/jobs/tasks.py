@@ -35,7 +35,7 @@ MODULES = (
     "suite_server.authorization.housekeeping",
     "suite_server.tokens.tasks",
     "suite_server.dispatch.release_check",
-    "suite_server.dispatch.webhooks",
+    "suite_server.dispatch.webhooks.delivery",
 )
 
 

@@ -32,7 +32,7 @@ class Tenant(Base):
         CheckConstraint("status IN ('active', 'cancelled', 'needs_reauth')", name="status"),
         # The search of `matching` on PostgreSQL: trigrams answer ILIKE on any part of the text
         # (pg_trgm). One index per column: the planner prices a two-column GIN index so high
-        # that it read the whole table instead (68 ms against 2 ms at 100,000 tenants).
+        # that it read the whole table instead, many times slower (bench/admin.py).
         # Elsewhere plain indexes, unused and harmless.
         Index(
             "ix_tenants_tenant_id_trgm",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from suite_server import db
+from suite_server import db, redis_client
 
 bp = Blueprint("health", __name__)
 
@@ -29,7 +28,7 @@ def readyz():
     redis_url = current_app.config["REDIS_URL"]
     if redis_url:
         try:
-            Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
+            redis_client.connect(redis_url, timeout=2).ping()
             checks["redis"] = "ok"
         except RedisError as exc:
             checks["redis"] = f"error: {exc.__class__.__name__}"

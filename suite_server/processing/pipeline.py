@@ -11,7 +11,7 @@ the periodic `events.sweep` enqueues it again; the job id `event:<id>` keeps it 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -23,7 +23,7 @@ from suite_server.authorization.flow import InstallError
 from suite_server.db import utcnow
 from suite_server.dispatch import handlers as dispatch
 from suite_server.errors import UpstreamError
-from suite_server.jobs import runner
+from suite_server.jobs import recovery, runner
 from suite_server.jobs.tasks import task
 from suite_server.models import App, InboundEvent
 from suite_server.tokens.service import TokenUnavailable, app_token, expire_app_token
@@ -150,21 +150,20 @@ def process(event_id: int) -> str | None:
 @task("events.sweep", queue="low")
 def sweep() -> int:
     """Enqueue pending events whose job was lost; returns how many were enqueued."""
+    return recovery.enqueue_lost("events", _overdue, schedule, after=SWEEP_AFTER, batch=SWEEP_BATCH)
+
+
+def _overdue(before: datetime, batch: int) -> list[int]:
     session = db.session()
     rows = session.execute(
         select(InboundEvent.id, InboundEvent.channel, InboundEvent.kind, App.platform)
         .join(App, App.id == InboundEvent.app_pk)
-        .where(InboundEvent.status == "pending", InboundEvent.received_at < utcnow() - SWEEP_AFTER)
+        .where(InboundEvent.status == "pending", InboundEvent.received_at < before)
         .order_by(InboundEvent.received_at)
-        .limit(SWEEP_BATCH)
+        .limit(batch)
     ).all()
     session.rollback()
-    ids = [row.id for row in rows if processable(row.platform, row.channel, row.kind)]
-    for event_id in ids:
-        schedule(event_id)
-    if ids:
-        log.info("sweep: %d pending events enqueued again", len(ids))
-    return len(ids)
+    return [row.id for row in rows if processable(row.platform, row.channel, row.kind)]
 
 
 def reprocess(event_id: int) -> InboundEvent:

@@ -26,12 +26,11 @@ from datetime import timedelta
 
 from flask import current_app
 from redis import Redis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
+from suite_server import redis_client
 from suite_server.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -132,10 +131,7 @@ def redis_connection() -> Redis | None:
         return None
     cache = current_app.extensions.setdefault("suite_server.redis", {})
     if url not in cache:
-        cache[url] = Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
-            retry=Retry(NoBackoff(), 0),
-        )  # fmt: skip
+        cache[url] = redis_client.connect(url, timeout=REDIS_TIMEOUT, retries=False)
     return cache[url]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from suite_server import db
 from suite_server.cli import cli
+from suite_server.jobs import attempts
 from suite_server.jobs import runner as job_runner
 from suite_server.models import App, InboundEvent, Tenant, TenantToken
 from suite_server.processing import pipeline
@@ -33,7 +34,7 @@ def either(request) -> App:
 @pytest.fixture
 def fast_retries(monkeypatch):
     """Backoff in tenths of a second instead of tens of seconds (time, not the network)."""
-    monkeypatch.setattr(job_runner, "BACKOFF_BASE", 0.1)
+    monkeypatch.setattr(attempts, "BACKOFF_BASE", 0.1)
 
 
 def events_of(app: App, kind: str) -> list[InboundEvent]:

@@ -26,6 +26,8 @@ from sqlalchemy import select
 from suite_server import db
 from suite_server.cli import cli
 from suite_server.dispatch import Message, webhooks
+from suite_server.dispatch.webhooks import delivery as webhook_delivery
+from suite_server.jobs import attempts as job_attempts
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs.runner import get_runner
 from suite_server.models import App, InboundEvent, Tenant, WebhookAttempt, WebhookDelivery
@@ -119,7 +121,7 @@ def receivers():
 @pytest.fixture
 def fast(monkeypatch):
     """Backoff in tenths of a second instead of tens of seconds (time, not the network)."""
-    monkeypatch.setattr(webhooks, "BACKOFF_BASE", 0.1)
+    monkeypatch.setattr(webhook_delivery, "BACKOFF_BASE", 0.1)
 
 
 def configured(receiver: Receiver, **fields) -> App:
@@ -237,7 +239,7 @@ def test_signatures(app):
 def test_a_receiver_that_never_accepts_is_given_up_after_the_window(
     app, receivers, fast, monkeypatch
 ):
-    monkeypatch.setattr(webhooks, "WEBHOOK_RETRY_WINDOW", timedelta(seconds=0.6))
+    monkeypatch.setattr(webhook_delivery, "WEBHOOK_RETRY_WINDOW", timedelta(seconds=0.6))
     receiver = receivers(500)
     (delivery_id,) = webhooks.schedule(db.session(), stored_message(configured(receiver)))
     drain(app)
@@ -256,8 +258,9 @@ def test_a_receiver_that_never_accepts_is_given_up_after_the_window(
 
 
 def test_no_answer_and_timeouts_are_failed_attempts(app, receivers, fast, monkeypatch):
-    monkeypatch.setattr(webhooks, "TIMEOUT", (1.0, 0.2))
-    monkeypatch.setattr(webhooks, "WEBHOOK_RETRY_WINDOW", timedelta(0))  # the first failure ends it
+    monkeypatch.setattr(webhook_delivery, "TIMEOUT", (1.0, 0.2))
+    # the first failure ends it
+    monkeypatch.setattr(webhook_delivery, "WEBHOOK_RETRY_WINDOW", timedelta(0))
     hanging = receivers("hang")
     suite = configured(hanging)
     with socket.socket() as closed:  # a port nothing listens on
@@ -484,7 +487,7 @@ def test_deliveries_to_a_receiver_arrive_in_order_per_tenant(app, receivers, fas
 def test_a_delivery_failing_three_times_lets_the_next_one_go_at_once(app, receivers, monkeypatch):
     """After its third failure the first message no longer holds the second back: the second
     is sent right then (before the first's next retry, 1-2 s later), not found by a poll."""
-    monkeypatch.setattr(webhooks, "BACKOFF_BASE", 0.5)
+    monkeypatch.setattr(webhook_delivery, "BACKOFF_BASE", 0.5)
     receiver = receivers(500, 500, 500, 200)
     suite = configured(receiver)
     first, second = (stored_message(suite, content=c) for c in ("first", "second"))
@@ -498,13 +501,13 @@ def test_a_delivery_failing_three_times_lets_the_next_one_go_at_once(app, receiv
 def counting_job_runs(monkeypatch) -> dict[str, int]:
     """Every attempt of every task, whichever runner runs it."""
     runs: dict[str, int] = {}
-    perform = job_runner._perform
+    perform = job_attempts.perform
 
     def counted(flask_app, task, *args, **kwargs):
         runs[task.name] = runs.get(task.name, 0) + 1
         return perform(flask_app, task, *args, **kwargs)
 
-    monkeypatch.setattr(job_runner, "_perform", counted)
+    monkeypatch.setattr(job_attempts, "perform", counted)
     return runs
 
 
@@ -604,7 +607,7 @@ def test_a_lost_wake_up_is_made_good_by_the_sweep(app, receivers, monkeypatch):
     assert [delivery(i).status for i in ids] == ["delivered", "pending", "pending"]
 
     monkeypatch.setattr(job_runner, "enqueue", enqueue)
-    monkeypatch.setattr(webhooks, "SWEEP_AFTER", timedelta(0))  # two minutes later
+    monkeypatch.setattr(webhook_delivery, "SWEEP_AFTER", timedelta(0))  # two minutes later
     assert webhooks.sweep() == 1
     drain(app)
     assert [delivery(i).status for i in ids] == ["delivered"] * 3

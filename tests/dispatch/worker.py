@@ -7,7 +7,7 @@ from __future__ import annotations
 from redis import Redis
 
 from suite_server import create_app
-from suite_server.jobs import runner
+from suite_server.jobs import attempts, runner
 
 RUNS = "tests:job_runs"
 
@@ -15,13 +15,13 @@ RUNS = "tests:job_runs"
 def main() -> None:
     app = create_app()
     counter = Redis.from_url(app.config["REDIS_URL"])
-    perform = runner._perform
+    perform = attempts.perform
 
     def counted(flask_app, task, *args, **kwargs):
         counter.hincrby(RUNS, task.name, 1)
         return perform(flask_app, task, *args, **kwargs)
 
-    runner._perform = counted
+    attempts.perform = counted
     runner.run_worker(app)
 
 

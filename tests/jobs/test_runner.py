@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from suite_server import db
-from suite_server.jobs import runner, tasks
+from suite_server.jobs import attempts, retry, runner, tasks
 from suite_server.jobs.runner import RQRunner, TooManyReschedules, enqueue, rq_job_id
 from suite_server.models import App
 from tests import factories
@@ -97,7 +97,7 @@ def test_a_failing_task_is_retried_with_backoff_then_on_failure_is_called(
     jobs, recorder, monkeypatch
 ):
     waits = []
-    monkeypatch.setattr(runner, "backoff", lambda n: waits.append(n) or 0)
+    monkeypatch.setattr(attempts, "backoff", lambda n: waits.append(n) or 0)
 
     assert enqueue("test.flaky", "k", fail_times=99, retries=2, job_id="flaky-k") == "flaky-k"
     assert jobs.finish()
@@ -118,7 +118,7 @@ def test_a_failing_task_is_retried_with_backoff_then_on_failure_is_called(
 def test_a_task_that_recovers_within_its_retries_never_calls_on_failure(
     jobs, recorder, monkeypatch
 ):
-    monkeypatch.setattr(runner, "backoff", lambda n: 0)
+    monkeypatch.setattr(attempts, "backoff", lambda n: 0)
     enqueue("test.flaky", "k", fail_times=1, retries=1)
     assert jobs.finish()
     assert len(recorder.calls["flaky:k"]) == 2
@@ -145,7 +145,7 @@ def test_retry_after_reschedules_without_using_the_retry_budget(jobs, recorder):
 
 
 def test_rescheduling_forever_ends_as_a_failure(jobs, recorder, monkeypatch):
-    monkeypatch.setattr(runner, "MAX_RESCHEDULES", 2)
+    monkeypatch.setattr(attempts, "MAX_RESCHEDULES", 2)
     enqueue("test.forever", "k")
     assert jobs.finish()
     assert len(recorder.calls["forever:k"]) == 3
@@ -165,10 +165,10 @@ def test_enqueue_refuses_unknown_tasks_and_non_json_arguments(jobs, recorder):
 
 
 def test_backoff_doubles_from_the_base_up_to_the_cap_with_jitter(monkeypatch):
-    monkeypatch.setattr(runner.random, "uniform", lambda low, high: high)
-    assert [runner.backoff(n) for n in range(1, 9)] == [10, 20, 40, 80, 160, 320, 600, 600]
-    monkeypatch.setattr(runner.random, "uniform", lambda low, high: low)
-    assert [runner.backoff(n) for n in (1, 2, 8)] == [5, 10, 300]
+    monkeypatch.setattr(retry.random, "uniform", lambda low, high: high)
+    assert [attempts.backoff(n) for n in range(1, 9)] == [10, 20, 40, 80, 160, 320, 600, 600]
+    monkeypatch.setattr(retry.random, "uniform", lambda low, high: low)
+    assert [attempts.backoff(n) for n in (1, 2, 8)] == [5, 10, 300]
 
 
 @pytest.fixture
@@ -228,7 +228,7 @@ def test_a_job_enqueued_by_a_request_starts_after_the_request_is_done(in_process
 
 @only_in_process
 def test_backoff_really_spaces_retries(in_process, recorder, monkeypatch):
-    monkeypatch.setattr(runner, "BACKOFF_BASE", 0.4)  # first retry 0.2 to 0.4 s later
+    monkeypatch.setattr(attempts, "BACKOFF_BASE", 0.4)  # first retry 0.2 to 0.4 s later
     enqueue("test.flaky", "k", fail_times=1, retries=1)
     assert in_process.runner.drain(timeout=5)
     first, second = recorder.calls["flaky:k"]

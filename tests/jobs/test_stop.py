@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from suite_server.jobs import runner, tasks
+from suite_server.jobs import attempts, tasks
 from suite_server.jobs.runner import enqueue
 
 only_in_process = pytest.mark.parametrize("runner_kind", ["in_process"])
@@ -40,7 +40,7 @@ def wait_for(check, timeout: float = 10.0) -> None:
 
 @only_in_process
 def test_shutdown_does_not_wait_for_a_retry_that_is_not_due(in_process, recorder, monkeypatch):
-    monkeypatch.setattr(runner, "BACKOFF_BASE", 2.0)  # the retry comes 1 to 2 s after a failure
+    monkeypatch.setattr(attempts, "BACKOFF_BASE", 2.0)  # the retry comes 1 to 2 s after a failure
     enqueue("test.flaky", "k", fail_times=10, retries=5)
     wait_for(lambda: len(recorder.calls["flaky:k"]) == 1)
     time.sleep(0.1)  # its failure is handled: the retry is scheduled
@@ -59,7 +59,7 @@ def test_shutdown_does_not_wait_for_a_retry_that_is_not_due(in_process, recorder
 def test_a_job_running_at_shutdown_finishes_and_its_retry_never_runs(
     in_process, recorder, failing_slowly, monkeypatch
 ):
-    monkeypatch.setattr(runner, "BACKOFF_BASE", 0.02)  # the retry would be due at once
+    monkeypatch.setattr(attempts, "BACKOFF_BASE", 0.02)  # the retry would be due at once
     enqueue(failing_slowly, "hook", retries=3)
     wait_for(lambda: recorder.calls["failing:hook"])
 

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from suite_server import db
 from suite_server.db import utcnow
+from suite_server.jobs import attempts
 from suite_server.jobs import runner as job_runner
 from suite_server.models import AppToken, Tenant, TenantHistory, TenantToken, Ticket
 from suite_server.tokens import app_tokens, locks, policy, service, store, tenant_tokens
@@ -333,7 +334,7 @@ def test_dead_credentials_mark_the_tenant_needs_reauth(app, platform, either):
 def test_busy_platform_never_gives_a_tenant_up(app, platform, suite, component, monkeypatch):
     """30% of refresh calls fail with HTTP 502 for a while; the background jobs retry with
     backoff; afterwards every token is fresh and no tenant was wrongly given up."""
-    monkeypatch.setattr(job_runner, "BACKOFF_BASE", 0.05)
+    monkeypatch.setattr(attempts, "BACKOFF_BASE", 0.05)
     tenants = [install(platform, suite, f"wwbusy{n}") for n in range(6)]
     tenants += [install(platform, component, f"wxbusy{n}") for n in range(6)]
     for tenant in tenants:

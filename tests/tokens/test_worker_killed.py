@@ -18,6 +18,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from suite_server.db import utcnow
+from suite_server.jobs import attempts
 from suite_server.jobs import runner as job_runner
 from suite_server.tokens import service
 from tests.tokens.conftest import child_env, expire, install, token_row
@@ -36,7 +37,7 @@ def test_the_refresh_of_a_killed_worker_is_queued_again_and_happens(
     tenant = install(platform, suite, "t-sigkill")
     app.config["REDIS_URL"] = redis_url
     jobs = app.extensions[job_runner.EXTENSION] = job_runner.RQRunner(redis_url)
-    monkeypatch.setattr(job_runner, "BACKOFF_BASE", 0.05)  # its retries 1 s apart
+    monkeypatch.setattr(attempts, "BACKOFF_BASE", 0.05)  # its retries 1 s apart
     expire(tenant)
     version = token_row(tenant).version
     calls = platform.calls().get("get_corp_token", 0)

@@ -5,9 +5,10 @@ ids (the order their messages were stored). A delivery is *blocked* while an old
 chain is still pending and has failed fewer than ORDER_PATIENCE times; after that the newer ones
 go ahead (one broken message must not hold a tenant's traffic back for a day).
 
-Waiting used to mean polling: a blocked delivery's job looked again every 2 s, so 300 messages of
-one tenant took over 8 minutes and about 33,000 job runs. Now a blocked delivery has no job, and
-the one blocking it hands over when it is done:
+Waiting used to mean polling: a blocked delivery's job looked again every 2 s, so a burst of one
+tenant's messages took minutes to drain and ran many times more jobs than it had messages
+(bench/webhook_drain.py measures both). Now a blocked delivery has no job, and the one blocking it
+hands over when it is done:
 
 - `unblocked`: `webhooks.schedule` enqueues a new delivery only when nothing blocks it.
 - `claim`: every attempt starts with one UPDATE that takes the delivery only if it is pending,

@@ -1,104 +1,61 @@
-"""Webhooks: every tenant message POSTed to the ISV's receivers, signed, at least once, retried
-with backoff for up to a day, each attempt recorded (docs/webhooks.md is the receiver's side).
+"""Webhook deliveries: every tenant message POSTed to the ISV's receivers, signed, at least once,
+retried with backoff for up to a day, each attempt recorded (docs/webhooks.md is the receiver's
+side).
 
 `schedule` stores one delivery per receiver (the app's URL, and the tenant's own when it has a
 different one) with the exact JSON body, commits, and enqueues the job `webhooks.deliver`, unless
 an older delivery of the same tenant to that receiver goes first (ordering.py: it hands over when
 done). The job POSTs the body: a 2xx marks the delivery `delivered`; anything else records the
-attempt and asks the runner to run it again later (`Retry`), until WEBHOOK_RETRY_WINDOW has passed
-since the round began; then it is `failed`, and `redeliver` starts a new round. A pending delivery
-whose job was lost (Redis away, a process killed) is enqueued again by `webhooks.sweep`.
+attempt and asks the runner to run it again later (`Retry`), after the job runners' backoff
+(jobs/retry.py) with its own cap, until WEBHOOK_RETRY_WINDOW has passed since the round began;
+then it is `failed`, and `redeliver` starts a new round. A pending delivery whose job was lost
+(Redis away, a process killed) is enqueued again by `webhooks.sweep` (jobs/recovery.py).
+
+The POST does not go through upstream/http.py, on purpose: receivers are not platforms.
+upstream/ calls a platform's API host and turns its JSON answer into a result or an
+UpstreamError by errcode, raising; a receiver is any URL of the ISV's, its answer is any body and
+only its status counts, and a failure is not raised but recorded with the attempt (status,
+latency, the first EXCERPT_CHARS of the answer, read no further) and retried on the backoff. What
+both share is small and set here for receivers: timeouts, no redirects, and error text that
+never repeats the URL (`_reason`: the receiver's path and query may hold a secret of its own).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import random
-import re
-import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
-from urllib.parse import urlsplit
+from datetime import datetime, timedelta
 
 import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from suite_server import db
-from suite_server.apps import ValidationError
 from suite_server.db import insert_ignoring_conflict, utcnow
-from suite_server.dispatch import ordering
 from suite_server.dispatch.messages import Message
-from suite_server.jobs import runner
+from suite_server.dispatch.webhooks import ordering
+from suite_server.dispatch.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from suite_server.jobs import recovery, retry, runner
 from suite_server.jobs.tasks import Retry, task
-from suite_server.models import App, Tenant, WebhookAttempt, WebhookDelivery
+from suite_server.models import WebhookAttempt, WebhookDelivery
 from suite_server.ops.metrics import WEBHOOK_DELIVERIES
 
-log = logging.getLogger(__name__)
+# The package's name, as these lines had before it was split in modules.
+log = logging.getLogger("suite_server.dispatch.webhooks")
 
 WEBHOOK_RETRY_WINDOW = timedelta(hours=24)  # from the round's start; then the delivery fails
 BACKOFF_BASE = 10.0  # seconds before the first retry (before jitter); doubles with each failure
-BACKOFF_CAP = 3600.0
+BACKOFF_CAP = 3600.0  # the job runners' backoff (jobs/retry.py), with a longer cap
 TIMEOUT = (3.0, 10.0)  # connect, read (seconds)
 EXCERPT_CHARS = 500  # of the receiver's answer, kept with the attempt
-TOLERANCE = 300  # seconds a receiver accepts between X-Suite-Server-Timestamp and its clock
 SWEEP_AFTER = timedelta(minutes=2)  # a pending delivery this overdue has lost its job
 SWEEP_BATCH = 500
 
 EVENT_HEADER = "X-Suite-Server-Event"
 DELIVERY_HEADER = "X-Suite-Server-Delivery"
-TIMESTAMP_HEADER = "X-Suite-Server-Timestamp"
-SIGNATURE_HEADER = "X-Suite-Server-Signature"
 USER_AGENT = "suite-server-webhooks/1"
-
-
-# -- signing: what a receiver checks -------------------------------------------------------------
-
-
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """The X-Suite-Server-Signature value: "v1=" + hex HMAC-SHA256(secret, "<timestamp>.<body>")."""
-    message = f"{timestamp}.".encode() + body
-    return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def verify(
-    secret: str,
-    headers_or_signature: Mapping[str, str] | str,
-    timestamp: int | str | None,
-    body: bytes | str,
-    tolerance: float = TOLERANCE,
-    now: float | None = None,
-) -> bool:
-    """Whether a request came from this server with this body, recently. Pass the request's
-    headers (then `timestamp` may be None: it is read from them) or the signature header's value.
-    `tolerance` seconds of clock difference are accepted either way (0: no time check)."""
-    signature = headers_or_signature
-    if not isinstance(headers_or_signature, str):
-        signature = _header(headers_or_signature, SIGNATURE_HEADER) or ""
-        if timestamp is None:
-            timestamp = _header(headers_or_signature, TIMESTAMP_HEADER)
-    timestamp = str(timestamp if timestamp is not None else "").strip()
-    if not re.fullmatch(r"[0-9]{1,12}", timestamp):
-        return False
-    now = time.time() if now is None else now
-    if tolerance and abs(now - int(timestamp)) > tolerance:
-        return False
-    body = body.encode() if isinstance(body, str) else body
-    expected = sign(secret, timestamp, body).encode()
-    return hmac.compare_digest(expected, str(signature).strip().encode())
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)  # case-insensitive for werkzeug, requests and http.server headers
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
-    return value
 
 
 # -- scheduling ----------------------------------------------------------------------------------
@@ -250,14 +207,6 @@ def _since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def retry_delay(round_attempts: int) -> float:
-    """Seconds before the next attempt after the n-th failed one of a round: BACKOFF_BASE
-    doubling up to BACKOFF_CAP, half of it random ("equal jitter") so deliveries that failed
-    together, say while the receiver was down, do not all come back in the same second."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (round_attempts - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
 def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool = False) -> str:
     """Write the attempt and the delivery's new state; raise Retry when another attempt is due."""
     now = utcnow()
@@ -291,7 +240,8 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
                 )
             )
             # The last retry lands at the window's end rather than up to an hour past it.
-            delay = min(retry_delay(round_attempts), (deadline - now).total_seconds())
+            wait = retry.backoff(round_attempts, BACKOFF_BASE, BACKOFF_CAP)
+            delay = min(wait, (deadline - now).total_seconds())
     delivery.next_attempt_at = now + timedelta(seconds=delay) if delay is not None else None
     # Read now: waiting_for ends with a rollback, which expires them (a query each to reload).
     status, attempts, place = delivery.status, delivery.attempts, ordering.Place.of(delivery)
@@ -313,103 +263,10 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
 def sweep() -> int:
     """Enqueue pending deliveries whose job (or wake-up) was lost, those whose turn it is;
     returns how many were enqueued."""
-    ids = ordering.heads(db.session(), utcnow() - SWEEP_AFTER, SWEEP_BATCH)
-    for delivery_id in ids:
-        _enqueue(delivery_id)
-    if ids:
-        log.info("webhook sweep: %d pending deliveries enqueued again", len(ids))
-    return len(ids)
-
-
-# -- settings (CLI, admin) -------------------------------------------------------------------------
-
-
-def check_url(url: str) -> str:
-    url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 500:
-        raise ValidationError("webhook URL must be an http:// or https:// URL of at most 500 chars")
-    return url
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def configure_app(
-    session: Session, app: App, *, url: str | None = None, off: bool = False, rotate: bool = False
-) -> str | None:
-    """Set the app's webhook URL (a secret is generated when it has none), turn its webhook off
-    (URL and secret cleared), or rotate its secret. Returns the new secret, if one was made; the
-    caller commits."""
-    if off:
-        if url or rotate:
-            raise ValidationError("--off cannot be combined with --url or --rotate-secret")
-        tenants = session.scalar(
-            select(func.count()).where(Tenant.app_pk == app.id, Tenant.webhook_url.is_not(None))
-        )
-        if tenants:
-            raise ValidationError(
-                f"{tenants} tenant(s) of {app.app_id} have their own webhook, signed with the "
-                "app's secret: turn those off first (suite-server tenants webhook APP TENANT --off)"
-            )
-        app.webhook_url = app.webhook_secret = None
-        return None
-    if url is not None:
-        app.webhook_url = check_url(url)
-    if rotate or not app.webhook_secret:
-        app.webhook_secret = new_secret()
-        return app.webhook_secret
-    return None
-
-
-def configure_tenant(
-    session: Session, app: App, tenant: Tenant, *, url: str | None = None, off: bool = False
-) -> str | None:
-    """Set or clear a tenant's own webhook URL. Its deliveries are signed with the app's secret,
-    which is generated (and returned) when the app has none yet; the caller commits."""
-    if off:
-        tenant.webhook_url = None
-        return None
-    tenant.webhook_url = check_url(url or "")
-    if not app.webhook_secret:
-        app.webhook_secret = new_secret()
-        return app.webhook_secret
-    return None
-
-
-def overview(
-    session: Session, app_id: str | None = None, status: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
-    """Deliveries, newest first, for `webhooks list` and the admin pages. Never the body."""
-    query = (
-        select(App.app_id, WebhookDelivery)
-        .join(App, App.id == WebhookDelivery.app_pk)
-        .order_by(WebhookDelivery.id.desc())
-        .limit(limit)
+    return recovery.enqueue_lost(
+        "webhook deliveries", _overdue, _enqueue, after=SWEEP_AFTER, batch=SWEEP_BATCH
     )
-    if app_id:
-        query = query.where(App.app_id == app_id)
-    if status:
-        query = query.where(WebhookDelivery.status == status)
-    return [
-        {
-            "id": delivery.id,
-            "app_id": owner,
-            "tenant_id": delivery.tenant_id,
-            "event_id": delivery.event_pk,
-            "url": delivery.url,
-            "status": delivery.status,
-            "attempts": delivery.attempts,
-            "created_at": _iso(delivery.created_at),
-            "next_attempt_at": _iso(delivery.next_attempt_at),
-            "delivered_at": _iso(delivery.delivered_at),
-            "last_error": delivery.last_error,
-        }
-        # The body stays unread (and undecrypted) for a listing.
-        for owner, delivery in session.execute(query.options(defer(WebhookDelivery.body)))
-    ]
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
+def _overdue(before: datetime, batch: int) -> list[int]:
+    return ordering.heads(db.session(), before, batch)

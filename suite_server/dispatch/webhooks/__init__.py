@@ -1,0 +1,45 @@
+"""Webhooks: tenant messages POSTed to the ISV's receivers (docs/webhooks.md).
+
+`delivery.py` (schedule, the deliver job, the HTTP POST, retries, redeliver, the sweep),
+`ordering.py` (one tenant's deliveries to a receiver in order, each handing over to the next),
+`signing.py` (sign, verify: what a receiver checks), `settings.py` (the app's and tenants'
+receivers and secret, the listing). The names the rest of the code uses are here:
+`from suite_server.dispatch import webhooks`, then `webhooks.schedule(...)`.
+"""
+
+from suite_server.db import utcnow  # the clock deliveries are stamped by (tests read it here)
+from suite_server.dispatch.webhooks.delivery import (
+    Outcome,
+    deliver,
+    post,
+    redeliver,
+    schedule,
+    sweep,
+    targets,
+)
+from suite_server.dispatch.webhooks.settings import (
+    check_url,
+    configure_app,
+    configure_tenant,
+    new_secret,
+    overview,
+)
+from suite_server.dispatch.webhooks.signing import sign, verify
+
+__all__ = [
+    "Outcome",
+    "check_url",
+    "configure_app",
+    "configure_tenant",
+    "deliver",
+    "new_secret",
+    "overview",
+    "post",
+    "redeliver",
+    "schedule",
+    "sign",
+    "sweep",
+    "targets",
+    "utcnow",
+    "verify",
+]

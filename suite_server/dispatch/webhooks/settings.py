@@ -1,0 +1,106 @@
+"""Who receives webhooks and with which secret, for the CLI and the admin: the app's URL and
+secret (`configure_app`), a tenant's own URL (`configure_tenant`), the URL check, and the listing
+of deliveries (`overview`)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, defer
+
+from suite_server.apps import ValidationError
+from suite_server.models import App, Tenant, WebhookDelivery
+
+
+def check_url(url: str) -> str:
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 500:
+        raise ValidationError("webhook URL must be an http:// or https:// URL of at most 500 chars")
+    return url
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def configure_app(
+    session: Session, app: App, *, url: str | None = None, off: bool = False, rotate: bool = False
+) -> str | None:
+    """Set the app's webhook URL (a secret is generated when it has none), turn its webhook off
+    (URL and secret cleared), or rotate its secret. Returns the new secret, if one was made; the
+    caller commits."""
+    if off:
+        if url or rotate:
+            raise ValidationError("--off cannot be combined with --url or --rotate-secret")
+        tenants = session.scalar(
+            select(func.count()).where(Tenant.app_pk == app.id, Tenant.webhook_url.is_not(None))
+        )
+        if tenants:
+            raise ValidationError(
+                f"{tenants} tenant(s) of {app.app_id} have their own webhook, signed with the "
+                "app's secret: turn those off first (suite-server tenants webhook APP TENANT --off)"
+            )
+        app.webhook_url = app.webhook_secret = None
+        return None
+    if url is not None:
+        app.webhook_url = check_url(url)
+    if rotate or not app.webhook_secret:
+        app.webhook_secret = new_secret()
+        return app.webhook_secret
+    return None
+
+
+def configure_tenant(
+    session: Session, app: App, tenant: Tenant, *, url: str | None = None, off: bool = False
+) -> str | None:
+    """Set or clear a tenant's own webhook URL. Its deliveries are signed with the app's secret,
+    which is generated (and returned) when the app has none yet; the caller commits."""
+    if off:
+        tenant.webhook_url = None
+        return None
+    tenant.webhook_url = check_url(url or "")
+    if not app.webhook_secret:
+        app.webhook_secret = new_secret()
+        return app.webhook_secret
+    return None
+
+
+def overview(
+    session: Session, app_id: str | None = None, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Deliveries, newest first, for `webhooks list` and the admin pages. Never the body."""
+    query = (
+        select(App.app_id, WebhookDelivery)
+        .join(App, App.id == WebhookDelivery.app_pk)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(limit)
+    )
+    if app_id:
+        query = query.where(App.app_id == app_id)
+    if status:
+        query = query.where(WebhookDelivery.status == status)
+    return [
+        {
+            "id": delivery.id,
+            "app_id": owner,
+            "tenant_id": delivery.tenant_id,
+            "event_id": delivery.event_pk,
+            "url": delivery.url,
+            "status": delivery.status,
+            "attempts": delivery.attempts,
+            "created_at": _iso(delivery.created_at),
+            "next_attempt_at": _iso(delivery.next_attempt_at),
+            "delivered_at": _iso(delivery.delivered_at),
+            "last_error": delivery.last_error,
+        }
+        # The body stays unread (and undecrypted) for a listing.
+        for owner, delivery in session.execute(query.options(defer(WebhookDelivery.body)))
+    ]
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None

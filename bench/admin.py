@@ -40,9 +40,13 @@ def seed(app, count: int) -> int:
     with app.app_context():
         session = db.session()
         suite = register_app(
-            session, platform="wecom", app_id="wwbenchadmin", secret="s", token="T",
+            session,
+            platform="wecom",
+            app_id="wwbenchadmin",
+            secret="s",
+            token="T",
             aes_key=AES_KEY,
-        )  # fmt: skip
+        )
         accounts.create_admin(session, "bench", "bench password 1")
         session.commit()
         rows = io.StringIO()

@@ -40,17 +40,45 @@ SUITE, COMPONENT, CORP, ACCOUNT = "wwfuzzsuite", "wxfuzzcomponent", "wwfuzzcorp"
 PASSWORD = "fuzzing password 1"
 
 HOSTILE = [
-    "\x00", "%00", "\r\n", "%0d%0aSet-Cookie:%20a=b", "\n", "²", "١٢٣", "0001000",
-    "99999999999999999999", "253402300800", "-1", "1e9", " 1", "../../etc/passwd", "%2e%2e%2f",
-    "<script>", "'", '"', "\\", "\u202e", "\x1b[31m", "A" * 70, "A" * 5000, "", "%", "%zz",
-    "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"), "ww" + "9" * 64,
-]  # fmt: skip
+    "\x00",
+    "%00",
+    "\r\n",
+    "%0d%0aSet-Cookie:%20a=b",
+    "\n",
+    "²",
+    "١٢٣",
+    "0001000",
+    "99999999999999999999",
+    "253402300800",
+    "-1",
+    "1e9",
+    " 1",
+    "../../etc/passwd",
+    "%2e%2e%2f",
+    "<script>",
+    "'",
+    '"',
+    "\\",
+    "\u202e",
+    "\x1b[31m",
+    "A" * 70,
+    "A" * 5000,
+    "",
+    "%",
+    "%zz",
+    "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"),
+    "ww" + "9" * 64,
+]
 BODIES = [
-    b"", b"\x00" * 10, "<xml>\u4e2d</xml>".encode("utf-16"), b"<xml><Encrypt>%%%</Encrypt></xml>",
+    b"",
+    b"\x00" * 10,
+    "<xml>\u4e2d</xml>".encode("utf-16"),
+    b"<xml><Encrypt>%%%</Encrypt></xml>",
     b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><xml>&b;</xml>',
-    b"<xml><Encrypt><![CDATA[" + b"A" * 4000 + b"]]></Encrypt></xml>", bytes(range(256)),
+    b"<xml><Encrypt><![CDATA[" + b"A" * 4000 + b"]]></Encrypt></xml>",
+    bytes(range(256)),
     b"<xml><a><b><c>" * 200,
-]  # fmt: skip
+]
 
 
 def hostile(rng: random.Random) -> str:
@@ -104,43 +132,76 @@ def request_of(rng: random.Random) -> tuple[str, str, bytes]:
         return signed_push(rng)
     if family == 1:
         app = rng.choice([SUITE, COMPONENT, h])
-        path = rng.choice([
-            f"/callback/wecom/{app}/command", f"/callback/wecom/{app}/data",
-            f"/callback/open/{app}/auth", f"/callback/open/{app}/msg/{quote(h, safe='%')}",
-        ])  # fmt: skip
+        path = rng.choice(
+            [
+                f"/callback/wecom/{app}/command",
+                f"/callback/wecom/{app}/data",
+                f"/callback/open/{app}/auth",
+                f"/callback/open/{app}/msg/{quote(h, safe='%')}",
+            ]
+        )
         query = f"msg_signature={q}&timestamp={rng.choice([q, '1700000000'])}&nonce={q}"
         if rng.random() < 0.3:
             query += f"&echostr={q}"
         return rng.choice(["GET", "POST"]), f"{path}?{query}", rng.choice(BODIES)
     if family == 2:
         app = rng.choice([SUITE, COMPONENT, quote(h, safe="%")])
-        return "GET", rng.choice([
-            f"/install/{app}", f"/install/{app}/done?auth_code={q}&state={q}",
-            f"/install/{app}?ref={q}",
-        ]), b""  # fmt: skip
+        return (
+            "GET",
+            rng.choice(
+                [
+                    f"/install/{app}",
+                    f"/install/{app}/done?auth_code={q}&state={q}",
+                    f"/install/{app}?ref={q}",
+                ]
+            ),
+            b"",
+        )
     if family in (3, 4):
-        page = rng.choice([
-            f"/admin/tenants?q={q}&before={q}", f"/admin/events?before={q}&status={q}",
-            f"/admin/webhooks?before={q}", f"/admin/audit?actor={q}&before={q}",
-            f"/admin/tenants/{SUITE}/{quote(h, safe='%')}", f"/admin/events/{q}",
-            f"/admin/apps/{quote(h, safe='%')}", f"/admin/login?next={q}", "/admin/at-risk",
-        ])  # fmt: skip
+        page = rng.choice(
+            [
+                f"/admin/tenants?q={q}&before={q}",
+                f"/admin/events?before={q}&status={q}",
+                f"/admin/webhooks?before={q}",
+                f"/admin/audit?actor={q}&before={q}",
+                f"/admin/tenants/{SUITE}/{quote(h, safe='%')}",
+                f"/admin/events/{q}",
+                f"/admin/apps/{quote(h, safe='%')}",
+                f"/admin/login?next={q}",
+                "/admin/at-risk",
+            ]
+        )
         if rng.random() < 0.3:
             return "POST", page, f"username={q}&password={q}&csrf_token={q}".encode()
         return "GET", page, b""
     if family in (5, 6):
         base = f"/api/v1/apps/{rng.choice([SUITE, COMPONENT, quote(h, safe='%')])}"
-        path = rng.choice([
-            "/api/v1/apps", f"{base}/access-token", f"{base}/tenants?limit={q}&cursor={q}",
-            f"{base}/tenants?q={q}&status={q}", f"{base}/tenants/{quote(h, safe='%')}",
-            f"{base}/tenants/{CORP}/access-token",
-        ])  # fmt: skip
+        path = rng.choice(
+            [
+                "/api/v1/apps",
+                f"{base}/access-token",
+                f"{base}/tenants?limit={q}&cursor={q}",
+                f"{base}/tenants?q={q}&status={q}",
+                f"{base}/tenants/{quote(h, safe='%')}",
+                f"{base}/tenants/{CORP}/access-token",
+            ]
+        )
         if rng.random() < 0.3:
             return "POST", f"{base}/tenants/{CORP}/access-token/refresh", rng.choice(BODIES)
         return "GET", path, b""
-    return rng.choice(["GET", "POST", "PUT", "DELETE"]), rng.choice([
-        f"/{quote(h, safe='%')}", f"/healthz?{q}", f"/readyz?x={q}", "/metrics", "/favicon.ico",
-    ]), rng.choice(BODIES)  # fmt: skip
+    return (
+        rng.choice(["GET", "POST", "PUT", "DELETE"]),
+        rng.choice(
+            [
+                f"/{quote(h, safe='%')}",
+                f"/healthz?{q}",
+                f"/readyz?x={q}",
+                "/metrics",
+                "/favicon.ico",
+            ]
+        ),
+        rng.choice(BODIES),
+    )
 
 
 def main() -> None:
@@ -166,9 +227,14 @@ def main() -> None:
     schema.upgrade(app)
     with app.app_context(), db.transaction() as session:
         suite = register_app(
-            session, platform="wecom", app_id=SUITE, secret="s", token=TOKEN, aes_key=AES_KEY,
+            session,
+            platform="wecom",
+            app_id=SUITE,
+            secret="s",
+            token=TOKEN,
+            aes_key=AES_KEY,
             provider_corpid="wwfuzzprovider",
-        )  # fmt: skip
+        )
         component = register_app(
             session, platform="open", app_id=COMPONENT, secret="s", token=TOKEN, aes_key=AES_KEY
         )
@@ -191,9 +257,10 @@ def main() -> None:
         form = admin.get(base + "/admin/login").text
         token = form.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
         admin.post(
-            base + "/admin/login", data={"csrf_token": token, "username": "fuzzer",
-                                         "password": PASSWORD}, allow_redirects=False,
-        )  # fmt: skip
+            base + "/admin/login",
+            data={"csrf_token": token, "username": "fuzzer", "password": PASSWORD},
+            allow_redirects=False,
+        )
         anonymous = requests.Session()
         began = time.perf_counter()
         for _ in range(args.count):
@@ -209,9 +276,13 @@ def main() -> None:
                 headers["Authorization"] = f"Bearer {key}"
             try:
                 answer = client.request(
-                    method, base + path, data=body, headers=headers, timeout=30,
+                    method,
+                    base + path,
+                    data=body,
+                    headers=headers,
+                    timeout=30,
                     allow_redirects=False,
-                )  # fmt: skip
+                )
                 statuses[answer.status_code] += 1
                 if answer.status_code == 503:
                     unavailable.append(f"{method} {path[:100]!r} {answer.text[:80]!r}")

@@ -113,9 +113,13 @@ class CallRecorder:
             now = self.state.now()
             token = self.state.tokens.current("corp", SUITE, tenant)
             alive = token is not None and not token.revoked
-            g.bench_call = (now, tenant, request.host.startswith("localhost"),
-                            token.value if alive else None,
-                            token.expires_at - now if alive else None)  # fmt: skip
+            g.bench_call = (
+                now,
+                tenant,
+                request.host.startswith("localhost"),
+                token.value if alive else None,
+                token.expires_at - now if alive else None,
+            )
 
     def _after(self, response):
         if "bench_call" in g:
@@ -155,8 +159,9 @@ def read_tokens(stop, api, key, sandbox, state, tenants, pause, reads: Reads, lo
         try:
             answer = http.get(
                 f"{api}/api/v1/apps/{SUITE}/tenants/{tenant}/access-token",
-                headers=headers, timeout=30,
-            )  # fmt: skip
+                headers=headers,
+                timeout=30,
+            )
             latency = time.perf_counter() - started
             if answer.status_code != 200:
                 code = (answer.json() or {}).get("error", {})
@@ -168,9 +173,11 @@ def read_tokens(stop, api, key, sandbox, state, tenants, pause, reads: Reads, lo
             body = answer.json()
             token = body["access_token"]
             used = http.post(
-                f"{sandbox}/cgi-bin/message/send", params={"access_token": token},
-                json=message, timeout=30,
-            ).json()  # fmt: skip
+                f"{sandbox}/cgi-bin/message/send",
+                params={"access_token": token},
+                json=message,
+                timeout=30,
+            ).json()
         except (requests.RequestException, ValueError) as exc:
             with lock:
                 reads.api_errors[type(exc).__name__] += 1
@@ -203,11 +210,15 @@ def token_rows(app) -> list[tuple]:
     with app.app_context():
         session = db.session()
         rows = session.execute(
-            sa.select(TenantToken.access_token.isnot(None), TenantToken.obtained_at,
-                      TenantToken.expires_at, TenantToken.last_error.isnot(None))
+            sa.select(
+                TenantToken.access_token.isnot(None),
+                TenantToken.obtained_at,
+                TenantToken.expires_at,
+                TenantToken.last_error.isnot(None),
+            )
             .join(Tenant, Tenant.id == TenantToken.tenant_pk)
             .where(Tenant.status == "active")
-        ).all()  # fmt: skip
+        ).all()
         session.rollback()
         return rows
 
@@ -235,10 +246,15 @@ def seed(app, tenants: list[dict]) -> str:
         session.flush()
         now = utcnow()
         rows = [
-            Tenant(app_pk=suite.id, tenant_id=t["tenant_id"], name=t["name"],
-                   credential=t["credential"], authorized_at=now)
+            Tenant(
+                app_pk=suite.id,
+                tenant_id=t["tenant_id"],
+                name=t["name"],
+                credential=t["credential"],
+                authorized_at=now,
+            )
             for t in tenants
-        ]  # fmt: skip
+        ]
         session.add_all(rows)
         session.flush()
         # As store_first_token(session, tenant, None) leaves them: a row the sweep fills.
@@ -361,16 +377,26 @@ class Servers:
         http, control = requests.Session(), f"{self.sandbox_base}/sandbox"
         self.register(http, "http://127.0.0.1:9")  # no pushes until our server listens
         for batch, first in enumerate(range(0, count, BULK_MAX)):
-            body = {"app_id": SUITE, "count": min(BULK_MAX, count - first),
-                    "prefix": f"{PREFIX}{batch}x"}  # fmt: skip
+            body = {
+                "app_id": SUITE,
+                "count": min(BULK_MAX, count - first),
+                "prefix": f"{PREFIX}{batch}x",
+            }
             http.post(f"{control}/tenants/bulk", json=body, timeout=120).raise_for_status()
         listed = http.get(f"{control}/tenants", params={"app_id": SUITE}, timeout=120).json()
         key = seed(self.app, listed["tenants"])
         return [t["tenant_id"] for t in listed["tenants"]], key
 
     def register(self, http: requests.Session, server_url: str) -> None:
-        body = {"platform": "wecom", "app_id": SUITE, "secret": SECRET, "token": TOKEN,
-                "aes_key": AES_KEY, "server_url": server_url, "push_ticket": False}  # fmt: skip
+        body = {
+            "platform": "wecom",
+            "app_id": SUITE,
+            "secret": SECRET,
+            "token": TOKEN,
+            "aes_key": AES_KEY,
+            "server_url": server_url,
+            "push_ticket": False,
+        }
         http.post(f"{self.sandbox_base}/sandbox/apps", json=body, timeout=30).raise_for_status()
 
     def start_web(self) -> str:
@@ -386,9 +412,10 @@ class Servers:
         http = requests.Session()
         self.register(http, api)
         pushed = http.post(
-            f"{self.sandbox_base}/sandbox/push", json={"app_id": SUITE, "kind": "ticket"},
+            f"{self.sandbox_base}/sandbox/push",
+            json={"app_id": SUITE, "kind": "ticket"},
             timeout=30,
-        )  # fmt: skip
+        )
         with self.app.app_context():
             tickets = db.session().scalar(sa.select(sa.func.count()).select_from(Ticket))
         if pushed.json().get("status") != 200 or tickets != 1:
@@ -461,10 +488,19 @@ def run(args) -> None:
         for _ in range(args.readers):
             reader = threading.Thread(
                 target=read_tokens,
-                args=(stop, api, key, servers.sandbox_base, servers.sandbox.state, tenant_ids,
-                      args.read_pause, measured.reads, lock),
+                args=(
+                    stop,
+                    api,
+                    key,
+                    servers.sandbox_base,
+                    servers.sandbox.state,
+                    tenant_ids,
+                    args.read_pause,
+                    measured.reads,
+                    lock,
+                ),
                 daemon=True,
-            )  # fmt: skip
+            )
             reader.start()
             readers.append(reader)
         while time.time() < window_end:
@@ -472,8 +508,10 @@ def run(args) -> None:
             measured.unusable.append(missing)
             if time.time() - last_progress > PROGRESS:
                 calls = len(servers.recorder.between(window_start, time.time()))
-                say(f"window: {calls} get_corp_token calls, {missing} tenants without a usable "
-                    f"token, {measured.reads.served} reads; {servers.backlog()}")  # fmt: skip
+                say(
+                    f"window: {calls} get_corp_token calls, {missing} tenants without a usable "
+                    f"token, {measured.reads.served} reads; {servers.backlog()}"
+                )
                 last_progress = time.time()
             servers.check_alive()
             time.sleep(min(POLL, max(0.0, window_end - time.time())))

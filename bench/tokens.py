@@ -78,9 +78,12 @@ def seed_reads(app) -> str:
         session.flush()
         now = utcnow()
         fresh = {
-            "access_token": TOKEN, "obtained_at": now, "version": 1,
-            "expires_at": now + timedelta(days=1), "refresh_at": now + timedelta(hours=20),
-        }  # fmt: skip
+            "access_token": TOKEN,
+            "obtained_at": now,
+            "version": 1,
+            "expires_at": now + timedelta(days=1),
+            "refresh_at": now + timedelta(hours=20),
+        }
         session.add(TenantToken(tenant_pk=tenant.id, **fresh))
         session.add(AppToken(app_pk=suite.id, **fresh))
         ticket = "bench-ticket"

@@ -125,14 +125,24 @@ def count_jobs_and_work() -> None:
 
 def store_message(session, suite, tenant, n: int) -> Message:
     fields = {
-        "ToUserName": CORP, "FromUserName": "zhangsan", "CreateTime": str(1700000000 + n),
-        "MsgType": "text", "Content": f"message {n}", "MsgId": str(10_000 + n), "AgentID": "1",
-    }  # fmt: skip
+        "ToUserName": CORP,
+        "FromUserName": "zhangsan",
+        "CreateTime": str(1700000000 + n),
+        "MsgType": "text",
+        "Content": f"message {n}",
+        "MsgId": str(10_000 + n),
+        "AgentID": "1",
+    }
     payload = "<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items()) + "</xml>"
     event = InboundEvent(
-        app_pk=suite.id, tenant_id=CORP, channel="data", kind="text",
-        dedupe_key=uuid.uuid4().hex, raw="<xml/>", payload=payload,
-    )  # fmt: skip
+        app_pk=suite.id,
+        tenant_id=CORP,
+        channel="data",
+        kind="text",
+        dedupe_key=uuid.uuid4().hex,
+        raw="<xml/>",
+        payload=payload,
+    )
     session.add(event)
     session.commit()
     return Message.of(event, suite, tenant, fields)
@@ -161,7 +171,7 @@ def start_workers(count: int, env: dict, workdir: Path) -> list[subprocess.Popen
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         )
     return processes
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from suite_server.apps import ValidationError
 from suite_server.db import utcnow
+from suite_server.errors import ValidationError
 from suite_server.models import AdminUser, ApiKey, App
 
 _NAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")

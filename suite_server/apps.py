@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from suite_server import db
 from suite_server.crypto.msgcrypt import decode_aes_key
 from suite_server.db import utcnow
+from suite_server.errors import ValidationError
 from suite_server.models import PLATFORMS, App, AppToken, Ticket
 from suite_server.ops import metrics
 
@@ -19,10 +20,6 @@ from suite_server.ops import metrics
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The console's Token: English letters and digits, at most 32 (wecom-suite.md §1).
 _TOKEN = re.compile(r"[A-Za-z0-9]{1,32}")
-
-
-class ValidationError(ValueError):
-    """Input refused; the message is one line meant for the person who typed it."""
 
 
 TICKET_STALE = timedelta(minutes=20)  # the platforms push every 10 minutes

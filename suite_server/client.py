@@ -85,9 +85,11 @@ class TokenClient:
             return held
         try:
             return self._fetch(
-                (app_id, tenant_id), "POST", _tenant_path(app_id, tenant_id) + "/refresh",
+                (app_id, tenant_id),
+                "POST",
+                _tenant_path(app_id, tenant_id) + "/refresh",
                 {"stale_token": stale_token},
-            )  # fmt: skip
+            )
         except TokenClientError:
             self.invalidate(app_id, tenant_id)  # the platform refused it: never hand it out again
             raise
@@ -125,9 +127,13 @@ class TokenClient:
     def _request(self, method: str, path: str, body: dict | None) -> dict:
         try:
             response = self._session.request(
-                method, self.base_url + path, json=body, headers=self._headers,
-                timeout=self.timeout, allow_redirects=False,
-            )  # fmt: skip
+                method,
+                self.base_url + path,
+                json=body,
+                headers=self._headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             raise TokenClientError(0, "unreachable", type(exc).__name__) from None
         try:
@@ -141,9 +147,11 @@ class TokenClient:
             error = {"code": "http_error", "message": f"HTTP {response.status_code}"}
         retry_after = response.headers.get("Retry-After")
         raise TokenClientError(
-            response.status_code, str(error.get("code")), str(error.get("message")),
+            response.status_code,
+            str(error.get("code")),
+            str(error.get("message")),
             float(retry_after) if retry_after and retry_after.isdigit() else None,
-        )  # fmt: skip
+        )
 
 
 def _q(segment: str) -> str:

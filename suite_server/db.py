@@ -188,9 +188,14 @@ def raw_connection(engine: Engine, statement: str) -> Iterator[PoolProxiedConnec
 
     def wrapped(exc: Exception, gone: bool = False):
         return DBAPIError.instance(
-            statement, None, exc, driver_error, hide_parameters=True,
-            connection_invalidated=gone, dialect=dialect,
-        )  # fmt: skip
+            statement,
+            None,
+            exc,
+            driver_error,
+            hide_parameters=True,
+            connection_invalidated=gone,
+            dialect=dialect,
+        )
 
     try:
         connection = engine.raw_connection()

@@ -143,9 +143,13 @@ def _set_up(demo: Demo) -> None:
                 "aes_key": generate_aes_key(),
             }
             app = apps.register_app(
-                session, platform=platform, app_id=app_id, name=name,
-                provider_corpid=provider_corpid, **keys,
-            )  # fmt: skip
+                session,
+                platform=platform,
+                app_id=app_id,
+                name=name,
+                provider_corpid=provider_corpid,
+                **keys,
+            )
             session.commit()
             # The sandbox pushes a first ticket now, as the platform does when an app is approved.
             demo.sandbox.sandbox.register(mirror(app, demo.public_url))

@@ -1,4 +1,9 @@
-"""The small error hierarchy the services raise; each blueprint maps them to HTTP in one place."""
+"""Every error type that crosses a module's border, in one place; each blueprint maps them to
+HTTP (or the CLI to one line) where it catches them. Errors that never leave their package stay
+there: the admin's ActionFailed and LoginRefused, the API's ApiError, the job runner's own
+(a task raises jobs/tasks.py Retry to ask for a later run), the codec's InvalidSignature and
+DecryptError (crypto/msgcrypt.py, shared with the sandbox) and the standalone client's
+TokenClientError."""
 
 from __future__ import annotations
 
@@ -42,3 +47,50 @@ class UpstreamError(Exception):
     @property
     def retryable(self) -> bool:
         return self.kind == "busy"
+
+
+class ValidationError(ValueError):
+    """Input refused; the message is one line meant for the person who typed it."""
+
+
+class BadNumber(ValueError):
+    """The value is not a whole number in range; the message says so in one line."""
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message is one line meant for the operator."""
+
+
+class UndecryptableSecret(Exception):
+    """A column was encrypted with a key that is no longer in ENCRYPTION_KEYS."""
+
+
+class MalformedXml(ValueError):
+    """Not a flat <xml> document; the message says why (the parser's complaint). The intake
+    answers it with 400 (callbacks/receive.py)."""
+
+
+class NoRedisConfigured(RuntimeError):
+    """A worker or cron process was started without SUITE_SERVER_REDIS_URL."""
+
+
+class InstallError(Exception):
+    """The install cannot go on; the message is shown to the person installing."""
+
+
+class TokenUnavailable(Exception):
+    """No token can be served now. `code` is for API clients; `retryable` says whether trying
+    again later may help (busy platform, no ticket yet) or a person must act."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        http_status: int = 503,
+        *,
+        retryable: bool = False,
+        errcode: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.http_status = code, message, http_status
+        self.retryable, self.errcode = retryable, errcode

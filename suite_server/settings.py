@@ -12,6 +12,8 @@ from cryptography.fernet import Fernet
 from flask import Config
 from redis.connection import parse_url
 
+from suite_server.errors import SettingsError
+
 PREFIX = "SUITE_SERVER"
 
 # name -> default. The contract (shared/docs/contract.md, "Settings") lists these; ENV and
@@ -44,10 +46,6 @@ DEFAULTS: dict[str, Any] = {
 INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING", "TRUSTED_PROXIES")
 STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN")
 ENVIRONMENTS = ("development", "production")
-
-
-class SettingsError(Exception):
-    """The configuration cannot be used; the message is one line meant for the operator."""
 
 
 def load(config: Config, overrides: dict[str, Any] | None) -> None:

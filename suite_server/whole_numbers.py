@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import re
 
+from suite_server.errors import BadNumber
+
 _DIGITS = re.compile(r"0|[1-9][0-9]*")  # [0-9], not \d: ASCII only
 # The largest id a row can have: events, deliveries and audit entries have BIGINT keys (SQLite's
 # integers stop at 2**63); tenants, apps and the other tables INTEGER ones, and PostgreSQL refuses
 # to compare an INTEGER column with anything past 2**31 - 1 ("integer out of range", a 500).
 MAX_ID = 2**62
 MAX_SMALL_ID = 2**31 - 1
-
-
-class BadNumber(ValueError):
-    """The value is not a whole number in range; the message says so in one line."""
 
 
 def whole_number(

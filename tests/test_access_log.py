@@ -60,11 +60,25 @@ def test_the_gunicorn_access_log_masks_the_auth_code(tmp_path):
     # The request line, the query string and the Referer, as an operator might log them.
     log_format = '%(h)s "%(r)s" %(s)s q=%(q)s "%(f)s" %({referer}i)s'
     gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--access-logfile", str(tmp_path / "access.log"),
-         "--access-logformat", log_format],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "wsgi:app",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--access-logfile",
+            str(tmp_path / "access.log"),
+            "--access-logformat",
+            log_format,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

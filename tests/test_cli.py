@@ -32,9 +32,22 @@ def test_register_both_platforms_and_list_them(runner):
     result = run(runner, *WECOM, "--aes-key", AES_KEY, "--provider-corpid", "wwprov")
     assert result.exit_code == 0, result.output
     result = run(
-        runner, "apps", "add", "open", "--appid", "wxcomp", "--secret", "s", "--token", "t",
-        "--aes-key", AES_KEY, "--name", "Component", "--test-mode",
-    )  # fmt: skip
+        runner,
+        "apps",
+        "add",
+        "open",
+        "--appid",
+        "wxcomp",
+        "--secret",
+        "s",
+        "--token",
+        "t",
+        "--aes-key",
+        AES_KEY,
+        "--name",
+        "Component",
+        "--test-mode",
+    )
     assert result.exit_code == 0, result.output
 
     listed = json.loads(run(runner, "apps", "list", "--json").output)
@@ -59,23 +72,56 @@ def test_register_both_platforms_and_list_them(runner):
         (WECOM + ["--aes-key", AES_KEY + "A"], "EncodingAESKey must be 43 base64 characters"),
         (WECOM + ["--aes-key", "!" * 43], "EncodingAESKey must be 43 base64 characters"),
         (
-            ["apps", "add", "wecom", "--suite-id", "", "--secret", "s", "--token", "t",
-             "--aes-key", AES_KEY],
+            [
+                "apps",
+                "add",
+                "wecom",
+                "--suite-id",
+                "",
+                "--secret",
+                "s",
+                "--token",
+                "t",
+                "--aes-key",
+                AES_KEY,
+            ],
             "suite id must be 1 to 64",
         ),
         (
-            ["apps", "add", "open", "--appid", "wx/../x", "--secret", "s", "--token", "t",
-             "--aes-key", AES_KEY],
+            [
+                "apps",
+                "add",
+                "open",
+                "--appid",
+                "wx/../x",
+                "--secret",
+                "s",
+                "--token",
+                "t",
+                "--aes-key",
+                AES_KEY,
+            ],
             "component appid must be 1 to 64",
         ),
         (
-            ["apps", "add", "open", "--appid", "wxc", "--secret", " ", "--token", "t",
-             "--aes-key", AES_KEY],
+            [
+                "apps",
+                "add",
+                "open",
+                "--appid",
+                "wxc",
+                "--secret",
+                " ",
+                "--token",
+                "t",
+                "--aes-key",
+                AES_KEY,
+            ],
             "secret must not be empty",
         ),
         (WECOM[:-1] + ["bad token!", "--aes-key", AES_KEY], "token must be 1 to 32"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_refused_with_one_line_and_nothing_written(runner, args, message):
     result = run(runner, *args)
     assert result.exit_code != 0
@@ -150,9 +196,19 @@ def suite_server(tmp_path, *args, env=None):
 
 def test_console_script_on_a_fresh_instance(tmp_path):
     added = suite_server(
-        tmp_path, "apps", "add", "open", "--appid", "wxc", "--secret", "s", "--token", "t",
-        "--aes-key", AES_KEY,
-    )  # fmt: skip
+        tmp_path,
+        "apps",
+        "add",
+        "open",
+        "--appid",
+        "wxc",
+        "--secret",
+        "s",
+        "--token",
+        "t",
+        "--aes-key",
+        AES_KEY,
+    )
     assert added.returncode == 0, added.stderr
     listed = suite_server(tmp_path, "apps", "list", "--json")
     assert json.loads(listed.stdout)[0]["app_id"] == "wxc"
@@ -203,10 +259,15 @@ def test_events_list_shows_pending_events_without_payloads(runner):
     for number, (kind, status) in enumerate([("suite_ticket", "done"), ("change_auth", "pending")]):
         session.add(
             InboundEvent(
-                app_pk=suite.id, channel="command", kind=kind, status=status,
-                dedupe_key=str(number), raw="<xml/>", payload="<xml>SECRET-PAYLOAD</xml>",
+                app_pk=suite.id,
+                channel="command",
+                kind=kind,
+                status=status,
+                dedupe_key=str(number),
+                raw="<xml/>",
+                payload="<xml>SECRET-PAYLOAD</xml>",
             )
-        )  # fmt: skip
+        )
     session.commit()
     rows = json.loads(run(runner, "events", "list", "--status", "pending", "--json").output)
     assert [(r["kind"], r["status"], r["app_id"]) for r in rows] == [

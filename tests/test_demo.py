@@ -26,8 +26,11 @@ def start_demo(instance: Path) -> tuple[subprocess.Popen, list[str]]:
     env["SUITE_SERVER_INSTANCE_PATH"] = str(instance)
     process = subprocess.Popen(
         [sys.executable, "-m", "suite_server.cli", "demo", "--port", "0", "--sandbox-port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     lines: list[str] = []
     ready = threading.Event()
 
@@ -55,8 +58,11 @@ def demo_env(lines: list[str]) -> dict[str, str]:
 def command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "suite_server.cli", *args],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def link(lines: list[str], label: str) -> str:
@@ -68,9 +74,11 @@ def install(link_url: str, tenant_id: str) -> requests.Response:
     page = requests.get(link_url, allow_redirects=False, timeout=10)
     assert page.status_code == 302, page.text
     approved = requests.post(
-        page.headers["Location"], data={"tenant": NEW, "new_id": tenant_id, "new_name": "Acme"},
-        allow_redirects=False, timeout=10,
-    )  # fmt: skip
+        page.headers["Location"],
+        data={"tenant": NEW, "new_id": tenant_id, "new_name": "Acme"},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert approved.status_code == 302, approved.text
     return requests.get(approved.headers["Location"], timeout=10)
 
@@ -127,8 +135,11 @@ def test_demo_port_taken_is_one_line(tmp_path):
         env["SUITE_SERVER_INSTANCE_PATH"] = str(tmp_path)
         result = subprocess.run(
             [sys.executable, "-m", "suite_server.cli", "demo", "--sandbox-port", str(port)],
-            capture_output=True, text=True, env=env, timeout=30,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
     assert result.returncode == 1
     assert (
         result.stderr.strip()
@@ -165,9 +176,15 @@ def test_ctrl_c_with_a_webhook_retry_pending_stops_at_once(tmp_path):
         assert done.status_code == 200
         sandbox = link(lines, "The sandbox").removesuffix("/")
         pushed = requests.post(
-            f"{sandbox}/push", json={"app_id": "wxdemocomponent", "kind": "text",
-                                     "tenant_id": "wxacme", "content": "hello"}, timeout=30,
-        ).json()  # fmt: skip
+            f"{sandbox}/push",
+            json={
+                "app_id": "wxdemocomponent",
+                "kind": "text",
+                "tenant_id": "wxacme",
+                "content": "hello",
+            },
+            timeout=30,
+        ).json()
         assert pushed["delivered"], pushed
         deadline = time.monotonic() + 30
         while not receiver.times:  # the first delivery fails: its retry waits 5 to 10 s

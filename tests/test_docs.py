@@ -17,7 +17,8 @@ import click
 import pytest
 
 from suite_server import create_app
-from suite_server.settings import DEFAULTS, PREFIX, SettingsError
+from suite_server.errors import SettingsError
+from suite_server.settings import DEFAULTS, PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = ROOT / "docs" / "configuration.md"
@@ -215,8 +216,10 @@ def code_blocks(text: str) -> list[str]:
 def test_readme_keeps_two_set_up_commands_and_says_what_the_tests_need():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     set_up = section(readme, "## Set up on a fresh machine")
-    assert code_blocks(set_up) == ["pip install -e . && suite-server demo",
-                                   "pip install -e '.[test]' && pytest"]  # fmt: skip
+    assert code_blocks(set_up) == [
+        "pip install -e . && suite-server demo",
+        "pip install -e '.[test]' && pytest",
+    ]
     # .ci/run runs the test command word for word.
     assert "pip install -e '.[test]' && pytest" in (ROOT / ".ci" / "run").read_text()
     # What tests/conftest.py and the browser tests read, with their defaults.
@@ -242,9 +245,13 @@ def routes(tmp_path_factory) -> list:
     """The server's URL rules (no database is opened to list them)."""
     instance = tmp_path_factory.mktemp("docs")
     app = create_app(
-        {"INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance}/x.db",
-         "SECRET_KEY": "docs", "ENCRYPTION_KEYS": "kM6C0b4bq8m1Hq8mS6zq2D3hD1oV0a7k1q0yq4V9c0Q="}
-    )  # fmt: skip
+        {
+            "INSTANCE_PATH": str(instance),
+            "DATABASE_URL": f"sqlite:///{instance}/x.db",
+            "SECRET_KEY": "docs",
+            "ENCRYPTION_KEYS": "kM6C0b4bq8m1Hq8mS6zq2D3hD1oV0a7k1q0yq4V9c0Q=",
+        }
+    )
     return list(app.url_map.iter_rules())
 
 
@@ -311,7 +318,7 @@ def api_error_codes() -> dict[str, set[int]]:
         MethodNotAllowed,
         NotFound,
         RequestEntityTooLarge,
-    )  # fmt: skip
+    )
 
     from suite_server.models.tenants import STATUSES
 
@@ -349,8 +356,11 @@ def test_api_md_errors_table_is_every_code_the_api_answers():
     codes = api_error_codes()
     assert set(codes) - set(documented) == set(), "answered by the API, not in docs/api.md"
     assert set(documented) - set(codes) == set(), "in docs/api.md, never answered"
-    wrong = {code: (status, codes[code]) for code, status in documented.items()
-             if status not in codes[code]}  # fmt: skip
+    wrong = {
+        code: (status, codes[code])
+        for code, status in documented.items()
+        if status not in codes[code]
+    }
     assert wrong == {}, "documented with a status the code does not use"
     # The endpoint sections name only codes that exist.
     for text in api_sections().values():

@@ -85,9 +85,11 @@ def test_the_callbacks_still_read_an_xml_body_sent_as_a_form(app, suite):
         "wecom", "QDG6eK", KEY, "wwsuite", pushes.suite_ticket("wwsuite", "T")
     )
     answer = app.test_client().post(
-        "/callback/wecom/wwsuite/command", query_string=query, data=body,
+        "/callback/wecom/wwsuite/command",
+        query_string=query,
+        data=body,
         content_type="application/x-www-form-urlencoded",
-    )  # fmt: skip
+    )
     assert (answer.status_code, answer.data) == (200, b"success")
 
 
@@ -100,8 +102,9 @@ class Postgres:
 
     def __init__(self, url: str) -> None:
         self.name = make_url(url).database
-        self.admin = sa.create_engine(make_url(url).set(database="postgres"),
-                                      isolation_level="AUTOCOMMIT")  # fmt: skip
+        self.admin = sa.create_engine(
+            make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+        )
 
     def refuse(self, refusing: bool) -> None:
         with self.admin.connect() as connection:
@@ -173,8 +176,11 @@ def test_a_database_refusing_connections_gets_503_in_plain_text(own_postgres):
 
     server.refuse(True)
     server.end_backends()
-    for answer in (ticket(client, "DURING"), text_message(client, "2"),
-                   client.get("/install/wwsuite")):  # fmt: skip
+    for answer in (
+        ticket(client, "DURING"),
+        text_message(client, "2"),
+        client.get("/install/wwsuite"),
+    ):
         assert answer.status_code == 503, answer.data
         assert answer.content_type.startswith("text/plain")
         assert answer.headers["Retry-After"]

@@ -65,11 +65,22 @@ def test_0007_gives_the_events_stored_before_their_tenant_scoped_keys(database, 
         suite_pk = suite.id
         session.close()
         schema.downgrade(app, "0006")
-        session.execute(sa.insert(InboundEvent.__table__), [
-            dict(app_pk=suite_pk, tenant_id=tenant_id, channel="data", kind="text",
-                 dedupe_key=key, raw="<xml/>", payload="<xml/>", status="done")
-            for tenant_id, key in before
-        ])  # fmt: skip
+        session.execute(
+            sa.insert(InboundEvent.__table__),
+            [
+                dict(
+                    app_pk=suite_pk,
+                    tenant_id=tenant_id,
+                    channel="data",
+                    kind="text",
+                    dedupe_key=key,
+                    raw="<xml/>",
+                    payload="<xml/>",
+                    status="done",
+                )
+                for tenant_id, key in before
+            ],
+        )
         session.commit()
         session.close()
 

@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from suite_server import create_app
-from suite_server.settings import SettingsError
+from suite_server.errors import SettingsError
 
 
 def test_nothing_set_runs_on_sqlite_with_generated_keys_kept_once(tmp_path):

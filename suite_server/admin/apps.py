@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from suite_server import apps as app_rules
 from suite_server import audit
 from suite_server.admin.tenants import ActionFailed
-from suite_server.apps import ValidationError
 from suite_server.crypto.msgcrypt import generate_aes_key
 from suite_server.dispatch import webhooks
+from suite_server.errors import ValidationError
 from suite_server.models import App
 
 
@@ -85,8 +85,11 @@ def update_settings(
     except ValidationError as exc:
         raise ActionFailed(str(exc)) from None
     detail: dict[str, Any] = {}
-    for field, value in (("name", name.strip() or app.app_id), ("landing_url", landing),
-                         ("test_mode", test_mode)):  # fmt: skip
+    for field, value in (
+        ("name", name.strip() or app.app_id),
+        ("landing_url", landing),
+        ("test_mode", test_mode),
+    ):
         if getattr(app, field) != value:
             setattr(app, field, value)
             changed.append(field)

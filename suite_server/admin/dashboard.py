@@ -56,8 +56,11 @@ def health(session: Session, now: datetime | None = None) -> list[AppHealth]:
     pks = dict(session.execute(select(App.app_id, App.id)).all())
     result = {
         row["app_id"]: AppHealth(
-            app_id=row["app_id"], platform=row["platform"], name=row["name"],
-            test_mode=row["test_mode"], ticket_age=row["ticket_age"],
+            app_id=row["app_id"],
+            platform=row["platform"],
+            name=row["name"],
+            test_mode=row["test_mode"],
+            ticket_age=row["ticket_age"],
             ticket_state=row["ticket_state"],
             token_expires_at=(
                 datetime.fromisoformat(row["token_expires_at"]) if row["token_expires_at"] else None
@@ -66,7 +69,7 @@ def health(session: Session, now: datetime | None = None) -> list[AppHealth]:
             events={"pending": 0, "failed": 0},
         )
         for row in overview(session, now)
-    }  # fmt: skip
+    }
     by_pk = defaultdict(lambda: AppHealth("", "", "", False, None, "ok", None))
     # An app registered between the queries is left out of this page, not an error.
     by_pk.update({pks[app_id]: health for app_id, health in result.items() if app_id in pks})
@@ -114,9 +117,13 @@ class AtRisk:
     @property
     def empty(self) -> bool:
         return not (
-            self.stale_apps or self.key_mismatches or self.needs_reauth or self.failed_tokens
-            or self.failed_events or self.failing_webhooks
-        )  # fmt: skip
+            self.stale_apps
+            or self.key_mismatches
+            or self.needs_reauth
+            or self.failed_tokens
+            or self.failed_events
+            or self.failing_webhooks
+        )
 
 
 def at_risk(session: Session, public_url: str, now: datetime | None = None) -> AtRisk:
@@ -126,7 +133,10 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
         {**row._asdict(), "install_url": f"{public_url}/install/{row.app_id}"}
         for row in session.execute(
             select(
-                App.app_id, Tenant.tenant_id, Tenant.name, Tenant.status_reason,
+                App.app_id,
+                Tenant.tenant_id,
+                Tenant.name,
+                Tenant.status_reason,
                 Tenant.updated_at,
             )
             .join(App, App.id == Tenant.app_pk)
@@ -134,11 +144,16 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
             .order_by(Tenant.id.desc())
             .limit(AT_RISK_LIMIT)
         )
-    ]  # fmt: skip
+    ]
     # last_error is cleared by a successful refresh: what is left is a refresh failing now.
     failed_tokens = [
-        {"kind": "app token", "app_id": row.app_id, "tenant_id": None,
-         "last_error": row.last_error, "last_error_at": row.last_error_at}
+        {
+            "kind": "app token",
+            "app_id": row.app_id,
+            "tenant_id": None,
+            "last_error": row.last_error,
+            "last_error_at": row.last_error_at,
+        }
         for row in session.execute(
             select(App.app_id, AppToken.last_error, AppToken.last_error_at)
             .join(App, App.id == AppToken.app_pk)
@@ -146,8 +161,13 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
             .order_by(AppToken.last_error_at.desc())
         )
     ] + [
-        {"kind": "tenant token", "app_id": row.app_id, "tenant_id": row.tenant_id,
-         "last_error": row.last_error, "last_error_at": row.last_error_at}
+        {
+            "kind": "tenant token",
+            "app_id": row.app_id,
+            "tenant_id": row.tenant_id,
+            "last_error": row.last_error,
+            "last_error_at": row.last_error_at,
+        }
         for row in session.execute(
             select(App.app_id, Tenant.tenant_id, TenantToken.last_error, TenantToken.last_error_at)
             .join(Tenant, Tenant.id == TenantToken.tenant_pk)
@@ -156,7 +176,7 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
             .order_by(TenantToken.last_error_at.desc())
             .limit(AT_RISK_LIMIT)
         )
-    ]  # fmt: skip
+    ]
     failed_events = session.execute(
         select(InboundEvent, App.app_id)
         .join(App, App.id == InboundEvent.app_pk)
@@ -174,6 +194,10 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
         .limit(AT_RISK_LIMIT)
     ).all()
     return AtRisk(
-        stale, key_mismatches(session), reauth, failed_tokens, list(failed_events),
+        stale,
+        key_mismatches(session),
+        reauth,
+        failed_tokens,
+        list(failed_events),
         list(failing_webhooks),
-    )  # fmt: skip
+    )

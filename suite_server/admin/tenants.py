@@ -65,15 +65,23 @@ def search(
     first does). `q` matches a tenant id prefix or a part of the name, ignoring case."""
     query = (
         select(
-            Tenant.id, App.app_id, App.platform, Tenant.tenant_id, Tenant.name, Tenant.status,
-            Tenant.status_reason, Tenant.authorized_at,
-            TenantToken.expires_at, TenantToken.obtained_at, TenantToken.last_error_at,
+            Tenant.id,
+            App.app_id,
+            App.platform,
+            Tenant.tenant_id,
+            Tenant.name,
+            Tenant.status,
+            Tenant.status_reason,
+            Tenant.authorized_at,
+            TenantToken.expires_at,
+            TenantToken.obtained_at,
+            TenantToken.last_error_at,
         )
         .join(App, App.id == Tenant.app_pk)
         .outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
         .order_by(Tenant.id.desc())
         .limit(limit + 1)
-    )  # fmt: skip
+    )
     if app_id:
         query = query.where(App.app_id == app_id)
     if status:
@@ -232,9 +240,14 @@ def refresh_token(session: Session, actor: str, app: App, tenant: Tenant) -> Ref
         raise ActionFailed(f"No new token: {exc.message}") from None
     same = held is not None and served.access_token == held
     _audit(
-        session, actor, "tenant.refresh_token", app, tenant,
-        expires_at=served.expires_at.isoformat(), same_token=same,
-    )  # fmt: skip
+        session,
+        actor,
+        "tenant.refresh_token",
+        app,
+        tenant,
+        expires_at=served.expires_at.isoformat(),
+        same_token=same,
+    )
     return Refreshed(served, same)
 
 

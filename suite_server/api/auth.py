@@ -67,9 +67,11 @@ def authenticate(session: Callable[[], Session], key: str) -> Caller | None:
             _known.forget(digest)
             return None
         caller = Caller(
-            row.id, row.name, frozenset(row.app_ids) if row.app_ids else None,
+            row.id,
+            row.name,
+            frozenset(row.app_ids) if row.app_ids else None,
             tuple(row.path_prefixes or ()),
-        )  # fmt: skip
+        )
         _known.put(digest, caller, now + CACHE_SECONDS)
     _record_use(session, caller.key_id, now)
     return caller
@@ -113,9 +115,12 @@ def record_refusal(session: Session, caller: Caller, app_id: str, method: str, p
     log.warning("api key %s refused: app %s is outside its scope", caller.name, app_id)
     try:
         audit.record(
-            session, f"apikey:{caller.name}"[:100], "api.refused", f"app:{app_id}",
+            session,
+            f"apikey:{caller.name}"[:100],
+            "api.refused",
+            f"app:{app_id}",
             {"method": method, "path": path, "reason": "app outside the key's scope"},
-        )  # fmt: skip
+        )
         session.commit()
     except SQLAlchemyError as exc:
         session.rollback()

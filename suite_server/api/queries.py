@@ -25,14 +25,18 @@ PAGE_SIZE, MAX_PAGE = 100, 500
 _apps, _tenants, _tokens = App.__table__, Tenant.__table__, TenantToken.__table__
 _TENANT_FOR_TOKEN = (
     select(
-        _tenants.c.id, _tenants.c.app_pk, _tenants.c.tenant_id, _tenants.c.status,
-        _tenants.c.status_reason, _apps.c.platform,
+        _tenants.c.id,
+        _tenants.c.app_pk,
+        _tenants.c.tenant_id,
+        _tenants.c.status,
+        _tenants.c.status_reason,
+        _apps.c.platform,
         *(column.label(f"token_{column.name}") for column in token_columns(_tokens)),
     )
     .join(_apps, _apps.c.id == _tenants.c.app_pk)
     .outerjoin(_tokens, _tokens.c.tenant_pk == _tenants.c.id)
     .where(_apps.c.app_id == bindparam("app_id"), _tenants.c.tenant_id == bindparam("tenant_id"))
-)  # fmt: skip
+)
 _TOKEN_FIELDS = [f"token_{column.name}" for column in token_columns(_tokens)]
 _APP_COLUMNS = load_only(App.id, App.platform, App.app_id)
 
@@ -55,9 +59,15 @@ def find_tenant(
     if row is None:
         return None
     tenant = _attach(
-        session, Tenant(id=row.id, app_pk=row.app_pk, tenant_id=row.tenant_id, status=row.status,
-                        status_reason=row.status_reason),
-    )  # fmt: skip
+        session,
+        Tenant(
+            id=row.id,
+            app_pk=row.app_pk,
+            tenant_id=row.tenant_id,
+            status=row.status,
+            status_reason=row.status_reason,
+        ),
+    )
     app = _attach(session, App(id=row.app_pk, app_id=app_id, platform=row.platform))
     token = row._mapping
     known = TokenRow(*(token[name] for name in _TOKEN_FIELDS)) if token["token_id"] else None

@@ -22,6 +22,7 @@ from suite_server import db
 from suite_server.api import auth, queries, token_cache
 from suite_server.apps import overview
 from suite_server.db import utcnow
+from suite_server.errors import BadNumber
 from suite_server.models import App, Tenant
 from suite_server.models.tenants import STATUSES
 from suite_server.tokens.service import (
@@ -32,7 +33,7 @@ from suite_server.tokens.service import (
     serve_app_token,
     serve_tenant_token,
 )
-from suite_server.whole_numbers import BadNumber, whole_number
+from suite_server.whole_numbers import whole_number
 
 log = logging.getLogger(__name__)
 

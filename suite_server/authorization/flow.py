@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from suite_server.authorization import preauth
 from suite_server.db import insert_ignoring_conflict, utcnow
-from suite_server.errors import UpstreamError
+from suite_server.errors import InstallError, UpstreamError
 from suite_server.models import App, AuthCodeClaim, InstallState, Tenant
 from suite_server.tenants.lifecycle import upsert_tenant
 from suite_server.tokens.service import store_first_token
@@ -28,10 +28,6 @@ STATE_LIFETIME = timedelta(minutes=20)
 # claimant died). Longer than any exchange: upstream calls time out after 10 s.
 CLAIM_LEASE = timedelta(seconds=60)
 CLAIM_WAIT_SECONDS = 15.0
-
-
-class InstallError(Exception):
-    """The install cannot go on; the message is shown to the person installing."""
 
 
 @dataclass(frozen=True)
@@ -146,9 +142,15 @@ def exchange_code(
         session.commit()
         raise
     tenant = upsert_tenant(
-        session, app, tenant_id, name=name, credential=credential,
-        auth_info=auth_info, source=source, action=action,
-    )  # fmt: skip
+        session,
+        app,
+        tenant_id,
+        name=name,
+        credential=credential,
+        auth_info=auth_info,
+        source=source,
+        action=action,
+    )
     store_first_token(session, tenant, token)
     session.execute(
         update(AuthCodeClaim.__table__)

@@ -94,9 +94,15 @@ def _reconcile_open(session: Session, app: App, api, app_token: str) -> dict[str
         details = api.get_authorizer_info(app_token, app.app_id, appid)
         authorizer = details.get("authorizer_info") or {}
         tenant = lifecycle.upsert_tenant(
-            session, app, appid, name=authorizer.get("nick_name", ""), credential=refresh_token,
-            auth_info={"authorizer_info": authorizer}, source="reconcile", action="recovered",
-        )  # fmt: skip
+            session,
+            app,
+            appid,
+            name=authorizer.get("nick_name", ""),
+            credential=refresh_token,
+            auth_info={"authorizer_info": authorizer},
+            source="reconcile",
+            action="recovered",
+        )
         store_first_token(session, tenant, None)  # an empty row: the sweep fills it
         counts["added"] += 1
     return counts

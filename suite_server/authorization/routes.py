@@ -69,12 +69,16 @@ def start(app_id: str):
         current_app.config["OPEN_AUTH_URL"],
     )
     target = flow.start_install(
-        db.session(), app, api, lambda: app_token(db.session(), app, api), urls,
+        db.session(),
+        app,
+        api,
+        lambda: app_token(db.session(), app, api),
+        urls,
         client=client,
         mobile=request.args.get("mobile") == "1",
         auth_type=int(auth_type),
         biz_appid=request.args.get("biz_appid") or None,
-    )  # fmt: skip
+    )
     return redirect(target, 302)
 
 

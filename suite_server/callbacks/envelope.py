@@ -78,8 +78,10 @@ def _no_key_decrypts(session: Session, app: CallbackKeys) -> None:
         "app %s: push refused: none of its %d AES keys decrypts it although the signature is "
         "good: the console and the server disagree on the EncodingAESKey. Paste the server's "
         "current key into the console (admin UI: Apps, %s), or save the console's key there",
-        app.app_id, len(app.aes_keys), app.app_id,
-    )  # fmt: skip
+        app.app_id,
+        len(app.aes_keys),
+        app.app_id,
+    )
     try:
         record_key_mismatch(session, app.id, utcnow())
     except SQLAlchemyError:  # the answer stays a 400 whatever happens to the record

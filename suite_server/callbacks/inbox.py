@@ -133,10 +133,24 @@ def _store_in_one_statement(engine: Engine, events: list[dict], tickets: list[di
 
 
 _EVENTS, _TICKETS = InboundEvent.__table__, Ticket.__table__
-_EVENT_COLUMNS = [_EVENTS.c[name] for name in (
-    "app_pk", "tenant_id", "channel", "kind", "dedupe_key", "receive_id", "raw", "payload",
-    "status", "error", "attempts", "received_at", "processed_at",
-)]  # fmt: skip
+_EVENT_COLUMNS = [
+    _EVENTS.c[name]
+    for name in (
+        "app_pk",
+        "tenant_id",
+        "channel",
+        "kind",
+        "dedupe_key",
+        "receive_id",
+        "raw",
+        "payload",
+        "status",
+        "error",
+        "attempts",
+        "received_at",
+        "processed_at",
+    )
+]
 _TICKET_COLUMNS = [
     _TICKETS.c[n] for n in ("app_pk", "value", "value_hash", "pushed_at", "received_at")
 ]
@@ -228,6 +242,9 @@ def _ticket_of(app, fields, value_field, owner_field, time_field, now):
     pushed_at = _push_time(app, fields.get(time_field, ""), now)
     value_hash = hashlib.sha256(value.encode()).hexdigest()
     return {
-        "app_pk": app.id, "value": value, "value_hash": value_hash, "pushed_at": pushed_at,
+        "app_pk": app.id,
+        "value": value,
+        "value_hash": value_hash,
+        "pushed_at": pushed_at,
         "received_at": now,
-    }, None  # fmt: skip
+    }, None

@@ -15,8 +15,8 @@ from flask.cli import FlaskGroup
 from suite_server import create_app
 from suite_server.cli import accounts, apps, db, events, keys, run, sandbox, tenants
 from suite_server.cli.common import needs_schema
+from suite_server.errors import SettingsError
 from suite_server.ops import failures, logs
-from suite_server.settings import SettingsError
 
 __all__ = ["cli", "main", "needs_schema"]
 

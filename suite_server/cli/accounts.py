@@ -35,9 +35,12 @@ def apikeys_group() -> None:
 @click.argument("name")
 @click.option("--app", "app_ids", multiple=True, metavar="APP_ID", help="limit it to this app")
 @click.option(
-    "--path-prefix", "path_prefixes", multiple=True, metavar="PREFIX",
+    "--path-prefix",
+    "path_prefixes",
+    multiple=True,
+    metavar="PREFIX",
     help="gateway paths it may call (stored; not enforced until the gateway exists)",
-)  # fmt: skip
+)
 @needs_schema
 def apikeys_create(name: str, app_ids: tuple[str, ...], path_prefixes: tuple[str, ...]) -> None:
     """Create an API key and print it once; --app (repeatable) limits it to those apps."""
@@ -52,10 +55,15 @@ def apikeys_create(name: str, app_ids: tuple[str, ...], path_prefixes: tuple[str
 def apikeys_list() -> None:
     """List API keys with their scope (never the key itself)."""
     rows = [
-        [k.name, k.prefix + "...", accounts.scope_of(k), db.iso(k.last_used_at) or "-",
-         "revoked" if k.revoked_at else "active"]
+        [
+            k.name,
+            k.prefix + "...",
+            accounts.scope_of(k),
+            db.iso(k.last_used_at) or "-",
+            "revoked" if k.revoked_at else "active",
+        ]
         for k in accounts.list_api_keys(db.session())
-    ]  # fmt: skip
+    ]
     table(["NAME", "KEY", "SCOPE", "LAST USED", "STATE"], rows)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from suite_server import db, schema
 from suite_server.admin import apps as admin_apps
-from suite_server.apps import ValidationError
+from suite_server.errors import ValidationError
 from suite_server.models import App
 from suite_server.ops import logs
 

@@ -61,11 +61,18 @@ def events_list(
     table(
         ["ID", "APP ID", "TENANT", "CHANNEL", "KIND", "STATUS", "RECEIVED"],
         [
-            [r["id"], r["app_id"], r["tenant_id"] or "-", r["channel"], r["kind"], r["status"],
-             r["received_at"][:19]]
+            [
+                r["id"],
+                r["app_id"],
+                r["tenant_id"] or "-",
+                r["channel"],
+                r["kind"],
+                r["status"],
+                r["received_at"][:19],
+            ]
             for r in rows
         ],
-    )  # fmt: skip
+    )
 
 
 @events_group.command("reprocess")
@@ -98,11 +105,20 @@ def webhooks_list(app_id: str | None, status: str | None, limit: int, as_json: b
     table(
         ["ID", "APP ID", "TENANT", "EVENT", "STATUS", "ATTEMPTS", "CREATED", "URL", "LAST ERROR"],
         [
-            [r["id"], r["app_id"], r["tenant_id"] or "-", r["event_id"], r["status"],
-             r["attempts"], r["created_at"][:19], r["url"][:60], (r["last_error"] or "")[:40]]
+            [
+                r["id"],
+                r["app_id"],
+                r["tenant_id"] or "-",
+                r["event_id"],
+                r["status"],
+                r["attempts"],
+                r["created_at"][:19],
+                r["url"][:60],
+                (r["last_error"] or "")[:40],
+            ]
             for r in rows
         ],
-    )  # fmt: skip
+    )
 
 
 @webhooks_group.command("redeliver")

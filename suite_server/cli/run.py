@@ -10,10 +10,10 @@ from werkzeug.serving import run_simple
 
 from suite_server import demo
 from suite_server.cli.common import needs_schema
+from suite_server.errors import SettingsError
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
 from suite_server.ops import logs
-from suite_server.settings import SettingsError
 
 
 @click.command("serve")
@@ -61,9 +61,12 @@ def cron() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--sandbox-port", default=8001, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
-    "--ticket-interval", default=60, show_default=True, type=click.IntRange(min=1),
+    "--ticket-interval",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=1),
     help="seconds between the sandbox's ticket pushes (the platforms: 600)",
-)  # fmt: skip
+)
 def demo_command(host: str, port: int, sandbox_port: int, ticket_interval: int) -> None:
     """Sandbox + server + jobs in one go: demo apps and an admin created, URLs printed."""
     try:

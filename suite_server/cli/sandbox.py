@@ -9,8 +9,8 @@ import click
 from suite_server import apps, create_app, db, schema
 from suite_server import sandbox as simulator
 from suite_server.demo import mirror
+from suite_server.errors import SettingsError
 from suite_server.sandbox.state import App as SandboxApp
-from suite_server.settings import SettingsError
 
 
 @click.command("sandbox")

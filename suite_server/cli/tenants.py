@@ -35,12 +35,20 @@ def tenants_list(app_id: str | None, as_json: bool) -> None:
     table(
         ["APP ID", "TENANT ID", "NAME", "STATUS", "SINCE", "TOKEN EXPIRES", "REASON"],
         [
-            [r["app_id"], r["tenant_id"], r["name"], r["status"],
-             (r["cancelled_at"] if r["status"] == "cancelled" else r["authorized_at"] or "-")[:19],
-             (r["token_expires_at"] or "none")[:19], (r["status_reason"] or "")[:60]]
+            [
+                r["app_id"],
+                r["tenant_id"],
+                r["name"],
+                r["status"],
+                (r["cancelled_at"] if r["status"] == "cancelled" else r["authorized_at"] or "-")[
+                    :19
+                ],
+                (r["token_expires_at"] or "none")[:19],
+                (r["status_reason"] or "")[:60],
+            ]
             for r in rows
         ],
-    )  # fmt: skip
+    )
 
 
 @tenants_group.command("reconcile")

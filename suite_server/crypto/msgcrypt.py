@@ -15,6 +15,8 @@ from xml.sax.saxutils import escape
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from suite_server.protocol.xml import cdata
+
 # wecom-suite.md §2: 32-byte PKCS#7 blocks, not AES's 16 (pad 1..32; a full block when aligned).
 _PAD_BLOCK = 32
 # wecom-suite.md §2: platforms generate [A-Za-z0-9]{43}; + and / decode just as well.
@@ -144,13 +146,6 @@ def decrypt_any(aes_keys: Sequence[bytes], ciphertext: str) -> tuple[bytes, str,
     raise DecryptError("no configured key decrypts the message")
 
 
-def _cdata(text: str) -> str:
-    # Nonce comes from the query string: split any "]]>" so it cannot end the CDATA section.
-    # The twin of protocol/xml.cdata: crypto and protocol are sibling layers, neither imports
-    # the other.
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
-
 def encrypted_reply(
     token: str, aes_key: bytes, receive_id: str, message: str, timestamp: str, nonce: str
 ) -> str:
@@ -158,8 +153,8 @@ def encrypted_reply(
     encrypted = encrypt(aes_key, message, receive_id)
     signature = sign(token, timestamp, nonce, encrypted)
     return (
-        f"<xml><Encrypt>{_cdata(encrypted)}</Encrypt>"
-        f"<MsgSignature>{_cdata(signature)}</MsgSignature>"
+        f"<xml><Encrypt>{cdata(encrypted)}</Encrypt>"
+        f"<MsgSignature>{cdata(signature)}</MsgSignature>"
         f"<TimeStamp>{escape(timestamp)}</TimeStamp>"
-        f"<Nonce>{_cdata(nonce)}</Nonce></xml>"
+        f"<Nonce>{cdata(nonce)}</Nonce></xml>"
     )

@@ -9,9 +9,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
 
-
-class UndecryptableSecret(Exception):
-    """A column was encrypted with a key that is no longer in ENCRYPTION_KEYS."""
+from suite_server.errors import UndecryptableSecret
 
 
 class Keyring:

@@ -146,7 +146,11 @@ def _finish(session: Session, event_id: int, status: str, error: str | None) -> 
     session.execute(
         update(InboundEvent.__table__)
         .where(InboundEvent.id == event_id)
-        .values(status=status, error=error[:1000] if error else None, processed_at=utcnow(),
-                attempts=InboundEvent.attempts + 1)
-    )  # fmt: skip
+        .values(
+            status=status,
+            error=error[:1000] if error else None,
+            processed_at=utcnow(),
+            attempts=InboundEvent.attempts + 1,
+        )
+    )
     session.commit()

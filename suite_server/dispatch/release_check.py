@@ -29,10 +29,17 @@ log = logging.getLogger(__name__)
 
 # Every group's official account and mini program (the check picks one group at random).
 TEST_ACCOUNTS = {
-    "wx570bc396a51b8ff8", "wxd101a85aa106f53e", "wx9252c5e0bb1836fc", "wxc39235c15087f6f3",
-    "wx8e1097c5bc82cde9", "wx7720d01d4b2a4500", "wx14550af28c71a144", "wx05d483572dcd5d8b",
-    "wxa35b9c23cfe664eb", "wx5910277cae6fd970",
-}  # fmt: skip
+    "wx570bc396a51b8ff8",
+    "wxd101a85aa106f53e",
+    "wx9252c5e0bb1836fc",
+    "wxc39235c15087f6f3",
+    "wx8e1097c5bc82cde9",
+    "wx7720d01d4b2a4500",
+    "wx14550af28c71a144",
+    "wx05d483572dcd5d8b",
+    "wxa35b9c23cfe664eb",
+    "wx5910277cae6fd970",
+}
 TEXT_CASE = "TESTCOMPONENT_MSG_TYPE_TEXT"
 API_CASE = "QUERY_AUTH_CODE:"
 
@@ -56,9 +63,13 @@ def answer(message: Message) -> Reply | None:
     if message.content.startswith(API_CASE):
         code = message.content[len(API_CASE) :]
         runner.enqueue(
-            "release_check.api_reply", message.app.id, message.tenant_id, code,
-            message.from_user, retries=2,
-        )  # fmt: skip
+            "release_check.api_reply",
+            message.app.id,
+            message.tenant_id,
+            code,
+            message.from_user,
+            retries=2,
+        )
     return None
 
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from flask import Flask, current_app
 from rq.worker import BaseWorker, SimpleWorker
 
+from suite_server.errors import NoRedisConfigured
 from suite_server.jobs import rq, tasks
 from suite_server.jobs.attempts import TooManyReschedules
 from suite_server.jobs.inprocess import InProcessRunner
@@ -51,10 +52,6 @@ __all__ = [
 ]
 
 EXTENSION = "suite_server.jobs"
-
-
-class NoRedisConfigured(RuntimeError):
-    """A worker or cron process was started without SUITE_SERVER_REDIS_URL."""
 
 
 class JobRunner(Protocol):

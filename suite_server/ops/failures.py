@@ -7,8 +7,7 @@ from __future__ import annotations
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from suite_server.crypto.secrets import UndecryptableSecret
-from suite_server.settings import SettingsError
+from suite_server.errors import SettingsError, UndecryptableSecret
 
 
 def one_line(exc: BaseException) -> str | None:

@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from suite_server import db
 from suite_server.authorization import pushes
-from suite_server.authorization.flow import InstallError
 from suite_server.db import utcnow
 from suite_server.dispatch import handlers as dispatch
-from suite_server.errors import UpstreamError
+from suite_server.errors import InstallError, UpstreamError
 from suite_server.jobs import recovery, runner
 from suite_server.jobs.tasks import task
 from suite_server.models import App, InboundEvent

@@ -8,12 +8,9 @@ from xml.etree.ElementTree import Element, ParseError, indent, tostring
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from suite_server.errors import MalformedXml
+
 _REFUSED = (ParseError, DefusedXmlException, ValueError)
-
-
-class MalformedXml(ValueError):
-    """Not a flat <xml> document; the message says why (the parser's complaint). The intake
-    answers it with 400 (callbacks/receive.py)."""
 
 
 def _tree(data: bytes | str) -> Element:

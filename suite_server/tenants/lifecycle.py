@@ -119,10 +119,11 @@ def rotate_credential(
         update(Tenant.__table__)
         .where(Tenant.id == tenant_pk, Tenant.credential_version == seen_version)
         .values(
-            credential=credential, previous_credential=previous,
+            credential=credential,
+            previous_credential=previous,
             credential_version=seen_version + 1,
         )
-    ).rowcount  # fmt: skip
+    ).rowcount
     if changed and recovered:
         _history(session, tenant_pk, "credential_recovered", "token", {"reason": recovered})
     return bool(changed)

@@ -14,11 +14,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from suite_server.db import utcnow
-from suite_server.errors import UpstreamError
+from suite_server.errors import TokenUnavailable, UpstreamError
 from suite_server.models import App, AppToken, Ticket
 from suite_server.tokens import policy, store
 from suite_server.tokens.rows import Served
-from suite_server.tokens.store import TokenUnavailable, unavailable
+from suite_server.tokens.store import unavailable
 from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,14 @@ def app_token(session: Session, app: App, api=None) -> str:
 def serve_app_token(session: Session, app: App, api=None, *, due: bool = False) -> Served:
     api = api or api_for(app.platform, current_app.config)
     return store.obtain(
-        session, AppToken, "app_pk", app.id, policy.refresh_due if due else policy.unusable,
-        lambda row: _fetch_app(session, app, api), app.platform in policy.SAME_UNTIL_EXPIRY,
-    )  # fmt: skip
+        session,
+        AppToken,
+        "app_pk",
+        app.id,
+        policy.refresh_due if due else policy.unusable,
+        lambda row: _fetch_app(session, app, api),
+        app.platform in policy.SAME_UNTIL_EXPIRY,
+    )
 
 
 def expire_app_token(session: Session, app: App, refused: str, error: str | None = None) -> bool:

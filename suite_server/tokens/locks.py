@@ -119,8 +119,9 @@ class GuardedLease:
         if time.monotonic() >= self.health.get("paused_until", 0.0):
             log.warning(
                 "Redis unreachable for token locks (%s); the database lease alone for %g s",
-                type(exc).__name__, REDIS_PAUSE,
-            )  # fmt: skip
+                type(exc).__name__,
+                REDIS_PAUSE,
+            )
         self.health["paused_until"] = time.monotonic() + REDIS_PAUSE
 
 

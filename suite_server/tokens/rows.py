@@ -24,9 +24,13 @@ class TokenRow:
 def token_columns(table) -> tuple:
     """The columns of a TokenRow, in its order."""
     return (
-        table.c.id, table.c.access_token, table.c.obtained_at, table.c.expires_at,
-        table.c.refresh_at, table.c.version,
-    )  # fmt: skip
+        table.c.id,
+        table.c.access_token,
+        table.c.obtained_at,
+        table.c.expires_at,
+        table.c.refresh_at,
+        table.c.version,
+    )
 
 
 @dataclass(frozen=True)

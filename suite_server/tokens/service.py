@@ -15,6 +15,7 @@ it before, not in the middle of, a unit of work of your own.
 
 from __future__ import annotations
 
+from suite_server.errors import TokenUnavailable
 from suite_server.tokens.app_tokens import (
     TICKET_REQUEST_EVERY,
     app_token,
@@ -23,7 +24,6 @@ from suite_server.tokens.app_tokens import (
 )
 from suite_server.tokens.policy import LAST_SECONDS, SAME_UNTIL_EXPIRY, margin, refresh_time
 from suite_server.tokens.rows import Served, TokenRow, token_columns
-from suite_server.tokens.store import TokenUnavailable
 from suite_server.tokens.tasks import JOB_RETRIES, refresh_app, refresh_tenant, sweep
 from suite_server.tokens.tenant_tokens import (
     refresh_tenant_token,

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from suite_server.db import insert_ignoring_conflict, utcnow
-from suite_server.errors import UpstreamError
+from suite_server.errors import TokenUnavailable, UpstreamError
 from suite_server.models import AppToken
 from suite_server.ops.metrics import TOKEN_REFRESHES
 from suite_server.tokens import locks, policy
@@ -31,24 +31,6 @@ log = logging.getLogger(__name__)
 
 LOCK_WAIT = 10.0  # seconds a caller waits for another process's refresh before giving up (503)
 WAIT_STEP = 0.05
-
-
-class TokenUnavailable(Exception):
-    """No token can be served now. `code` is for API clients; `retryable` says whether trying
-    again later may help (busy platform, no ticket yet) or a person must act."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        http_status: int = 503,
-        *,
-        retryable: bool = False,
-        errcode: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code, self.message, self.http_status = code, message, http_status
-        self.retryable, self.errcode = retryable, errcode
 
 
 def unavailable(exc: UpstreamError) -> TokenUnavailable:
@@ -61,10 +43,12 @@ def unavailable(exc: UpstreamError) -> TokenUnavailable:
     if exc.kind == "ticket":
         return TokenUnavailable("no_ticket", message, 503, retryable=True, errcode=exc.errcode)
     return TokenUnavailable(
-        "upstream_busy" if exc.kind == "busy" else "upstream_error", message,
-        503 if exc.kind == "busy" else 502, retryable=exc.kind in ("busy", "other", "token"),
+        "upstream_busy" if exc.kind == "busy" else "upstream_error",
+        message,
+        503 if exc.kind == "busy" else 502,
+        retryable=exc.kind in ("busy", "other", "token"),
         errcode=exc.errcode,
-    )  # fmt: skip
+    )
 
 
 Need = Callable[[TokenRow, datetime, bool], bool]  # policy.unusable, policy.refresh_due, ...
@@ -166,10 +150,15 @@ def _store(
         update(table)
         .where(table.c.id == row.id, table.c.version == row.version)
         .values(
-            version=row.version + 1, access_token=access_token, obtained_at=started,
-            expires_at=expires_at, refresh_at=refresh_at, last_error=None, last_error_at=None,
+            version=row.version + 1,
+            access_token=access_token,
+            obtained_at=started,
+            expires_at=expires_at,
+            refresh_at=refresh_at,
+            last_error=None,
+            last_error_at=None,
         )
-    ).rowcount  # fmt: skip
+    ).rowcount
     if extra is not None:
         extra(session)  # a returned refresh token is kept even if a newer access token won
     session.commit()

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 from suite_server import db
 from suite_server.apps import as_utc, tickets_overdue
 from suite_server.db import utcnow
+from suite_server.errors import TokenUnavailable
 from suite_server.jobs import runner
 from suite_server.jobs.tasks import task
 from suite_server.models import App, AppToken, Tenant, TenantToken, Ticket
 from suite_server.ops import logs
 from suite_server.tokens.app_tokens import serve_app_token
 from suite_server.tokens.rows import Served
-from suite_server.tokens.store import TokenUnavailable
 from suite_server.tokens.tenant_tokens import serve_tenant_token
 
 log = logging.getLogger(__name__)

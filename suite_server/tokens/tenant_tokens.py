@@ -19,13 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from suite_server.db import utcnow
-from suite_server.errors import UpstreamError
+from suite_server.errors import TokenUnavailable, UpstreamError
 from suite_server.models import App, Tenant, TenantToken
 from suite_server.tenants import lifecycle
 from suite_server.tokens import policy, store
 from suite_server.tokens.app_tokens import with_app_token
 from suite_server.tokens.rows import Served, TokenRow
-from suite_server.tokens.store import TokenUnavailable, unavailable
+from suite_server.tokens.store import unavailable
 from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
@@ -77,20 +77,28 @@ def _tenant_token(session: Session, tenant: Tenant, need, known: TokenRow | None
     api = api_for(app.platform, current_app.config)
     fetch = _fetch_corp_token if app.platform == "wecom" else _fetch_authorizer_token
     return store.obtain(
-        session, TenantToken, "tenant_pk", tenant.id, need,
-        lambda row: fetch(session, app, tenant.id, api), app.platform in policy.SAME_UNTIL_EXPIRY,
+        session,
+        TenantToken,
+        "tenant_pk",
+        tenant.id,
+        need,
+        lambda row: fetch(session, app, tenant.id, api),
+        app.platform in policy.SAME_UNTIL_EXPIRY,
         known,
-    )  # fmt: skip
+    )
 
 
 def _credentials(session: Session, tenant_pk: int):
     """The tenant's credential columns as committed now (another process may have changed them)."""
     return session.execute(
         select(
-            Tenant.tenant_id, Tenant.status, Tenant.credential, Tenant.previous_credential,
+            Tenant.tenant_id,
+            Tenant.status,
+            Tenant.credential,
+            Tenant.previous_credential,
             Tenant.credential_version,
         ).where(Tenant.id == tenant_pk)
-    ).one()  # fmt: skip
+    ).one()
 
 
 def _fetch_corp_token(session: Session, app: App, tenant_pk: int, api):
@@ -99,9 +107,11 @@ def _fetch_corp_token(session: Session, app: App, tenant_pk: int, api):
         raise TokenUnavailable(f"tenant_{current.status}", "tenant is not active", 409)
     try:
         token = with_app_token(
-            session, app, api,
+            session,
+            app,
+            api,
             lambda suite: api.get_corp_token(suite, current.tenant_id, current.credential),
-        )  # fmt: skip
+        )
     except UpstreamError as exc:
         if exc.kind in ("credential", "revoked"):
             raise _give_up(session, tenant_pk, exc) from None
@@ -122,11 +132,13 @@ def _fetch_authorizer_token(session: Session, app: App, tenant_pk: int, api):
             tried.append(candidate)
             try:
                 answer = with_app_token(
-                    session, app, api,
+                    session,
+                    app,
+                    api,
                     lambda component_token, rt=candidate: api.authorizer_token(
                         component_token, app.app_id, current.tenant_id, rt
                     ),
-                )  # fmt: skip
+                )
             except UpstreamError as exc:
                 if exc.kind != "credential":
                     raise
@@ -152,18 +164,22 @@ def _refresh_tokens(session: Session, app: App, api, current):
         "tenant %s: refresh token refused; recovering it from the platform", current.tenant_id
     )
     info = with_app_token(
-        session, app, api,
+        session,
+        app,
+        api,
         lambda token: api.get_authorizer_info(token, app.app_id, current.tenant_id),
-    )  # fmt: skip
+    )
     yield (info.get("authorization_info") or {}).get("authorizer_refresh_token")
     offset = 0
     while True:
         page = with_app_token(
-            session, app, api,
+            session,
+            app,
+            api,
             lambda token, at=offset: api.get_authorizer_list(
                 token, app.app_id, at, AUTHORIZER_PAGE
             ),
-        )  # fmt: skip
+        )
         for item in page.get("list") or []:
             if item.get("authorizer_appid") == current.tenant_id:
                 yield item.get("refresh_token")
@@ -185,9 +201,13 @@ def _keep_refresh_token(tenant_pk: int, current, *, used: str, new: str):
 
     def write(session: Session) -> None:
         lifecycle.rotate_credential(
-            session, tenant_pk, current.credential_version,
-            credential=new, previous=previous, recovered=recovered,
-        )  # fmt: skip
+            session,
+            tenant_pk,
+            current.credential_version,
+            credential=new,
+            previous=previous,
+            recovered=recovered,
+        )
 
     return write
 

@@ -70,8 +70,10 @@ def test_refresh_token_now(app, platform, either, signed_in):
     assert token.expires_at.strftime("%Y-%m-%d %H:%M:%S") in body
     entry = last_audit()
     assert (entry.actor, entry.action, entry.target) == (
-        USERNAME, "tenant.refresh_token", f"tenant:{either.app_id}/t-refresh",
-    )  # fmt: skip
+        USERNAME,
+        "tenant.refresh_token",
+        f"tenant:{either.app_id}/t-refresh",
+    )
     assert entry.detail["expires_at"] == token.expires_at.isoformat()
     if either.platform == "wecom":
         # WeCom hands back the token it gave while that one is valid: the page says so instead

@@ -121,9 +121,12 @@ def test_a_next_with_cr_or_lf_leads_to_the_dashboard_not_to_a_500(client, admin_
         refused = client.post(
             "/admin/login",
             query_string={"next": bad},
-            data={"csrf_token": csrf_token(client, "/admin/login"), "username": USERNAME,
-                  "password": "wrong one"},
-        )  # fmt: skip
+            data={
+                "csrf_token": csrf_token(client, "/admin/login"),
+                "username": USERNAME,
+                "password": "wrong one",
+            },
+        )
         assert refused.status_code == 303 and refused.headers["Location"] == "/admin/login"
 
 
@@ -136,9 +139,10 @@ def test_session_cookie_is_httponly_and_samesite(client, admin_user):
 
 def test_session_cookie_is_secure_behind_https(tmp_path):
     app = make_app(
-        tmp_path / "instance", f"sqlite:///{tmp_path / 'db.sqlite'}",
+        tmp_path / "instance",
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
         PUBLIC_URL="https://suite.example.com",
-    )  # fmt: skip
+    )
     response = app.test_client().get("/admin/login")
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie

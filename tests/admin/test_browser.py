@@ -27,9 +27,15 @@ from tests.conftest import IN_CI
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The flags a closed machine needs: no sandboxing as root, and no calls home at start.
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Set to a folder (docs/screenshots) to save a picture of each main page as the tests pass.
 SCREENSHOTS = os.environ.get("ADMIN_SCREENSHOTS")
 

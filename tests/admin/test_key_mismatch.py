@@ -72,9 +72,12 @@ def test_pushes_no_key_decrypts_are_logged_and_shown_until_the_keys_agree(
     # The admin types the console's key into the settings: the next ticket decrypts, and the
     # warning goes.
     post(
-        signed_in, f"/admin/apps/{suite.app_id}", f"/admin/apps/{suite.app_id}/settings",
-        name=suite.name, aes_key=console_key,
-    )  # fmt: skip
+        signed_in,
+        f"/admin/apps/{suite.app_id}",
+        f"/admin/apps/{suite.app_id}/settings",
+        name=suite.name,
+        aes_key=console_key,
+    )
     keys_reach_every_process(app)
     assert platform.control("push", app_id=suite.app_id, kind="ticket")["delivered"]
     at_risk = signed_in.get("/admin/at-risk").get_data(as_text=True)
@@ -100,13 +103,20 @@ def test_a_new_spell_of_refusals_after_a_ticket_decrypted_starts_a_new_since(app
     record_key_mismatch(session, suite.id, start + timedelta(minutes=10))
     [row] = key_mismatches(session)
     assert (row.app_id, row.since, row.last) == (
-        "wwspells", start, start + timedelta(minutes=10),
-    )  # fmt: skip
+        "wwspells",
+        start,
+        start + timedelta(minutes=10),
+    )
     # A ticket decrypts: the keys agree again, nothing is listed.
     session.add(
-        Ticket(app_pk=suite.id, value="t", value_hash="h", pushed_at=start,
-               received_at=start + timedelta(minutes=20))
-    )  # fmt: skip
+        Ticket(
+            app_pk=suite.id,
+            value="t",
+            value_hash="h",
+            pushed_at=start,
+            received_at=start + timedelta(minutes=20),
+        )
+    )
     session.commit()
     assert key_mismatches(session) == []
     # Refused again later: a new spell, since then.

@@ -50,48 +50,74 @@ def world(app) -> World:
     suite = factories.wecom_app(session, app_id="wwsuite", name="Suite One")
     component = factories.open_app(session, app_id="wxcomp", name="Component One")
     tenant = factories.tenant(
-        session, suite, tenant_id="wwcorp1", name="Acme Corp",
+        session,
+        suite,
+        tenant_id="wwcorp1",
+        name="Acme Corp",
         auth_info={
             "auth_corp_info": {"corpid": "wwcorp1", "corp_name": "Acme Corp"},
             "auth_info": {"agent": [{"agentid": 1000012, "name": "Helpdesk"}]},
         },
-    )  # fmt: skip
+    )
     reauth = factories.tenant(
-        session, component, tenant_id="wxaccount1", name="Blog", status="needs_reauth",
+        session,
+        component,
+        tenant_id="wxaccount1",
+        name="Blog",
+        status="needs_reauth",
         status_reason="api_authorizer_token: 61023 invalid refresh token",
         auth_info={"authorizer_info": {"nick_name": "Blog"}, "func_info": []},
-    )  # fmt: skip
+    )
     now = utcnow()
     session.add(
         TenantToken(
-            tenant_pk=tenant.id, access_token="corp-access-token-secret", version=1,
-            obtained_at=now - timedelta(minutes=5), expires_at=now + timedelta(minutes=115),
-            last_error="get_corp_token: -1 system busy", last_error_at=now,
+            tenant_pk=tenant.id,
+            access_token="corp-access-token-secret",
+            version=1,
+            obtained_at=now - timedelta(minutes=5),
+            expires_at=now + timedelta(minutes=115),
+            last_error="get_corp_token: -1 system busy",
+            last_error_at=now,
         )
-    )  # fmt: skip
+    )
     session.add(
         Ticket(app_pk=suite.id, value="ticket", value_hash="h", pushed_at=now, received_at=now)
     )
     event = InboundEvent(
-        app_pk=component.id, tenant_id="wxaccount1", channel="msg", kind="text",
-        dedupe_key="msgid:42", raw="<xml>...</xml>", payload=PAYLOAD, status="failed",
-        attempts=1, error="ValueError: handler broke",
-    )  # fmt: skip
+        app_pk=component.id,
+        tenant_id="wxaccount1",
+        channel="msg",
+        kind="text",
+        dedupe_key="msgid:42",
+        raw="<xml>...</xml>",
+        payload=PAYLOAD,
+        status="failed",
+        attempts=1,
+        error="ValueError: handler broke",
+    )
     session.add(event)
     session.flush()
     delivery = WebhookDelivery(
-        event_pk=event.id, app_pk=component.id, tenant_id="wxaccount1",
-        url="https://hooks.example.com/in", body='{"id": "evt_1"}', status="failed",
-        attempts=1, last_error="HTTP 500",
-    )  # fmt: skip
+        event_pk=event.id,
+        app_pk=component.id,
+        tenant_id="wxaccount1",
+        url="https://hooks.example.com/in",
+        body='{"id": "evt_1"}',
+        status="failed",
+        attempts=1,
+        last_error="HTTP 500",
+    )
     session.add(delivery)
     session.flush()
     session.add(
         WebhookAttempt(
-            delivery_pk=delivery.id, status_code=500, latency_ms=12,
-            response_excerpt="Internal Server Error", error="HTTP 500",
+            delivery_pk=delivery.id,
+            status_code=500,
+            latency_ms=12,
+            response_excerpt="Internal Server Error",
+            error="HTTP 500",
         )
-    )  # fmt: skip
+    )
     session.commit()
     return World(suite, component, tenant, reauth, event, delivery)
 
@@ -179,17 +205,23 @@ def test_every_action_answers_with_a_redirect_to_a_page(signed_in, world):
         (tenant, f"{tenant}/deactivate", {}),
         (tenant, f"{tenant}/deactivate", {"confirm": "yes", "reason": "x" * 300}),  # refused
         (f"/admin/events/{world.event.id}", f"/admin/events/{world.event.id}/reprocess", {}),
-        (f"/admin/webhooks/{world.delivery.id}",
-         f"/admin/webhooks/{world.delivery.id}/redeliver", {}),
+        (
+            f"/admin/webhooks/{world.delivery.id}",
+            f"/admin/webhooks/{world.delivery.id}/redeliver",
+            {},
+        ),
         ("/admin/apps/wwsuite", "/admin/apps/wwsuite/settings", {"name": "Renamed"}),
         ("/admin/apps/wwsuite", "/admin/apps/wwsuite/settings", {"landing_url": "nope"}),
         ("/admin/apps/wwsuite", "/admin/apps/wwsuite/rotate-aes-key", {}),
-        ("/admin/apps/wwsuite", "/admin/apps/wwsuite/rotate-aes-key",
-         {"confirm": "yes", "key": "0" * 16}),  # refused: not the current key
+        (
+            "/admin/apps/wwsuite",
+            "/admin/apps/wwsuite/rotate-aes-key",
+            {"confirm": "yes", "key": "0" * 16},
+        ),  # refused: not the current key
         ("/admin/apps/wwsuite", "/admin/apps/wwsuite/webhook", {"url": "https://h.example/"}),
         ("/admin/account", "/admin/account/password", {"current": "x", "new": "y"}),
         ("/admin/", "/admin/logout", {}),
-    ]:  # fmt: skip
+    ]:
         response = post(signed_in, page, action, **data)
         assert response.status_code == 303, (action, data, response.status_code)
         assert response.headers["Location"].startswith("/admin/"), action
@@ -214,9 +246,13 @@ def test_pages_are_not_cached_or_framed(signed_in, world):
 
 def test_every_page_renders_and_no_secret_is_on_any(signed_in, world):
     secrets = [
-        "suite-secret-value", "component-secret-value", factories.AES_KEY, "QDG6eK",
-        "permanent-code-value", "corp-access-token-secret",
-    ]  # fmt: skip
+        "suite-secret-value",
+        "component-secret-value",
+        factories.AES_KEY,
+        "QDG6eK",
+        "permanent-code-value",
+        "corp-access-token-secret",
+    ]
     for page in pages(world):
         response = signed_in.get(page)
         assert response.status_code == 200, page
@@ -262,8 +298,12 @@ def test_tenant_page_shows_info_token_and_credential_presence(signed_in, world):
 
 
 def test_unknown_things_are_404(signed_in, world):
-    for page in ["/admin/tenants/wwsuite/nobody", "/admin/events/999999", "/admin/webhooks/999",
-                 "/admin/apps/nope"]:  # fmt: skip
+    for page in [
+        "/admin/tenants/wwsuite/nobody",
+        "/admin/events/999999",
+        "/admin/webhooks/999",
+        "/admin/apps/nope",
+    ]:
         assert signed_in.get(page).status_code == 404, page
 
 
@@ -301,11 +341,18 @@ def test_tenant_search_filters_and_keyset_pages(signed_in, world):
     session.execute(
         insert(Tenant.__table__),
         [
-            {"app_pk": world.suite.id, "tenant_id": f"wwbulk{i:03d}", "name": f"Bulk {i}",
-             "status": "active", "credential_version": 0, "created_at": now, "updated_at": now}
+            {
+                "app_pk": world.suite.id,
+                "tenant_id": f"wwbulk{i:03d}",
+                "name": f"Bulk {i}",
+                "status": "active",
+                "credential_version": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
             for i in range(120)
         ],
-    )  # fmt: skip
+    )
     session.commit()
     first = signed_in.get("/admin/tenants?app=wwsuite").get_data(as_text=True)
     shown = re.findall(r">(ww(?:bulk\d{3}|corp1))</a>", first)
@@ -331,9 +378,18 @@ def test_tenant_search_filters_and_keyset_pages(signed_in, world):
     # The patterns are written into the SQL (Tenant.matching): quotes and backslashes stay text.
     session.execute(
         insert(Tenant.__table__),
-        [{"app_pk": world.suite.id, "tenant_id": "wwquote", "name": "O'Brien \\ Sons",
-          "status": "active", "credential_version": 0, "created_at": now, "updated_at": now}],
-    )  # fmt: skip
+        [
+            {
+                "app_pk": world.suite.id,
+                "tenant_id": "wwquote",
+                "name": "O'Brien \\ Sons",
+                "status": "active",
+                "credential_version": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        ],
+    )
     session.commit()
     assert found("q=o%27brien %5C s") == ["wwquote"]
     assert found("q=%27%3B DROP TABLE tenants%3B --") == []
@@ -351,9 +407,12 @@ def test_deactivate_cancels_the_tenant_and_is_audited(signed_in, world):
     confirm = signed_in.get(f"{page}/deactivate").get_data(as_text=True)
     assert "Deactivate" in confirm and "409 tenant_cancelled" in confirm
     response = post(
-        signed_in, f"{page}/deactivate", f"{page}/deactivate", reason="contract ended",
+        signed_in,
+        f"{page}/deactivate",
+        f"{page}/deactivate",
+        reason="contract ended",
         confirm="yes",
-    )  # fmt: skip
+    )
     assert response.status_code == 303 and response.headers["Location"] == page
     db.session().expire_all()
     tenant = db.session().get(Tenant, world.tenant.id)
@@ -373,9 +432,16 @@ def test_app_settings_are_saved_and_secrets_stay_write_only(signed_in, world):
     old_key = world.suite.aes_key
     new_key = "A" * 43
     response = post(
-        signed_in, page, f"{page}/settings", name="Renamed", landing_url="https://isv.example/",
-        test_mode="y", secret="a-new-secret-value", token="NewToken1", aes_key=new_key,
-    )  # fmt: skip
+        signed_in,
+        page,
+        f"{page}/settings",
+        name="Renamed",
+        landing_url="https://isv.example/",
+        test_mode="y",
+        secret="a-new-secret-value",
+        token="NewToken1",
+        aes_key=new_key,
+    )
     assert response.status_code == 303 and response.headers["Location"] == page
     db.session().expire_all()
     app = db.session().get(App, world.suite.id)
@@ -387,8 +453,13 @@ def test_app_settings_are_saved_and_secrets_stay_write_only(signed_in, world):
         assert secret not in body
     [entry] = [e for e in db.session().scalars(select(AuditEntry)) if e.action == "app.update"]
     assert set(entry.detail["changed"]) == {
-        "name", "landing_url", "test_mode", "secret", "token", "aes_key",
-    }  # fmt: skip
+        "name",
+        "landing_url",
+        "test_mode",
+        "secret",
+        "token",
+        "aes_key",
+    }
     assert "a-new-secret-value" not in str(entry.detail) and new_key not in str(entry.detail)
 
     # Empty secret fields keep the stored values; a bad value is refused with a reason.

@@ -46,9 +46,13 @@ def test_changing_the_password_ends_every_other_session(app, signed_in):
     thief = copy_of(signed_in, app)
 
     response = post(
-        signed_in, "/admin/account", "/admin/account/password",
-        current=PASSWORD, new=NEW_PASSWORD, repeat=NEW_PASSWORD,
-    )  # fmt: skip
+        signed_in,
+        "/admin/account",
+        "/admin/account/password",
+        current=PASSWORD,
+        new=NEW_PASSWORD,
+        repeat=NEW_PASSWORD,
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/admin/account"
     assert "Password changed" in signed_in.get("/admin/account").get_data(as_text=True)
     assert signed_in.get("/admin/").status_code == 200  # this browser got a new session
@@ -68,9 +72,13 @@ def test_a_wrong_current_password_or_a_short_new_one_changes_nothing(app, signed
         (PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "x"),
     ):
         response = post(
-            signed_in, "/admin/account", "/admin/account/password",
-            current=current, new=new, repeat=repeat,
-        )  # fmt: skip
+            signed_in,
+            "/admin/account",
+            "/admin/account/password",
+            current=current,
+            new=new,
+            repeat=repeat,
+        )
         assert response.status_code == 303
         page = signed_in.get("/admin/account").get_data(as_text=True)
         assert "Not changed" in page, (current, new, repeat)

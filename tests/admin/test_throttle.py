@@ -108,9 +108,9 @@ def test_guesses_from_one_place_never_keep_the_admin_out(app, client, admin_user
     # The admin gets in from their usual place and from a new one alike.
     assert can_sign_in(app, OFFICE)
     assert can_sign_in(app, HOTEL)
-    assert not any(a == "account_locked" for (a,) in db.session().execute(
-        select(AuditEntry.action)
-    ))  # fmt: skip
+    assert not any(
+        a == "account_locked" for (a,) in db.session().execute(select(AuditEntry.action))
+    )
 
 
 def test_guesses_from_many_places_hold_back_new_places_only(app, client, admin_user, clock):

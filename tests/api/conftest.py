@@ -48,11 +48,14 @@ def fresh_token(owner: App | Tenant, value: str, lifetime: int = 7200) -> None:
     model, column = (AppToken, "app_pk") if isinstance(owner, App) else (TenantToken, "tenant_pk")
     session.add(
         model(
-            **{column: owner.id}, access_token=value, obtained_at=now,
+            **{column: owner.id},
+            access_token=value,
+            obtained_at=now,
             expires_at=now + timedelta(seconds=lifetime),
-            refresh_at=now + timedelta(seconds=lifetime * 0.8), version=1,
+            refresh_at=now + timedelta(seconds=lifetime * 0.8),
+            version=1,
         )
-    )  # fmt: skip
+    )
     session.commit()
 
 

@@ -9,8 +9,9 @@ import base64
 import pytest
 
 from suite_server import db
+from suite_server.errors import BadNumber
 from suite_server.models import Tenant
-from suite_server.whole_numbers import MAX_ID, BadNumber, whole_number
+from suite_server.whole_numbers import MAX_ID, whole_number
 from tests import factories
 from tests.api.test_routes import error_of
 
@@ -19,9 +20,27 @@ FAR_TOO_LONG = "0001" + "0" * 5000  # int() refuses it (ValueError) after 4,300 
 
 @pytest.mark.parametrize(
     "value",
-    ["0", "-1", "+5", " 5", "5 ", "5\n", "5_0", "1e3", "0x10", "010", "0001000", "501", "1000",
-     "\u00b2", "\u0665", "\uff15", FAR_TOO_LONG, "9" * 40],
-)  # fmt: skip
+    [
+        "0",
+        "-1",
+        "+5",
+        " 5",
+        "5 ",
+        "5\n",
+        "5_0",
+        "1e3",
+        "0x10",
+        "010",
+        "0001000",
+        "501",
+        "1000",
+        "\u00b2",
+        "\u0665",
+        "\uff15",
+        FAR_TOO_LONG,
+        "9" * 40,
+    ],
+)
 def test_the_parser_takes_plain_ascii_digits_in_range_only(value):
     with pytest.raises(BadNumber, match="^limit must be a whole number from 1 to 500$"):
         whole_number(value, "limit", minimum=1, maximum=500)

@@ -43,10 +43,14 @@ def suite(app):
 @pytest.fixture
 def corp(suite):
     tenant = factories.tenant(
-        db.session(), suite, tenant_id="wwcorp", name="Corp", credential=CREDENTIAL,
+        db.session(),
+        suite,
+        tenant_id="wwcorp",
+        name="Corp",
+        credential=CREDENTIAL,
         previous_credential=CREDENTIAL + "-old",
         auth_info={"auth_corp_info": {"corpid": "wwcorp", "corp_name": "Corp"}},
-    )  # fmt: skip
+    )
     fresh_token(tenant, "corp-token-1")
     return tenant
 
@@ -169,8 +173,9 @@ def test_unknown_app_and_tenant_are_404(client, auth, corp):
         assert "wwother" in error_of(client.get(path, headers=auth), 404, "not_found")
     response = client.post(
         "/api/v1/apps/wwsuite/tenants/wwother/access-token/refresh",
-        headers=auth, json={"stale_token": "x"},
-    )  # fmt: skip
+        headers=auth,
+        json={"stale_token": "x"},
+    )
     error_of(response, 404, "not_found")
 
 
@@ -180,8 +185,9 @@ def test_a_tenant_of_another_app_is_404(client, auth, corp):
     error_of(client.get("/api/v1/apps/wwsuite/tenants/wxaccount", headers=auth), 404, "not_found")
     error_of(
         client.get("/api/v1/apps/wwsuite/tenants/wxaccount/access-token", headers=auth),
-        404, "not_found",
-    )  # fmt: skip
+        404,
+        "not_found",
+    )
 
 
 def test_unknown_urls_and_methods_answer_json(client, auth, corp):
@@ -193,8 +199,9 @@ def test_unknown_urls_and_methods_answer_json(client, auth, corp):
     assert "GET" in response.headers["Allow"]
     error_of(
         client.get("/api/v1/apps/wwsuite/tenants/wwcorp/access-token/refresh", headers=auth),
-        405, "method_not_allowed",
-    )  # fmt: skip
+        405,
+        "method_not_allowed",
+    )
     # Elsewhere Flask's own pages stay.
     assert not client.get("/no-such-page").is_json
 
@@ -202,12 +209,23 @@ def test_unknown_urls_and_methods_answer_json(client, auth, corp):
 @pytest.mark.parametrize(
     "query",
     [
-        "status=gone", "status=ACTIVE", "limit=0", "limit=501", "limit=x", "limit=-1",
-        "limit=%C2%B2", "limit=" + "9" * 5000, "cursor=!!!", "cursor=" + "YWJj",
-        "cursor=" + base64.urlsafe_b64encode(b"-1").decode(), "cursor=%E4%B8%AD",
-        "cursor=" + base64.urlsafe_b64encode(b"9" * 40).decode(), "q=" + "a" * 101, "q=a%00b",
+        "status=gone",
+        "status=ACTIVE",
+        "limit=0",
+        "limit=501",
+        "limit=x",
+        "limit=-1",
+        "limit=%C2%B2",
+        "limit=" + "9" * 5000,
+        "cursor=!!!",
+        "cursor=" + "YWJj",
+        "cursor=" + base64.urlsafe_b64encode(b"-1").decode(),
+        "cursor=%E4%B8%AD",
+        "cursor=" + base64.urlsafe_b64encode(b"9" * 40).decode(),
+        "q=" + "a" * 101,
+        "q=a%00b",
     ],
-)  # fmt: skip
+)
 def test_bad_page_parameters_are_400(client, auth, corp, query):
     error_of(client.get(f"/api/v1/apps/wwsuite/tenants?{query}", headers=auth), 400, "bad_request")
 
@@ -215,12 +233,19 @@ def test_bad_page_parameters_are_400(client, auth, corp, query):
 @pytest.mark.parametrize(
     ("data", "content_type"),
     [
-        (None, None), (b"", JSON), (b"{not json", JSON), (b"[]", JSON), (b"{}", JSON),
-        (b'{"stale_token": 5}', JSON), (b'{"stale_token": null}', JSON),
-        (b'{"stale_token": ""}', JSON), (b'{"stale_token": ["x"]}', JSON), (b"\xff\xfe", JSON),
+        (None, None),
+        (b"", JSON),
+        (b"{not json", JSON),
+        (b"[]", JSON),
+        (b"{}", JSON),
+        (b'{"stale_token": 5}', JSON),
+        (b'{"stale_token": null}', JSON),
+        (b'{"stale_token": ""}', JSON),
+        (b'{"stale_token": ["x"]}', JSON),
+        (b"\xff\xfe", JSON),
         (b"stale_token=x", "application/x-www-form-urlencoded"),
     ],
-)  # fmt: skip
+)
 def test_bad_refresh_bodies_are_400(client, auth, corp, data, content_type):
     headers = dict(auth, **({"Content-Type": content_type} if content_type else {}))
     response = client.post(
@@ -232,9 +257,11 @@ def test_bad_refresh_bodies_are_400(client, auth, corp, data, content_type):
 def test_an_oversized_refresh_body_is_413(client, auth, corp):
     body = json.dumps({"stale_token": "x" * 20000})
     response = client.post(
-        "/api/v1/apps/wwsuite/tenants/wwcorp/access-token/refresh", headers=auth, data=body,
+        "/api/v1/apps/wwsuite/tenants/wwcorp/access-token/refresh",
+        headers=auth,
+        data=body,
         content_type="application/json",
-    )  # fmt: skip
+    )
     error_of(response, 413, "request_entity_too_large")
 
 
@@ -246,7 +273,7 @@ def test_an_oversized_refresh_body_is_413(client, auth, corp):
         "/api/v1/apps/wwsuite/tenants/%E4%B8%AD%F0%9F%98%80/access-token",
         "/api/v1/apps/%25/tenants/%2F..%2F/access-token",
     ],
-)  # fmt: skip
+)
 def test_odd_ids_are_404_not_500(client, auth, corp, path):
     error_of(client.get(path, headers=auth), 404, "not_found")
 
@@ -279,8 +306,9 @@ def test_tenant_token_is_served(client, auth, corp):
 def test_refresh_with_an_old_token_hands_back_the_current_one(client, auth, corp):
     response = client.post(
         "/api/v1/apps/wwsuite/tenants/wwcorp/access-token/refresh",
-        headers=auth, json={"stale_token": "corp-token-0"},
-    )  # fmt: skip
+        headers=auth,
+        json={"stale_token": "corp-token-0"},
+    )
     assert response.status_code == 200
     assert response.get_json()["access_token"] == "corp-token-1"
 
@@ -385,9 +413,16 @@ def test_one_tenant_never_shows_its_credential(client, auth, corp):
     assert body["auth_info"]["auth_corp_info"]["corp_name"] == "Corp"
     assert body["token_expires_at"] is not None
     assert set(body) == {
-        "tenant_id", "name", "status", "status_reason", "authorized_at", "cancelled_at",
-        "token_expires_at", "credential", "auth_info",
-    }  # fmt: skip
+        "tenant_id",
+        "name",
+        "status",
+        "status_reason",
+        "authorized_at",
+        "cancelled_at",
+        "token_expires_at",
+        "credential",
+        "auth_info",
+    }
     for path in ["/api/v1/apps/wwsuite/tenants", "/api/v1/apps/wwsuite/tenants/wwcorp"]:
         text = client.get(path, headers=auth).get_data(as_text=True)
         assert CREDENTIAL not in text and "corp-token-1" not in text
@@ -406,10 +441,13 @@ def many(suite):
     for number in range(250):
         session.add(
             Tenant(
-                app_pk=suite.id, tenant_id=f"ww{number:04d}", name=f"Corp {number} Ltd",
-                status="cancelled" if number % 5 == 0 else "active", credential="pc",
+                app_pk=suite.id,
+                tenant_id=f"ww{number:04d}",
+                name=f"Corp {number} Ltd",
+                status="cancelled" if number % 5 == 0 else "active",
+                credential="pc",
             )
-        )  # fmt: skip
+        )
     other = factories.open_app(session, app_id="wxother")
     for number in range(5):
         session.add(Tenant(app_pk=other.id, tenant_id=f"ww{number:04d}x", name="Other"))

@@ -73,10 +73,14 @@ def test_a_scoped_key_reaches_its_apps_only_and_every_refusal_is_audited(client,
     error_of(client.get("/api/v1/apps/wwnone/tenants", headers=bearer(key)), 403, "forbidden")
 
     assert refusals() == [
-        ("apikey:billing", "api.refused", f"app:{path.split('/')[4]}",
-         {"method": method, "path": path, "reason": "app outside the key's scope"})
+        (
+            "apikey:billing",
+            "api.refused",
+            f"app:{path.split('/')[4]}",
+            {"method": method, "path": path, "reason": "app outside the key's scope"},
+        )
         for method, path in [*paths("wwother"), ("GET", "/api/v1/apps/wwnone/tenants")]
-    ]  # fmt: skip
+    ]
 
 
 def test_the_app_list_shows_a_scoped_key_its_apps_only(client, two_apps):
@@ -137,9 +141,21 @@ def test_token_client_gets_a_403_outside_the_scope(app, live_server, two_apps):
 
 def test_apikeys_create_with_apps_and_path_prefixes_then_list(runner, two_apps):
     result = runner.invoke(
-        cli, ["apikeys", "create", "billing", "--app", "wwother", "--app", "wwmine",
-              "--app", "wwmine", "--path-prefix", "/cgi-bin/message/"],
-    )  # fmt: skip
+        cli,
+        [
+            "apikeys",
+            "create",
+            "billing",
+            "--app",
+            "wwother",
+            "--app",
+            "wwmine",
+            "--app",
+            "wwmine",
+            "--path-prefix",
+            "/cgi-bin/message/",
+        ],
+    )
     assert result.exit_code == 0, result.output
     key = result.stdout.strip()
     row = db.session().scalar(select(ApiKey).where(ApiKey.name == "billing"))
@@ -166,7 +182,7 @@ def test_apikeys_create_with_apps_and_path_prefixes_then_list(runner, two_apps):
         (["--path-prefix", "/cgi-bin/../x"], "Error: path prefix '/cgi-bin/../x' must start"),
         (["--path-prefix", "/a b"], "Error: path prefix '/a b' must start with /"),
     ],
-)  # fmt: skip
+)
 def test_apikeys_create_refuses_a_bad_scope_and_writes_nothing(runner, two_apps, args, message):
     result = runner.invoke(cli, ["apikeys", "create", "billing", *args])
     assert result.exit_code == 1

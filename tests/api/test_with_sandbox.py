@@ -24,9 +24,11 @@ def get(live_server: str, api_key: str, path: str) -> requests.Response:
 
 def refresh(live_server: str, api_key: str, path: str, stale: str) -> requests.Response:
     return requests.post(
-        f"{live_server}/api/v1{path}/refresh", json={"stale_token": stale},
-        headers={"Authorization": f"Bearer {api_key}"}, timeout=30,
-    )  # fmt: skip
+        f"{live_server}/api/v1{path}/refresh",
+        json={"stale_token": stale},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
 
 
 def test_app_token_is_served_and_kept(platform, either, live_server, api_key):

@@ -41,10 +41,16 @@ class Platform:
 
     def register(self, app: App, **extra) -> None:
         self.control(
-            "apps", platform=app.platform, app_id=app.app_id, secret=app.secret,
-            token=app.token, aes_key=app.aes_key, server_url=self.server, push_ticket=False,
+            "apps",
+            platform=app.platform,
+            app_id=app.app_id,
+            secret=app.secret,
+            token=app.token,
+            aes_key=app.aes_key,
+            server_url=self.server,
+            push_ticket=False,
             **extra,
-        )  # fmt: skip
+        )
         pushed = self.control("push", app_id=app.app_id, kind="ticket")
         assert pushed["delivered"], pushed
 
@@ -59,9 +65,11 @@ class Platform:
     def approve_in_browser(self, page: str, tenant_id: str, name: str = "") -> str:
         """Approve on the platform's page; returns where the platform sends the browser back."""
         response = requests.post(
-            page, data={"tenant": NEW, "new_id": tenant_id, "new_name": name},
-            allow_redirects=False, timeout=30,
-        )  # fmt: skip
+            page,
+            data={"tenant": NEW, "new_id": tenant_id, "new_name": name},
+            allow_redirects=False,
+            timeout=30,
+        )
         assert response.status_code == 302, response.text
         return response.headers["Location"]
 
@@ -146,7 +154,13 @@ DEAD_URL = "http://127.0.0.1:9"  # nothing listens there: the platform's push is
 def miss_pushes(platform, app: App, missed: bool) -> None:
     """Point the sandbox's pushes for `app` at a dead URL (missed) or back at our server."""
     platform.control(
-        "apps", platform=app.platform, app_id=app.app_id, secret=app.secret, token=app.token,
-        aes_key=app.aes_key, server_url=DEAD_URL if missed else platform.server,
-        provider_corpid=app.provider_corpid or "", push_ticket=False,
-    )  # fmt: skip
+        "apps",
+        platform=app.platform,
+        app_id=app.app_id,
+        secret=app.secret,
+        token=app.token,
+        aes_key=app.aes_key,
+        server_url=DEAD_URL if missed else platform.server,
+        provider_corpid=app.provider_corpid or "",
+        push_ticket=False,
+    )

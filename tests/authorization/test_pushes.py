@@ -90,8 +90,10 @@ def test_redirect_and_push_at_the_same_moment_give_one_tenant(app, platform, eit
         query, body = wire.push("wecom", either.token, either.aes_key, either.app_id, message)
         results["push"] = requests.post(
             f"{platform.server}/callback/wecom/{either.app_id}/command",
-            params=query, data=body, timeout=30,
-        )  # fmt: skip
+            params=query,
+            data=body,
+            timeout=30,
+        )
 
     threads = [threading.Thread(target=browser), threading.Thread(target=push_with_same_code)]
     for thread in threads:

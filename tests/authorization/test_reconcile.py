@@ -87,8 +87,18 @@ def test_wecom_missed_cancel_auth_is_caught(app, platform, suite, runner):
     assert rows["wwgoes"]["token_expires_at"] is None
     assert rows["wwstays"]["status"] == "active" and rows["wwstays"]["token_expires_at"]
     table = runner.invoke(cli, ["tenants", "list"]).output.splitlines()
-    assert table[0].split() == ["APP", "ID", "TENANT", "ID", "NAME", "STATUS", "SINCE", "TOKEN",
-                                "EXPIRES", "REASON"]  # fmt: skip
+    assert table[0].split() == [
+        "APP",
+        "ID",
+        "TENANT",
+        "ID",
+        "NAME",
+        "STATUS",
+        "SINCE",
+        "TOKEN",
+        "EXPIRES",
+        "REASON",
+    ]
     assert any("wwgoes" in line and "cancelled" in line and "40084" in line for line in table)
 
 

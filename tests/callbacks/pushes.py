@@ -97,9 +97,14 @@ ORDER_FIELDS = {
 def order(suite_id: str, info_type: str, paid_corpid: str, ts: int | None = None) -> str:
     ts = int(time.time()) if ts is None else ts
     return xml_of(
-        {"SuiteId": suite_id, "PaidCorpId": paid_corpid, "InfoType": info_type,
-         "TimeStamp": str(ts), **ORDER_FIELDS[info_type]}
-    )  # fmt: skip
+        {
+            "SuiteId": suite_id,
+            "PaidCorpId": paid_corpid,
+            "InfoType": info_type,
+            "TimeStamp": str(ts),
+            **ORDER_FIELDS[info_type],
+        }
+    )
 
 
 def registration(
@@ -109,9 +114,13 @@ def registration(
     the request's details nested in <info> (notify_third_fasteregister carries an auth_code)."""
     ts = int(time.time()) if ts is None else ts
     fields = {
-        "AppId": component_appid, "CreateTime": str(ts), "InfoType": info_type, "appid": appid,
-        "status": status, "msg": "OK" if status == "0" else "failed",
-    }  # fmt: skip
+        "AppId": component_appid,
+        "CreateTime": str(ts),
+        "InfoType": info_type,
+        "appid": appid,
+        "status": status,
+        "msg": "OK" if status == "0" else "failed",
+    }
     if info_type == "notify_third_fasteregister":
         fields["auth_code"] = "queryauthcode@@@reg"
         info = "<info><name><![CDATA[A Shop Ltd]]></name><code_type>1</code_type></info>"

@@ -97,29 +97,66 @@ def test_a_signed_query_timestamp_that_is_not_ascii_digits_is_400(client, suite,
 
 def test_a_signed_query_timestamp_on_a_url_check_is_parsed_strictly(client, suite):
     encrypted = encrypt(decode_aes_key(KEY), "12345", "wwprovider")
-    query = {"msg_signature": sign(TOKEN, "²", "1", encrypted), "timestamp": "²", "nonce": "1",
-             "echostr": encrypted}  # fmt: skip
+    query = {
+        "msg_signature": sign(TOKEN, "²", "1", encrypted),
+        "timestamp": "²",
+        "nonce": "1",
+        "echostr": encrypted,
+    }
     assert client.get(COMMAND, query_string=query).status_code == 400
 
 
 @pytest.mark.parametrize(
     ("url", "platform", "receive_id", "message"),
     [
-        (COMMAND, "wecom", "wwsuite", pushes.xml_of(
-            {"SuiteId": "wwsuite", "AuthCorpId": LONG_ID, "InfoType": "change_contact",
-             "TimeStamp": "1700000000", "ChangeType": "create_user"})),
+        (
+            COMMAND,
+            "wecom",
+            "wwsuite",
+            pushes.xml_of(
+                {
+                    "SuiteId": "wwsuite",
+                    "AuthCorpId": LONG_ID,
+                    "InfoType": "change_contact",
+                    "TimeStamp": "1700000000",
+                    "ChangeType": "create_user",
+                }
+            ),
+        ),
         (COMMAND, "wecom", "wwsuite", pushes.order("wwsuite", "open_order", LONG_ID)),
-        ("/callback/wecom/wwsuite/data", "wecom", "wwprovider",
-         pushes.text_message(LONG_ID, "zhangsan", "hi", "1")),
-        ("/callback/open/wxcomponent/auth", "open", "wxcomponent", pushes.xml_of(
-            {"AppId": "wxcomponent", "CreateTime": "1700000000", "InfoType": "unauthorized",
-             "AuthorizerAppid": LONG_ID})),
-        ("/callback/open/wxcomponent/auth", "open", "wxcomponent",
-         pushes.registration("wxcomponent", "notify_third_fasteregister", LONG_ID)),
-        (f"/callback/open/wxcomponent/msg/{LONG_ID}", "open", "wxcomponent",
-         pushes.text_message("gh_x", "oUser", "hi", "2")),
+        (
+            "/callback/wecom/wwsuite/data",
+            "wecom",
+            "wwprovider",
+            pushes.text_message(LONG_ID, "zhangsan", "hi", "1"),
+        ),
+        (
+            "/callback/open/wxcomponent/auth",
+            "open",
+            "wxcomponent",
+            pushes.xml_of(
+                {
+                    "AppId": "wxcomponent",
+                    "CreateTime": "1700000000",
+                    "InfoType": "unauthorized",
+                    "AuthorizerAppid": LONG_ID,
+                }
+            ),
+        ),
+        (
+            "/callback/open/wxcomponent/auth",
+            "open",
+            "wxcomponent",
+            pushes.registration("wxcomponent", "notify_third_fasteregister", LONG_ID),
+        ),
+        (
+            f"/callback/open/wxcomponent/msg/{LONG_ID}",
+            "open",
+            "wxcomponent",
+            pushes.text_message("gh_x", "oUser", "hi", "2"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_tenant_id_over_64_characters_is_400(
     client, suite, component, url, platform, receive_id, message
 ):

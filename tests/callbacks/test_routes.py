@@ -98,9 +98,13 @@ def test_pushes_on_fresh_database_connections_are_stored(app, client, suite):
         db.session().close()
         db.dispose(app)  # the pools start empty: the next checkout opens a connection
         query, body = pushes.push(
-            "wecom", "QDG6eK", KEY, "wwsuite", pushes.suite_ticket("wwsuite", f"T-{number}"),
+            "wecom",
+            "QDG6eK",
+            KEY,
+            "wwsuite",
+            pushes.suite_ticket("wwsuite", f"T-{number}"),
             to="wwsuite",
-        )  # fmt: skip
+        )
         response = post(client, "/callback/wecom/wwsuite/command", query, body)
         assert (response.status_code, response.data) == (200, b"success")
     assert sorted(t.value for t in tickets(suite)) == ["T-0", "T-1", "T-2"]

@@ -68,9 +68,14 @@ def test_a_message_without_msgid_is_keyed_on_its_tenant_too(app, platform, compo
     seen = []
     handlers.event("subscribe")(seen.append)
     event = wire.xml_of(
-        {"ToUserName": "gh_shared", "FromUserName": "oUser", "CreateTime": str(int(time.time())),
-         "MsgType": "event", "Event": "subscribe"}
-    )  # fmt: skip
+        {
+            "ToUserName": "gh_shared",
+            "FromUserName": "oUser",
+            "CreateTime": str(int(time.time())),
+            "MsgType": "event",
+            "Event": "subscribe",
+        }
+    )
     for tenant_id in ("wxaccount1", "wxaccount2", "wxaccount1"):
         query, body = wire.push("open", component.token, component.aes_key, component.app_id, event)
         answer = post(platform, f"/callback/open/{component.app_id}/msg/{tenant_id}", query, body)
@@ -103,12 +108,16 @@ def test_an_empty_receive_id_is_accepted_from_wecom_when_signed(app, platform, s
 
     ticket_event, text_event = events()[-2:]
     assert (ticket_event.kind, ticket_event.receive_id, ticket_event.status) == (
-        "suite_ticket", "", "done",
-    )  # fmt: skip
+        "suite_ticket",
+        "",
+        "done",
+    )
     assert db.session().scalars(select(Ticket.value)).all().count("TICKET-OF-AN-INDIVIDUAL") == 1
     assert (text_event.kind, text_event.receive_id, text_event.tenant_id) == (
-        "text", "", "wwcorp-individual",
-    )  # fmt: skip
+        "text",
+        "",
+        "wwcorp-individual",
+    )
     logged = [r.getMessage() for r in caplog.records]
     assert sum("empty receive id" in line for line in logged) == 3, logged
 
@@ -146,17 +155,22 @@ def test_order_pushes_reach_handlers_and_webhooks_under_the_paying_corp(
 
     for corp in ("wwpaying", "wwnotyet", "wwleaving"):
         query, body = wire.push(
-            "wecom", suite.token, suite.aes_key, suite.app_id,
+            "wecom",
+            suite.token,
+            suite.aes_key,
+            suite.app_id,
             wire.order(suite.app_id, info_type, corp),
-        )  # fmt: skip
+        )
         answer = post(platform, f"/callback/wecom/{suite.app_id}/command", query, body)
         assert (answer.status_code, answer.text) == (200, "success")
     drain(app)
 
     stored = tenant_events(info_type)
     assert [(e.tenant_id, e.status, e.error) for e in stored] == [
-        ("wwpaying", "done", None), ("wwnotyet", "done", None), ("wwleaving", "done", None),
-    ]  # fmt: skip
+        ("wwpaying", "done", None),
+        ("wwnotyet", "done", None),
+        ("wwleaving", "done", None),
+    ]
     # The jobs run side by side: in any order.
     status_of = {m.tenant_id: status for m, status in seen}
     assert status_of == {"wwpaying": "active", "wwleaving": "cancelled", "wwnotyet": None}
@@ -182,30 +196,37 @@ def test_registration_pushes_are_handed_on_under_the_new_account(
 
     for appid, status in (("wxbrandnew", "0"), ("", "89249")):
         message = wire.registration(component.app_id, info_type, appid, status=status)
-        query, body = wire.push("open", component.token, component.aes_key, component.app_id,
-                                message)  # fmt: skip
+        query, body = wire.push(
+            "open", component.token, component.aes_key, component.app_id, message
+        )
         answer = post(platform, f"/callback/open/{component.app_id}/auth", query, body)
         assert (answer.status_code, answer.text) == (200, "success")
     drain(app)
 
     stored = tenant_events(info_type)
     assert [(e.tenant_id, e.channel, e.status) for e in stored] == [
-        ("wxbrandnew", "auth", "done"), (None, "auth", "done"),
-    ]  # fmt: skip
+        ("wxbrandnew", "auth", "done"),
+        (None, "auth", "done"),
+    ]
     assert sorted((m.tenant_id or "", m.fields["status"]) for m in seen) == [
-        ("", "89249"), ("wxbrandnew", "0"),
-    ]  # fmt: skip
+        ("", "89249"),
+        ("wxbrandnew", "0"),
+    ]
     bodies = [json.loads(r.body) for r in receiver.requests]
     assert sorted((b["tenant_id"] or "", b["kind"]) for b in bodies) == [
-        ("", info_type), ("wxbrandnew", info_type),
-    ]  # fmt: skip
+        ("", info_type),
+        ("wxbrandnew", info_type),
+    ]
 
 
 def test_an_order_for_an_unknown_corp_with_no_handler_is_done_not_ignored(app, platform, suite):
     query, body = wire.push(
-        "wecom", suite.token, suite.aes_key, suite.app_id,
+        "wecom",
+        suite.token,
+        suite.aes_key,
+        suite.app_id,
         wire.order(suite.app_id, "pay_for_app_success", "wwsomecorp"),
-    )  # fmt: skip
+    )
     assert post(platform, f"/callback/wecom/{suite.app_id}/command", query, body).ok
     drain(app)
     [event] = tenant_events("pay_for_app_success")
@@ -218,9 +239,15 @@ def test_tenant_messages_of_unknown_corps_are_still_not_dispatched(app, platform
     seen = []
     handlers.info()(seen.append)
     change = wire.xml_of(
-        {"SuiteId": suite.app_id, "AuthCorpId": "wwstranger", "InfoType": "change_contact",
-         "TimeStamp": str(int(time.time())), "ChangeType": "create_user", "UserID": "u1"}
-    )  # fmt: skip
+        {
+            "SuiteId": suite.app_id,
+            "AuthCorpId": "wwstranger",
+            "InfoType": "change_contact",
+            "TimeStamp": str(int(time.time())),
+            "ChangeType": "create_user",
+            "UserID": "u1",
+        }
+    )
     query, body = wire.push("wecom", suite.token, suite.aes_key, suite.app_id, change)
     assert post(platform, f"/callback/wecom/{suite.app_id}/command", query, body).ok
     drain(app)

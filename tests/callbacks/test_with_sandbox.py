@@ -50,9 +50,13 @@ def test_wecom_ticket_and_data_push_reach_the_database(app, live_server, platfor
     [corp] = control(platform_sandbox, "tenants/bulk", app_id=suite.app_id, count=1)["tenants"]
     factories.tenant(session, suite, tenant_id=corp["tenant_id"])
     text = control(
-        platform_sandbox, "push", app_id=suite.app_id, kind="text", tenant_id=corp["tenant_id"],
+        platform_sandbox,
+        "push",
+        app_id=suite.app_id,
+        kind="text",
+        tenant_id=corp["tenant_id"],
         content="hello from the sandbox",
-    )  # fmt: skip
+    )
     assert text["delivered"] is True, text
     event = session.scalars(select(InboundEvent).where(InboundEvent.kind == "text")).one()
     assert (event.channel, event.tenant_id) == ("data", corp["tenant_id"])
@@ -71,9 +75,13 @@ def test_open_ticket_and_message_push_reach_the_database(app, live_server, platf
         "tenants"
     ]
     text = control(
-        platform_sandbox, "push", app_id=component.app_id, kind="text",
-        tenant_id=account["tenant_id"], content="hi",
-    )  # fmt: skip
+        platform_sandbox,
+        "push",
+        app_id=component.app_id,
+        kind="text",
+        tenant_id=account["tenant_id"],
+        content="hi",
+    )
     assert text["delivered"] is True, text
     event = session.scalars(select(InboundEvent).where(InboundEvent.channel == "msg")).one()
     assert event.tenant_id == account["tenant_id"]

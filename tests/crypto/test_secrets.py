@@ -10,8 +10,8 @@ from cryptography.fernet import Fernet
 
 from suite_server import db
 from suite_server.cli import cli
-from suite_server.crypto.secrets import UndecryptableSecret
 from suite_server.db import Base
+from suite_server.errors import UndecryptableSecret
 from suite_server.models import App, AppToken, InboundEvent, Tenant, TenantToken
 from tests import factories
 from tests.conftest import make_app

@@ -18,8 +18,8 @@ from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 from suite_server import db
 from suite_server.dispatch import Message, TextReply, router
 from suite_server.dispatch import handlers as dispatch
+from suite_server.errors import SettingsError
 from suite_server.models import InboundEvent
-from suite_server.settings import SettingsError
 from tests.authorization.conftest import drain, push, tenant_of
 from tests.callbacks import pushes as wire
 from tests.conftest import make_app
@@ -72,8 +72,11 @@ def test_text_and_event_messages_reach_their_handlers(app, platform, either, han
     drain(app)
 
     text, event = seen
-    assert (text.platform, text.app.app_id, text.tenant.id) == (either.platform, either.app_id,
-                                                                  tenant.id)  # fmt: skip
+    assert (text.platform, text.app.app_id, text.tenant.id) == (
+        either.platform,
+        either.app_id,
+        tenant.id,
+    )
     assert (text.msg_type, text.content, text.from_user) == ("text", "hello there", "u1")
     assert text.msg_id and text.create_time > 0 and text.fields["Content"] == "hello there"
     assert (event.msg_type, event.event, event.kind) == ("event", "subscribe", "event:subscribe")
@@ -105,8 +108,9 @@ def test_a_synchronous_reply_is_encrypted_and_signed(app, platform, either, hand
     reply = decrypt_reply(either, receive_id, sent["body"])
     assert reply["MsgType"] == "text" and reply["Content"] == "echo: ping <&>"
     assert reply["ToUserName"] == "u9"
-    assert reply["FromUserName"] == re.search(r"<ToUserName><!\[CDATA\[(.*?)\]\]>",
-                                              sent["payload"]).group(1)  # fmt: skip
+    assert reply["FromUserName"] == re.search(
+        r"<ToUserName><!\[CDATA\[(.*?)\]\]>", sent["payload"]
+    ).group(1)
     assert abs(int(reply["CreateTime"]) - time.time()) < 60
     assert events("text")[0].status == "done"
 
@@ -190,8 +194,13 @@ def test_per_tenant_command_pushes_reach_info_handlers(app, platform, suite, han
     installed(app, platform, suite, "wwcontacts")
     seen = []
     handlers.info("change_contact")(seen.append)
-    platform.control("push", app_id=suite.app_id, kind="change_contact", tenant_id="wwcontacts",
-                     change_type="create_user")  # fmt: skip
+    platform.control(
+        "push",
+        app_id=suite.app_id,
+        kind="change_contact",
+        tenant_id="wwcontacts",
+        change_type="create_user",
+    )
     drain(app)
     [message] = seen
     assert message.info_type == "change_contact" and message.fields["ChangeType"] == "create_user"
@@ -209,18 +218,31 @@ def test_release_check_cases_pass_with_no_handler(app, platform, component, hand
         "LOCATIONfrom_callback"
     )
     tester = "ozy4qt5QUADNXORxCVipKMV9dss0"
-    sent = send(platform, component, "text", tenant_id=RELEASE_ACCOUNT,
-                content="TESTCOMPONENT_MSG_TYPE_TEXT", from_user=tester)  # fmt: skip
+    sent = send(
+        platform,
+        component,
+        "text",
+        tenant_id=RELEASE_ACCOUNT,
+        content="TESTCOMPONENT_MSG_TYPE_TEXT",
+        from_user=tester,
+    )
     reply = decrypt_reply(component, component.app_id, sent["body"])
     assert reply["Content"] == "TESTCOMPONENT_MSG_TYPE_TEXT_callback"
     assert reply["ToUserName"] == tester
 
     # The API case: answer empty now, then send "<code>_from_api" through the API.
-    [fresh] = platform.control("tenants/bulk", app_id=component.app_id, count=1,
-                               prefix="wxreleasecode")["tenants"]  # fmt: skip
+    [fresh] = platform.control(
+        "tenants/bulk", app_id=component.app_id, count=1, prefix="wxreleasecode"
+    )["tenants"]
     code = fresh["auth_code"]
-    sent = push(platform, component, "text", tenant_id=RELEASE_ACCOUNT,
-                content=f"QUERY_AUTH_CODE:{code}", from_user="oTester")  # fmt: skip
+    sent = push(
+        platform,
+        component,
+        "text",
+        tenant_id=RELEASE_ACCOUNT,
+        content=f"QUERY_AUTH_CODE:{code}",
+        from_user="oTester",
+    )
     assert sent["body"] == "success"
     drain(app)
     messages = requests.get(f"{platform.base}/sandbox/messages", timeout=10).json()["messages"]

@@ -134,14 +134,24 @@ def configured(receiver: Receiver, **fields) -> App:
 
 def stored_message(suite: App, tenant: Tenant | None = None, content: str = "hello") -> Message:
     fields = {
-        "ToUserName": "wwcorp", "FromUserName": "zhangsan", "CreateTime": "1700000000",
-        "MsgType": "text", "Content": content, "MsgId": "23456789", "AgentID": "1",
-    }  # fmt: skip
+        "ToUserName": "wwcorp",
+        "FromUserName": "zhangsan",
+        "CreateTime": "1700000000",
+        "MsgType": "text",
+        "Content": content,
+        "MsgId": "23456789",
+        "AgentID": "1",
+    }
     payload = "<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items()) + "</xml>"
     event = InboundEvent(
-        app_pk=suite.id, tenant_id=tenant.tenant_id if tenant else "wwcorp", channel="data",
-        kind="text", dedupe_key=uuid.uuid4().hex, raw="<xml/>", payload=payload,
-    )  # fmt: skip
+        app_pk=suite.id,
+        tenant_id=tenant.tenant_id if tenant else "wwcorp",
+        channel="data",
+        kind="text",
+        dedupe_key=uuid.uuid4().hex,
+        raw="<xml/>",
+        payload=payload,
+    )
     session = db.session()
     session.add(event)
     session.commit()
@@ -346,9 +356,12 @@ def test_a_pending_delivery_cannot_be_redelivered_and_a_lost_job_is_swept(app, r
     session = db.session()
     # Stored, but its job was lost before it ran (as if the enqueue had failed).
     row = WebhookDelivery(
-        event_pk=message.event_id, app_pk=suite.id, url=receiver.url, body='{"id":"evt_x"}',
+        event_pk=message.event_id,
+        app_pk=suite.id,
+        url=receiver.url,
+        body='{"id":"evt_x"}',
         next_attempt_at=webhooks.utcnow() - timedelta(minutes=5),
-    )  # fmt: skip
+    )
     session.add(row)
     session.commit()
     with pytest.raises(ValueError, match="already pending"):
@@ -417,8 +430,9 @@ def test_cli_app_and_tenant_webhooks(app, runner):
         run(runner, "tenants", "webhook", "wwsuiteW", "nope", "--off"),
         "no tenant 'nope' of app 'wwsuiteW'",
     )
-    one_line_error(run(runner, "tenants", "webhook", "wwsuiteW", "wwcorpW"), "give either "
-                   "--url URL or --off")  # fmt: skip
+    one_line_error(
+        run(runner, "tenants", "webhook", "wwsuiteW", "wwcorpW"), "give either --url URL or --off"
+    )
 
     result = run(runner, "tenants", "webhook", "wwsuiteW", "wwcorpW", "--url", "http://corp/h")
     assert result.exit_code == 0 and "secret" not in result.output
@@ -518,8 +532,10 @@ def test_many_messages_of_one_tenant_arrive_in_order_at_a_bounded_cost(app, rece
     runs = counting_job_runs(monkeypatch)
     receiver = receivers(200)
     suite = configured(receiver)
-    ids = [webhooks.schedule(db.session(), stored_message(suite, content=str(n)))[0]
-           for n in range(count)]  # fmt: skip
+    ids = [
+        webhooks.schedule(db.session(), stored_message(suite, content=str(n)))[0]
+        for n in range(count)
+    ]
     drain(app, timeout=60)
 
     arrived = [json.loads(r.body)["fields"]["Content"] for r in receiver.requests]
@@ -552,7 +568,7 @@ def test_many_messages_in_order_at_a_bounded_cost_with_two_rq_workers(
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         )
     connection = job_runner.get_runner(app).connection
     try:
@@ -560,8 +576,10 @@ def test_many_messages_in_order_at_a_bounded_cost_with_two_rq_workers(
         while connection.scard("rq:workers") < 2:
             assert time.monotonic() < deadline, "the workers did not start"
             time.sleep(0.1)
-        ids = [webhooks.schedule(db.session(), stored_message(suite, content=str(n)))[0]
-               for n in range(count)]  # fmt: skip
+        ids = [
+            webhooks.schedule(db.session(), stored_message(suite, content=str(n)))[0]
+            for n in range(count)
+        ]
         deadline = time.monotonic() + 90
         while len({r.headers["X-Suite-Server-Delivery"] for r in receiver.requests}) < count:
             assert time.monotonic() < deadline, "not delivered within 90 s"
@@ -601,8 +619,10 @@ def test_a_lost_wake_up_is_made_good_by_the_sweep(app, receivers, monkeypatch):
 
     monkeypatch.setattr(job_runner, "enqueue", lost_wake_ups)
     with app.test_request_context():  # the jobs start once all three are stored
-        ids = [webhooks.schedule(db.session(), stored_message(suite, content=c))[0]
-               for c in ("one", "two", "three")]  # fmt: skip
+        ids = [
+            webhooks.schedule(db.session(), stored_message(suite, content=c))[0]
+            for c in ("one", "two", "three")
+        ]
     drain(app)
     assert [delivery(i).status for i in ids] == ["delivered", "pending", "pending"]
 

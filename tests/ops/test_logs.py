@@ -47,8 +47,10 @@ def test_no_secret_in_any_log_line(app, platform, suite, component, caplog):
     """Installs on both platforms, tokens refreshed, messages dispatched: then every line our
     code logged is searched for every secret the run created."""
     caplog.set_level(logging.DEBUG)
-    for owner, kind, tenant_id in ((suite, "create_auth", "wwsecret"),
-                                   (component, "authorized", "wxsecret")):  # fmt: skip
+    for owner, kind, tenant_id in (
+        (suite, "create_auth", "wwsecret"),
+        (component, "authorized", "wxsecret"),
+    ):
         push(platform, owner, kind, tenant_id=tenant_id)
         drain(app)
         tenant = tenant_of(owner, tenant_id)

@@ -72,10 +72,13 @@ def test_an_unknown_app_does_not_mint_series(client):
 def test_multiprocess_mode_adds_up_processes(app, tmp_path):
     """Under gunicorn: PROMETHEUS_MULTIPROC_DIR set, each process writes its own file."""
     (tmp_path / "prometheus").mkdir()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
-           "SUITE_SERVER_DATABASE_URL": app.config["DATABASE_URL"],
-           "SUITE_SERVER_INSTANCE_PATH": str(tmp_path / "instance"),
-           "SUITE_SERVER_ENCRYPTION_KEYS": TEST_KEY}  # fmt: skip
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "SUITE_SERVER_DATABASE_URL": app.config["DATABASE_URL"],
+        "SUITE_SERVER_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SUITE_SERVER_ENCRYPTION_KEYS": TEST_KEY,
+    }
     script = (
         "from suite_server import create_app\n"
         "app = create_app()\n"
@@ -88,7 +91,7 @@ def test_multiprocess_mode_adds_up_processes(app, tmp_path):
     outputs = [
         subprocess.run(
             [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
-        ).stdout  # fmt: skip
+        ).stdout
         for _ in range(2)
     ]
     series = 'suite_server_callbacks_total{app_id="unknown",kind="unknown",result="refused_404"}'

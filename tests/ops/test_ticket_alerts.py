@@ -31,10 +31,13 @@ def registered(app_id: str, minutes_ago: float, ticket_minutes_ago: float | None
         value = f"ticket-of-{app_id}"
         session.add(
             Ticket(
-                app_pk=app.id, value=value, value_hash=hashlib.sha256(value.encode()).hexdigest(),
-                pushed_at=at, received_at=at,
+                app_pk=app.id,
+                value=value,
+                value_hash=hashlib.sha256(value.encode()).hexdigest(),
+                pushed_at=at,
+                received_at=at,
             )
-        )  # fmt: skip
+        )
     session.commit()
     return app
 

@@ -20,8 +20,11 @@ def gunicorn(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess
     script = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     return subprocess.run(
         [script, "--chdir", str(ROOT), "--bind", "127.0.0.1:0", "--workers", "1", "wsgi:app"],
-        capture_output=True, text=True, env=environment, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
 
 
 def test_missing_production_settings_are_one_line(tmp_path):

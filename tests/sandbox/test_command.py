@@ -16,8 +16,11 @@ from tests import factories
 def run_cli(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "suite_server.cli", *args],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_sandbox_registers_the_server_apps(tmp_path):
@@ -29,16 +32,39 @@ def test_sandbox_registers_the_server_apps(tmp_path):
         "Error: the server's database has no apps: add one with `apps add`"
     )
     added = run_cli(
-        env, "apps", "add", "wecom", "--suite-id", "wwfromdb", "--secret", "s3cret",
-        "--token", "tok", "--aes-key", factories.AES_KEY, "--provider-corpid", "wwprov",
-    )  # fmt: skip
+        env,
+        "apps",
+        "add",
+        "wecom",
+        "--suite-id",
+        "wwfromdb",
+        "--secret",
+        "s3cret",
+        "--token",
+        "tok",
+        "--aes-key",
+        factories.AES_KEY,
+        "--provider-corpid",
+        "wwprov",
+    )
     assert added.returncode == 0, added.stderr
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "suite_server.cli", "sandbox", "--port", "0",
-         "--server-url", "http://127.0.0.1:9"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "suite_server.cli",
+            "sandbox",
+            "--port",
+            "0",
+            "--server-url",
+            "http://127.0.0.1:9",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         lines = []
         for line in process.stdout:

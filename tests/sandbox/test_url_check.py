@@ -77,10 +77,15 @@ def test_our_server_passes_the_check_and_a_wrong_token_fails_it(app, live_server
     suite = factories.wecom_app(db.session(), app_id="wwurlcheck", provider_corpid="wwprov01")
     base = platform_sandbox.base_url
     body = {
-        "platform": "wecom", "app_id": suite.app_id, "secret": suite.secret,
-        "token": suite.token, "aes_key": suite.aes_key, "provider_corpid": "wwprov01",
-        "server_url": live_server, "push_ticket": False,
-    }  # fmt: skip
+        "platform": "wecom",
+        "app_id": suite.app_id,
+        "secret": suite.secret,
+        "token": suite.token,
+        "aes_key": suite.aes_key,
+        "provider_corpid": "wwprov01",
+        "server_url": live_server,
+        "push_ticket": False,
+    }
     assert requests.post(f"{base}/sandbox/apps", json=body, timeout=10).status_code == 201
     checks = requests.post(f"{base}/sandbox/verify_url", json={"app_id": suite.app_id}).json()
     assert [(c["channel"], c["verified"]) for c in checks["checks"]] == [

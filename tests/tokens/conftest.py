@@ -52,8 +52,15 @@ def token_row(tenant: Tenant) -> TenantToken:
 
 def child_env(app) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_SERVER_")}
-    for name in ("DATABASE_URL", "SECRET_KEY", "INSTANCE_PATH", "WECOM_API_BASE",
-                 "WECHAT_API_BASE", "TOKEN_MIN_REMAINING", "REDIS_URL"):  # fmt: skip
+    for name in (
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "INSTANCE_PATH",
+        "WECOM_API_BASE",
+        "WECHAT_API_BASE",
+        "TOKEN_MIN_REMAINING",
+        "REDIS_URL",
+    ):
         if app.config.get(name):
             env[f"SUITE_SERVER_{name}"] = str(app.config[name])
     env["SUITE_SERVER_ENCRYPTION_KEYS"] = TEST_KEY

@@ -23,19 +23,28 @@ def app_with_token(access_token: str):
     now = utcnow()
     session.add(
         AppToken(
-            app_pk=app.id, access_token=access_token, obtained_at=now,
-            expires_at=now + timedelta(hours=2), refresh_at=now + timedelta(hours=1), version=1,
+            app_pk=app.id,
+            access_token=access_token,
+            obtained_at=now,
+            expires_at=now + timedelta(hours=2),
+            refresh_at=now + timedelta(hours=1),
+            version=1,
         )
-    )  # fmt: skip
+    )
     session.commit()
     return app
 
 
 def pending_push(app) -> int:
     event = InboundEvent(
-        app_pk=app.id, tenant_id="wwcorp", channel="command", kind="change_auth",
-        dedupe_key="change_auth:1", raw="", payload="<xml></xml>",
-    )  # fmt: skip
+        app_pk=app.id,
+        tenant_id="wwcorp",
+        channel="command",
+        kind="change_auth",
+        dedupe_key="change_auth:1",
+        raw="",
+        payload="<xml></xml>",
+    )
     db.session().add(event)
     db.session().commit()
     return event.id

@@ -113,9 +113,11 @@ def test_wecom_tokens_are_renewed_once_per_lifetime_across_expiry(
         seen.add(served.access_token)
         left.append(served.expires_in(store.utcnow()))
         used = requests.post(
-            f"{platform.base}/cgi-bin/message/send", params={"access_token": served.access_token},
-            json={"touser": "@all", "msgtype": "text", "text": {"content": "hi"}}, timeout=10,
-        ).json()  # fmt: skip
+            f"{platform.base}/cgi-bin/message/send",
+            params={"access_token": served.access_token},
+            json={"touser": "@all", "msgtype": "text", "text": {"content": "hi"}},
+            timeout=10,
+        ).json()
         if used.get("errcode", 0):
             refused.append(used)
 
@@ -153,7 +155,7 @@ def test_fifty_callers_in_two_processes_cause_one_refresh(
             stderr=subprocess.PIPE,
             text=True,
             env=env,
-        )  # fmt: skip
+        )
         for _ in range(2)
     ]
     go.touch()
@@ -282,8 +284,11 @@ def test_worker_killed_after_the_platform_rotated_loses_nothing(
     stored = tenant.credential
     crashed = subprocess.run(
         [sys.executable, "-m", "tests.tokens.worker", "crash", str(tenant.id)],
-        capture_output=True, text=True, env=child_env(app), timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=child_env(app),
+        timeout=60,
+    )
     assert crashed.returncode == -9, crashed.stderr
     assert platform.calls()["api_authorizer_token"] == 1  # the platform rotated...
     assert tenant_of(component, "wxkilled").credential == stored  # ...and we never stored it
@@ -350,8 +355,12 @@ def test_busy_platform_never_gives_a_tenant_up(app, platform, suite, component, 
     db.session().expire_all()
     now = utcnow()
     for tenant in tenants:
-        assert tenant_of(suite if tenant.tenant_id.startswith("ww") else component,
-                         tenant.tenant_id).status == "active"  # fmt: skip
+        assert (
+            tenant_of(
+                suite if tenant.tenant_id.startswith("ww") else component, tenant.tenant_id
+            ).status
+            == "active"
+        )
         assert token_row(tenant).expires_at > now + timedelta(seconds=7000)
     assert (
         not db.session()

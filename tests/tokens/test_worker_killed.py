@@ -62,7 +62,7 @@ def test_the_refresh_of_a_killed_worker_is_queued_again_and_happens(
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         )
         return workers[-1]
 

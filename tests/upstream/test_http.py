@@ -63,8 +63,12 @@ def test_body_is_utf8_json_not_escapes(component: Registered) -> None:
     spy = SpySession()
     client = ApiClient(component.sandbox, errcodes={}, session=spy)
     with pytest.raises(UpstreamError):
-        client.call("POST", "/cgi-bin/message/custom/send", params={"access_token": "x"},
-                    body={"text": {"content": "你好"}})  # fmt: skip
+        client.call(
+            "POST",
+            "/cgi-bin/message/custom/send",
+            params={"access_token": "x"},
+            body={"text": {"content": "你好"}},
+        )
     assert spy.seen[0]["data"] == '{"text": {"content": "你好"}}'.encode()
     assert spy.seen[0]["headers"]["Content-Type"] == "application/json; charset=utf-8"
 

@@ -105,7 +105,7 @@ def test_query_auth_parses_with_or_without_wrapper() -> None:
         (61003, "revoked"),
         (61004, "config"),
         (48001, "other"),
-    ],  # fmt: skip
+    ],
 )
 def test_injected_errcodes(
     open_api: OpenApi, component: Registered, errcode: int, kind: str

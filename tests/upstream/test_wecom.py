@@ -78,7 +78,7 @@ def test_token_answers_without_errcode_are_success(wecom: WeComApi, suite: Regis
         (-1, "busy"),
         (40084, "credential"),
         (41002, "other"),
-    ],  # fmt: skip
+    ],
 )
 def test_injected_errcodes(wecom: WeComApi, suite: Registered, errcode: int, kind: str) -> None:
     token = suite_token(wecom, suite)

@@ -26,13 +26,17 @@ from suite_server import db
 from suite_server.admin import apps as app_service
 from suite_server.admin import csrf
 from suite_server.db import utcnow
-from suite_server.whole_numbers import MAX_ID, BadNumber, whole_number
+from suite_server.errors import BadNumber
+from suite_server.whole_numbers import MAX_ID, whole_number
 
 # Named after the package, so templates/ and static/ are found beside it.
 bp = Blueprint(
-    "admin", "suite_server.admin", url_prefix="/admin", template_folder="templates",
+    "admin",
+    "suite_server.admin",
+    url_prefix="/admin",
+    template_folder="templates",
     static_folder="static",
-)  # fmt: skip
+)
 
 OPEN_ENDPOINTS = ("admin.login", "admin.static")
 

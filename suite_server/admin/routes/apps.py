@@ -53,13 +53,17 @@ def app_page(app_id: str):
         value = app.aes_key if what == "aes_key" else app.webhook_secret
         shown_once = {"title": title, "value": value, "note": note}
     return render_template(
-        "admin/app.html", app=app, urls=apps.console_urls(app), form=ActionForm(),
+        "admin/app.html",
+        app=app,
+        urls=apps.console_urls(app),
+        form=ActionForm(),
         settings_form=AppSettingsForm(
             formdata=None, name=app.name, landing_url=app.landing_url, test_mode=app.test_mode
         ),
-        webhook_form=WebhookForm(formdata=None, url=app.webhook_url), shown_once=shown_once,
+        webhook_form=WebhookForm(formdata=None, url=app.webhook_url),
+        shown_once=shown_once,
         key_mismatch=next(iter(key_mismatches(db.session(), app.id)), None),
-    )  # fmt: skip
+    )
 
 
 @bp.post("/apps/<app_id>/settings")
@@ -70,11 +74,16 @@ def app_settings(app_id: str):
         if not form.validate():
             raise ActionFailed(form_errors(form))
         changed = apps.update_settings(
-            db.session(), actor(), app, name=form.name.data or "",
-            landing_url=form.landing_url.data or "", test_mode=form.test_mode.data,
-            secret=form.secret.data or "", token=form.token.data or "",
+            db.session(),
+            actor(),
+            app,
+            name=form.name.data or "",
+            landing_url=form.landing_url.data or "",
+            test_mode=form.test_mode.data,
+            secret=form.secret.data or "",
+            token=form.token.data or "",
             aes_key=form.aes_key.data or "",
-        )  # fmt: skip
+        )
     except ActionFailed as exc:
         flash(f"Not saved: {exc}", "error")
         return done("admin.app_page", app_id=app_id)
@@ -118,9 +127,13 @@ def app_webhook(app_id: str):
         if not form.validate():
             raise ActionFailed(form_errors(form))
         secret = apps.configure_webhook(
-            db.session(), actor(), app, url="" if form.off.data else form.url.data or "",
-            off=form.off.data, rotate=form.rotate.data,
-        )  # fmt: skip
+            db.session(),
+            actor(),
+            app,
+            url="" if form.off.data else form.url.data or "",
+            off=form.off.data,
+            rotate=form.rotate.data,
+        )
     except ActionFailed as exc:
         flash(f"Not saved: {exc}", "error")
         return done("admin.app_page", app_id=app_id)

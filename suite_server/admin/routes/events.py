@@ -25,9 +25,12 @@ def event_list():
         before=int_arg("before"),
     )
     return render_template(
-        "admin/events.html", page=page, args=request.args, statuses=EVENT_STATUSES,
+        "admin/events.html",
+        page=page,
+        args=request.args,
+        statuses=EVENT_STATUSES,
         app_ids=app_ids(),
-    )  # fmt: skip
+    )
 
 
 @bp.get(f"/events/<int(max={MAX_ID}):event_id>")
@@ -58,9 +61,12 @@ def delivery_list():
         before=int_arg("before"),
     )
     return render_template(
-        "admin/deliveries.html", page=page, args=request.args, statuses=DELIVERY_STATUSES,
+        "admin/deliveries.html",
+        page=page,
+        args=request.args,
+        statuses=DELIVERY_STATUSES,
         app_ids=app_ids(),
-    )  # fmt: skip
+    )
 
 
 @bp.get(f"/webhooks/<int(max={MAX_ID}):delivery_id>")

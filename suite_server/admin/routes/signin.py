@@ -11,7 +11,7 @@ from suite_server import db
 from suite_server.admin import auth
 from suite_server.admin.forms import ActionForm, LoginForm, PasswordForm
 from suite_server.admin.routes import bp, client_address, done, form_errors, see_other
-from suite_server.apps import ValidationError
+from suite_server.errors import ValidationError
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -23,9 +23,12 @@ def tenant_list():
         before=int_arg("before", MAX_SMALL_ID),
     )
     return render_template(
-        "admin/tenants.html", page=page, args=request.args, statuses=TENANT_STATUSES,
+        "admin/tenants.html",
+        page=page,
+        args=request.args,
+        statuses=TENANT_STATUSES,
         app_ids=app_ids(),
-    )  # fmt: skip
+    )
 
 
 def _tenant_or_404(app_id: str, tenant_id: str):

@@ -82,10 +82,17 @@ def schedule(session: Session, message: Message) -> list[int]:
     ids, new = [], []
     for url in urls:
         values = {
-            "event_pk": message.event_id, "app_pk": message.app.id,
-            "tenant_id": message.tenant_id, "url": url, "body": body, "status": "pending",
-            "attempts": 0, "next_attempt_at": now, "created_at": now, "window_started_at": now,
-        }  # fmt: skip
+            "event_pk": message.event_id,
+            "app_pk": message.app.id,
+            "tenant_id": message.tenant_id,
+            "url": url,
+            "body": body,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "window_started_at": now,
+        }
         delivery_id = insert_ignoring_conflict(
             session, WebhookDelivery, values, ["event_pk", "url"]
         )
@@ -218,10 +225,14 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
         return "deleted"
     session.add(
         WebhookAttempt(
-            delivery_pk=delivery_id, attempted_at=now, status_code=outcome.status_code,
-            latency_ms=outcome.latency_ms, response_excerpt=outcome.excerpt, error=outcome.error,
+            delivery_pk=delivery_id,
+            attempted_at=now,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            response_excerpt=outcome.excerpt,
+            error=outcome.error,
         )
-    )  # fmt: skip
+    )
     delivery.attempts += 1
     delay = None
     if outcome.ok:
@@ -251,9 +262,13 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
             _enqueue(waiting, after=delivery_id)
     WEBHOOK_DELIVERIES.labels("retry" if delay is not None else status).inc()
     log.info(
-        "webhook delivery %s: attempt %d %s in %d ms -> %s", delivery_id, attempts,
-        outcome.status_code or outcome.error, outcome.latency_ms, status,
-    )  # fmt: skip
+        "webhook delivery %s: attempt %d %s in %d ms -> %s",
+        delivery_id,
+        attempts,
+        outcome.status_code or outcome.error,
+        outcome.latency_ms,
+        status,
+    )
     if delay is not None:
         raise Retry(after=delay, reason=f"webhook delivery {delivery_id}: {outcome.error}")
     return status

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
-from suite_server.apps import ValidationError
+from suite_server.errors import ValidationError
 from suite_server.models import App, Tenant, WebhookDelivery
 
 

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, defer
 
 from suite_server import audit
 from suite_server.admin.pages import Page, cut
-from suite_server.db import iso
 from suite_server.errors import UpstreamError
 from suite_server.models import (
     App,
@@ -32,7 +31,7 @@ from suite_server.models import (
     TenantToken,
     WebhookDelivery,
 )
-from suite_server.tenants import lifecycle
+from suite_server.tenants import lifecycle, views
 from suite_server.tokens.service import (
     Served,
     TokenUnavailable,
@@ -94,38 +93,16 @@ def search(
 
 
 def listing(session: Session, app_id: str | None = None) -> list[dict[str, Any]]:
-    """Every tenant (of one app, or of all) in app and tenant id order, with its token's expiry,
-    for `suite-server tenants list`. Never a credential."""
+    """Every tenant (of one app, or of all) in app and tenant id order, as the token API shows
+    it, for `suite-server tenants list`. Never a credential."""
     query = (
-        select(
-            App.app_id,
-            Tenant.tenant_id,
-            Tenant.name,
-            Tenant.status,
-            Tenant.status_reason,
-            Tenant.authorized_at,
-            Tenant.cancelled_at,
-            TenantToken.expires_at,
-        )
+        views.columns(App.app_id)
         .join(App, App.id == Tenant.app_pk)
-        .outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
         .order_by(App.app_id, Tenant.tenant_id)
     )
     if app_id:
         query = query.where(App.app_id == app_id)
-    return [
-        {
-            "app_id": row.app_id,
-            "tenant_id": row.tenant_id,
-            "name": row.name,
-            "status": row.status,
-            "status_reason": row.status_reason,
-            "authorized_at": iso(row.authorized_at),
-            "cancelled_at": iso(row.cancelled_at),
-            "token_expires_at": iso(row.expires_at),
-        }
-        for row in session.execute(query)
-    ]
+    return [{"app_id": row.app_id, **views.view(row)} for row in session.execute(query)]
 
 
 # -- one tenant --------------------------------------------------------------------------------

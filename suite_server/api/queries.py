@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
-from suite_server.db import iso
 from suite_server.models import App, Tenant, TenantToken
+from suite_server.tenants import views
 from suite_server.tokens.service import TokenRow, token_columns
 from suite_server.whole_numbers import MAX_SMALL_ID, whole_number
 
@@ -104,7 +104,7 @@ def tenant_page(
     """Tenants of `app` in id order after `cursor` (keyset: stable while tenants come and go).
     `q` matches a tenant id prefix or a name substring, ignoring case on both databases.
     Raises ValueError for a cursor that is not one of ours."""
-    query = _tenant_columns().where(Tenant.app_pk == app.id)
+    query = views.columns().where(Tenant.app_pk == app.id)
     if status:
         query = query.where(Tenant.status == status)
     if q:
@@ -115,7 +115,7 @@ def tenant_page(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(
-        [_tenant(row) for row in rows], encode_cursor(rows[-1].id) if more and rows else None
+        [views.view(row) for row in rows], encode_cursor(rows[-1].id) if more and rows else None
     )
 
 
@@ -123,42 +123,13 @@ def tenant_detail(session: Session, app: App, tenant_id: str) -> dict[str, Any] 
     """One tenant as in a page, plus what the platform told us at authorization (auth_info
     holds the corp / account details, never the permanent code or a token)."""
     row = session.execute(
-        _tenant_columns(Tenant.auth_info).where(
+        views.columns(Tenant.auth_info).where(
             Tenant.app_pk == app.id, Tenant.tenant_id == tenant_id
         )
     ).first()
     if row is None:
         return None
-    return {**_tenant(row), "auth_info": row.auth_info}
-
-
-def _tenant_columns(*extra):
-    return select(
-        Tenant.id,
-        Tenant.tenant_id,
-        Tenant.name,
-        Tenant.status,
-        Tenant.status_reason,
-        Tenant.authorized_at,
-        Tenant.cancelled_at,
-        # IS NOT NULL in SQL: the credential is neither read nor decrypted.
-        Tenant.credential.is_not(None).label("has_credential"),
-        TenantToken.expires_at.label("token_expires_at"),
-        *extra,
-    ).outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
-
-
-def _tenant(row) -> dict[str, Any]:
-    return {
-        "tenant_id": row.tenant_id,
-        "name": row.name,
-        "status": row.status,
-        "status_reason": row.status_reason,
-        "authorized_at": iso(row.authorized_at),
-        "cancelled_at": iso(row.cancelled_at),
-        "token_expires_at": iso(row.token_expires_at),
-        "credential": "present" if row.has_credential else "missing",
-    }
+    return {**views.view(row), "auth_info": row.auth_info}
 
 
 # The cursor is opaque to clients: the last id of the page, base64url without padding.

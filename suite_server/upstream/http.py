@@ -183,3 +183,22 @@ for _name in _URLLIB3_LOGGERS:
     _logger = logging.getLogger(_name)
     if not any(isinstance(f, _MaskQueryFilter) for f in _logger.filters):
         _logger.addFilter(_MaskQueryFilter())
+
+
+class PlatformApi:
+    """What the two platform clients share: one ApiClient on the platform's host (DEFAULT_BASE
+    unless told), reading its errcodes with the platform's table (ERRCODES)."""
+
+    DEFAULT_BASE: str
+    ERRCODES: Mapping[int, str]
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.client = ApiClient(
+            base_url or self.DEFAULT_BASE, errcodes=self.ERRCODES, timeout=timeout, session=session
+        )

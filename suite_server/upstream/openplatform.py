@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
-from suite_server.upstream.http import DEFAULT_TIMEOUT, ApiClient
+from suite_server.upstream.http import PlatformApi
 from suite_server.upstream.results import Code, Token, required, seconds
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
@@ -53,17 +51,11 @@ def authorization_info(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in answer.items() if k not in ("errcode", "errmsg")}
 
 
-class OpenApi:
+class OpenApi(PlatformApi):
     """Component-level calls to the Open Platform. Every method takes the tokens it needs."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_BASE,
-        *,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        session: requests.Session | None = None,
-    ) -> None:
-        self.client = ApiClient(base_url, errcodes=OPEN_ERRCODES, timeout=timeout, session=session)
+    DEFAULT_BASE = DEFAULT_BASE
+    ERRCODES = OPEN_ERRCODES
 
     def _component_post(
         self, path: str, component_token: str, body: dict[str, Any]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
-from suite_server.upstream.http import DEFAULT_TIMEOUT, ApiClient
+from suite_server.upstream.http import PlatformApi
 from suite_server.upstream.results import Code, Token, required, seconds
 
 DEFAULT_BASE = "https://qyapi.weixin.qq.com"
@@ -36,17 +34,11 @@ WECOM_ERRCODES: dict[int, str] = {
 }
 
 
-class WeComApi:
+class WeComApi(PlatformApi):
     """Suite-level calls to WeCom. Every method takes the tokens and codes it needs."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_BASE,
-        *,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        session: requests.Session | None = None,
-    ) -> None:
-        self.client = ApiClient(base_url, errcodes=WECOM_ERRCODES, timeout=timeout, session=session)
+    DEFAULT_BASE = DEFAULT_BASE
+    ERRCODES = WECOM_ERRCODES
 
     def _post(self, path: str, suite_token: str, body: dict[str, Any]) -> dict[str, Any]:
         params = {"suite_access_token": suite_token}

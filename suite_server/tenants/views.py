@@ -1,0 +1,42 @@
+"""A tenant as the outside sees it (the token API, `suite-server tenants list`): its columns,
+read without the credential, and the JSON object made of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from suite_server.db import iso
+from suite_server.models import Tenant, TenantToken
+
+
+def columns(*extra) -> Select:
+    """The tenant's columns with its token's expiry; `extra` columns are added at the end."""
+    return select(
+        Tenant.id,
+        Tenant.tenant_id,
+        Tenant.name,
+        Tenant.status,
+        Tenant.status_reason,
+        Tenant.authorized_at,
+        Tenant.cancelled_at,
+        # IS NOT NULL in SQL: the credential is neither read nor decrypted.
+        Tenant.credential.is_not(None).label("has_credential"),
+        TenantToken.expires_at.label("token_expires_at"),
+        *extra,
+    ).outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
+
+
+def view(row) -> dict[str, Any]:
+    """A row of `columns()` as JSON: never the credential, only whether there is one."""
+    return {
+        "tenant_id": row.tenant_id,
+        "name": row.name,
+        "status": row.status,
+        "status_reason": row.status_reason,
+        "authorized_at": iso(row.authorized_at),
+        "cancelled_at": iso(row.cancelled_at),
+        "token_expires_at": iso(row.token_expires_at),
+        "credential": "present" if row.has_credential else "missing",
+    }

@@ -245,6 +245,16 @@ def machine() -> list[tuple[str, str]]:
 
 # -- RESULTS.md --------------------------------------------------------------------------------
 
+# A section written by hand, kept from one run to the next: figures measured once to choose a
+# design, which the code's comments refer to instead of quoting them.
+KEPT = "## Figures behind design choices"
+
+
+def kept_section(previous: str) -> str:
+    """The hand-written section of the previous RESULTS.md (from its heading to the end), or ""."""
+    at = previous.find("\n" + KEPT)
+    return "" if at < 0 else previous[at:].rstrip("\n") + "\n"
+
 
 def _number(value: float | None) -> str:
     if value is None:
@@ -344,7 +354,9 @@ def main() -> None:
             continue
         default = benchmark.quick if options.quick else benchmark.full
         outcomes.append(run(benchmark, replaced.get(benchmark.name, list(default))))
-    Path(options.output).write_text(report(outcomes, options.quick, started, host))
+    output = Path(options.output)
+    kept = kept_section(output.read_text() if output.exists() else "")
+    output.write_text(report(outcomes, options.quick, started, host) + kept)
     print(f"wrote {options.output}", file=sys.stderr)
     failed = [o.benchmark.name for o in outcomes if o.returncode not in (None, 0)]
     if failed:

@@ -225,7 +225,7 @@ def token_rows(app) -> list[tuple]:
 
 def unusable_count(rows) -> int:
     """Tenants whose token our server would not serve now: a WeCom token is served down to its
-    last LAST_SECONDS (tokens/service.py), whatever TOKEN_MIN_REMAINING says."""
+    last LAST_SECONDS (tokens/policy.py), whatever TOKEN_MIN_REMAINING says."""
     now = utcnow()
     missing = 0
     for has_token, _obtained_at, expires_at, _error in rows:

@@ -49,7 +49,7 @@ class Periodic:
 
 SCHEDULE: list[Periodic] = [
     Periodic("event sweep", 60, "events.sweep"),
-    Periodic("token sweep", 60, "tokens.sweep"),  # tokens/service.py SWEEP_EVERY
+    Periodic("token sweep", 60, "tokens.sweep"),  # tokens/tasks.py SWEEP_EVERY
     Periodic("webhook sweep", 60, "webhooks.sweep"),  # pending deliveries whose job was lost
     Periodic("reconcile tenants", "0 3 * * *", "tenants.reconcile"),
     Periodic("prune install states", 600, "installs.prune"),  # authorization/housekeeping.py

@@ -33,7 +33,7 @@ class App(Base):
     provider_corpid: Mapped[str | None] = mapped_column(String(64))
     test_mode: Mapped[bool] = mapped_column(default=False)
     landing_url: Mapped[str | None] = mapped_column(String(500))
-    # Where tenant messages are POSTed, signed with the secret (dispatch/webhooks.py).
+    # Where tenant messages are POSTed, signed with the secret (dispatch/webhooks/).
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     webhook_secret: Mapped[str | None] = mapped_column(EncryptedText)
     # Pushes refused because neither AES key decrypts them (the console has another key): since

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
 
-csrf = CSRFProtect()
-login_manager = LoginManager()
+from suite_server import db
+from suite_server.admin import auth
+from suite_server.admin.extensions import csrf, login_manager
+from suite_server.admin.routes import bp
 
 
 class AdminOnlySessions(SecureCookieSessionInterface):
@@ -30,10 +30,6 @@ class AdminOnlySessions(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    from suite_server import db
-    from suite_server.admin import auth
-    from suite_server.admin.routes import bp
-
     # The session cookie carries the admin's login: not readable by scripts, not sent along
     # cross-site subrequests or POSTs, and over HTTPS only when the server is served over it.
     # Forms check their CSRF token, but nothing outside /admin/ (callbacks, the token API) is

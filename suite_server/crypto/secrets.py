@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
 
+from suite_server.db import Base
 from suite_server.errors import UndecryptableSecret
 
 
@@ -57,8 +58,6 @@ class EncryptedText(TypeDecorator):
 def rotate(session: Session, batch_size: int = 500) -> int:
     """Re-encrypt every encrypted column of every row with the first key; returns rows written.
     Commits per batch, so an interrupted run is simply run again (every key still decrypts)."""
-    from suite_server.db import Base
-
     written = 0
     for mapper in Base.registry.mappers:
         columns = [c.key for c in mapper.columns if isinstance(c.type, EncryptedText)]

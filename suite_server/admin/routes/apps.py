@@ -8,7 +8,7 @@ from flask_login import current_user
 from suite_server import audit, db
 from suite_server.admin import apps, dashboard, sessions
 from suite_server.admin.forms import ActionForm, AppSettingsForm, RotateForm, WebhookForm
-from suite_server.admin.routes import actor, bp, done, form_errors
+from suite_server.admin.routes.common import actor, bp, done, form_errors
 from suite_server.admin.tenants import ActionFailed
 from suite_server.apps import key_mismatches
 

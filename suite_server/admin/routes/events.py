@@ -7,7 +7,7 @@ from flask import abort, flash, render_template, request
 from suite_server import db
 from suite_server.admin import events
 from suite_server.admin.forms import ActionForm
-from suite_server.admin.routes import actor, app_ids, arg, bp, done, int_arg
+from suite_server.admin.routes.common import actor, app_ids, arg, bp, done, int_arg
 from suite_server.admin.tenants import ActionFailed
 from suite_server.models.events import STATUSES as EVENT_STATUSES
 from suite_server.models.webhooks import STATUSES as DELIVERY_STATUSES

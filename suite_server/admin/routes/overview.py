@@ -6,7 +6,7 @@ from flask import current_app, render_template, request
 
 from suite_server import accounts, db
 from suite_server.admin import audit, dashboard
-from suite_server.admin.routes import arg, bp, int_arg
+from suite_server.admin.routes.common import arg, bp, int_arg
 
 
 @bp.get("/", endpoint="dashboard")

@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 from suite_server import db
 from suite_server.admin import auth
 from suite_server.admin.forms import ActionForm, LoginForm, PasswordForm
-from suite_server.admin.routes import bp, client_address, done, form_errors, see_other
+from suite_server.admin.routes.common import bp, client_address, done, form_errors, see_other
 from suite_server.errors import ValidationError
 
 

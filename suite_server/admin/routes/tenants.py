@@ -7,7 +7,7 @@ from flask import abort, flash, render_template, request
 from suite_server import db
 from suite_server.admin import tenants
 from suite_server.admin.forms import ActionForm, DeactivateForm
-from suite_server.admin.routes import actor, app_ids, arg, bp, done, int_arg, utc
+from suite_server.admin.routes.common import actor, app_ids, arg, bp, done, int_arg, utc
 from suite_server.admin.tenants import ActionFailed
 from suite_server.models.tenants import STATUSES as TENANT_STATUSES
 from suite_server.whole_numbers import MAX_SMALL_ID

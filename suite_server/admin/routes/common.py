@@ -1,0 +1,159 @@
+"""The admin blueprint and what its views share: the sign-in guard, security headers, error
+pages, template filters and small request helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from suite_server import db
+from suite_server.admin import apps as app_service
+from suite_server.admin.extensions import csrf
+from suite_server.db import utcnow
+from suite_server.errors import BadNumber
+from suite_server.whole_numbers import MAX_ID, whole_number
+
+# Named after the package, so templates/ and static/ are found beside it.
+bp = Blueprint(
+    "admin",
+    "suite_server.admin",
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+)
+
+OPEN_ENDPOINTS = ("admin.login", "admin.static")
+
+
+# -- every request -----------------------------------------------------------------------------
+
+
+@bp.before_request
+def guard():
+    if request.method == "POST":
+        csrf.protect()  # CSRFError (400) without a valid token, the login form included
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        if session.get("_user_id"):
+            # The cookie names a session that has ended: signed out (maybe in another browser),
+            # the password changed, the account locked, or 12 hours passed.
+            session.clear()
+            flash("Your session has ended: sign in again.")
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+@bp.after_request
+def headers(response: Response) -> Response:
+    # Pages show tenants' data: never cached, never framed, no script but our own file.
+    if request.endpoint != "admin.static":
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def csrf_refused(exc: CSRFError):
+    message = (
+        "The form was refused: its security token is missing or has expired "
+        f"({exc.description}). Go back, reload the page and try again."
+    )
+    return render_template("admin/error.html", message=message), 400
+
+
+@bp.errorhandler(404)
+def not_found(_exc):
+    return render_template("admin/error.html", message="There is nothing at this address."), 404
+
+
+@bp.app_template_filter("utc")
+def utc(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+@bp.app_template_filter("relative")
+def relative(value: datetime | None) -> str:
+    """ "in 1h 59m" or "3m 10s ago"."""
+    if value is None:
+        return ""
+    seconds = int((value - utcnow()).total_seconds())
+    return f"in {duration(seconds)}" if seconds >= 0 else f"{duration(-seconds)} ago"
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+
+
+# -- helpers of the views ------------------------------------------------------------------------
+
+
+def done(endpoint: str, **values) -> Response:
+    """The answer to every POST: 303 See Other to a page, which the browser GETs. A reload then
+    shows the page again instead of sending the form again."""
+    return see_other(url_for(endpoint, **values))
+
+
+def see_other(location: str) -> Response:
+    return redirect(location, code=303)
+
+
+def actor() -> str:
+    return current_user.username
+
+
+def client_address() -> str:
+    """The client's address as the deployment reports it: the socket's peer, or the address
+    TRUSTED_PROXIES proxies in front put in X-Forwarded-For (werkzeug's ProxyFix, site.py)."""
+    return (request.remote_addr or "")[:64]
+
+
+def int_arg(name: str, maximum: int = MAX_ID) -> int | None:
+    try:
+        return whole_number(request.args.get(name), name, minimum=1, maximum=maximum)
+    except BadNumber as exc:
+        abort(Response(render_template("admin/error.html", message=str(exc)), 400))
+
+
+def arg(name: str, choices: tuple[str, ...] | None = None) -> str | None:
+    value = request.args.get(name, "").strip()[:100] or None
+    return value if choices is None or value in choices else None
+
+
+def app_ids() -> list[str]:
+    return app_service.app_ids(db.session())
+
+
+def form_errors(form) -> str:
+    return "; ".join(
+        f"{getattr(form, name).label.text}: {' '.join(messages)}"
+        for name, messages in form.errors.items()
+    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from suite_server import audit
@@ -278,27 +278,20 @@ def reactivate(session: Session, actor: str, app: App, tenant: Tenant) -> Served
         raise ActionFailed("The tenant is already active.")
     if not tenant.credential:
         raise ActionFailed("The tenant has no credential: only a new authorization helps.")
-    before = (tenant.status, tenant.status_reason, tenant.credential_version)
-    tenant.status, tenant.status_reason = "active", None
+    before = lifecycle.try_reactivating(tenant)
     session.commit()
     try:
         served = refresh_tenant_token(session, tenant, stale_token=None)
     except TokenUnavailable as exc:
         session.rollback()
-        # Back to where it was, unless a new authorization arrived meanwhile (new credential).
-        session.execute(
-            update(Tenant.__table__)
-            .where(Tenant.id == tenant.id, Tenant.credential_version == before[2])
-            .values(status=before[0], status_reason=before[1])
-        )
+        lifecycle.reactivation_refused(session, tenant.id, before)
         _audit(session, actor, "tenant.reactivate", app, tenant, error=exc.message)
         session.expire(tenant)
         raise ActionFailed(
             f"The platform refused the stored credential ({exc.message}); the tenant stays "
             f"{before[0]}. Only a new authorization brings it back: {install_url(app)}"
         ) from None
-    tenant.cancelled_at = None
-    lifecycle.record(session, tenant, "reactivated", "admin", {"from": before[0], "by": actor})
+    lifecycle.reactivated(session, tenant, "admin", {"from": before[0], "by": actor})
     _audit(session, actor, "tenant.reactivate", app, tenant, previous=before[0])
     return served
 

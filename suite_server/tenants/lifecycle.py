@@ -138,6 +138,32 @@ def recover_credential(session: Session, tenant: Tenant, credential: str, source
     record(session, tenant, "credential_recovered", source)
 
 
+def try_reactivating(tenant: Tenant) -> tuple[str, str | None, int]:
+    """Mark a cancelled or needs_reauth tenant active, before its stored credential is tried
+    (the caller commits, then asks for a token); returns what to restore if it is refused."""
+    before = (tenant.status, tenant.status_reason, tenant.credential_version)
+    tenant.status, tenant.status_reason = "active", None
+    return before
+
+
+def reactivation_refused(
+    session: Session, tenant_pk: int, before: tuple[str, str | None, int]
+) -> None:
+    """The platform refused the stored credential: back to the state it was in, unless a new
+    authorization arrived meanwhile (its credential_version moved on)."""
+    session.execute(
+        update(Tenant.__table__)
+        .where(Tenant.id == tenant_pk, Tenant.credential_version == before[2])
+        .values(status=before[0], status_reason=before[1])
+    )
+
+
+def reactivated(session: Session, tenant: Tenant, source: str, detail: dict | None) -> None:
+    """The stored credential gave a token: the tenant stays active, with its history row."""
+    tenant.cancelled_at = None
+    record(session, tenant, "reactivated", source, detail)
+
+
 def merge_auth_info(tenant: Tenant, answer: dict[str, Any]) -> bool:
     """Merge what the platform answered about the authorization (its errcode and errmsg left
     out) into the tenant's auth_info; returns whether anything changed."""

@@ -11,11 +11,9 @@ from suite_server.models import App, InboundEvent
 from suite_server.protocol import kinds, xml
 from suite_server.tenants import lifecycle
 
-KINDS = kinds.AUTHORIZATIONS
-
 
 def handles(app: App, kind: str) -> bool:
-    return kind in KINDS[app.platform]
+    return kind in kinds.AUTHORIZATIONS[app.platform]
 
 
 def _code(fields: dict[str, str]) -> str:

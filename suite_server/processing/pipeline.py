@@ -25,19 +25,20 @@ from suite_server.errors import InstallError, UpstreamError
 from suite_server.jobs import recovery, runner
 from suite_server.jobs.tasks import task
 from suite_server.models import App, InboundEvent
+from suite_server.protocol import kinds
 from suite_server.tokens.service import TokenUnavailable, app_token, expire_app_token
 from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
 
-RETRIES = 8  # with runner.backoff: about 30 minutes of upstream trouble before `failed`
+RETRIES = 8  # with jobs/attempts.backoff: about 30 minutes of upstream trouble before `failed`
 SWEEP_AFTER = timedelta(minutes=2)  # a pending event this old has lost its job
 SWEEP_BATCH = 500
 
 
 def processable(platform: str, channel: str, kind: str) -> bool:
     """Whether events of this kind have work to do after the answer."""
-    return kind in pushes.KINDS[platform] or dispatch.dispatchable(platform, channel, kind)
+    return kind in kinds.AUTHORIZATIONS[platform] or dispatch.dispatchable(platform, channel, kind)
 
 
 def after_store(
@@ -52,7 +53,7 @@ def after_store(
     """Right after a new push was stored, inside the platform's request: what to answer.
     Authorization pushes go to a job; tenant messages may be answered by a synchronous handler
     (or the release-test responder) now, the rest goes to a job."""
-    if kind in pushes.KINDS[platform]:
+    if kind in kinds.AUTHORIZATIONS[platform]:
         schedule(event_id)
         return "success"
     if not dispatch.dispatchable(platform, channel, kind):
@@ -108,7 +109,7 @@ def process(event_id: int) -> str | None:
     app = session.get(App, event.app_pk)
     if not processable(app.platform, event.channel, event.kind):
         return None
-    if event.kind not in pushes.KINDS[app.platform]:
+    if event.kind not in kinds.AUTHORIZATIONS[app.platform]:
         return dispatch.in_job(session, event)
     event.attempts += 1
     session.commit()
@@ -177,7 +178,7 @@ def reprocess(event_id: int) -> InboundEvent:
         raise ValueError(f"event {event_id} ({event.kind}) has no processing to run")
     if event.status not in ("failed", "ignored"):
         raise ValueError(f"event {event_id} is {event.status}: only failed or ignored ones re-run")
-    if event.kind in pushes.KINDS[app.platform]:
+    if event.kind in kinds.AUTHORIZATIONS[app.platform]:
         pushes.allow_rerun(session, app, event)
     event.status, event.error, event.processed_at = "pending", None, None
     session.commit()

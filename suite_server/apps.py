@@ -13,7 +13,7 @@ from suite_server import db
 from suite_server.crypto.msgcrypt import decode_aes_key
 from suite_server.db import utcnow
 from suite_server.errors import ValidationError
-from suite_server.models import PLATFORMS, App, AppToken, Ticket
+from suite_server.models import PLATFORMS, App, AppToken, Ticket, kind_for
 from suite_server.ops import metrics
 
 # Ids go into URLs (/callback/wecom/<suite_id>/...), so keep them to what the platforms issue.
@@ -38,22 +38,22 @@ def register_app(
     test_mode: bool = False,
     landing_url: str | None = None,
 ) -> App:
-    """Validate and add an app; the caller commits."""
+    """Validate and add an app; the caller commits. A WeCom suite id starting with `dk` is a
+    customized-app template (models.apps.KINDS)."""
     if platform not in PLATFORMS:
         raise ValidationError(f"platform must be one of {', '.join(PLATFORMS)}")
     label = "suite id" if platform == "wecom" else "component appid"
-    _check_id(label, app_id)
+    check_id(label, app_id)
     if provider_corpid is not None:
-        _check_id("provider corpid", provider_corpid)
-    if not secret or not secret.strip():
-        raise ValidationError("secret must not be empty")
+        check_id("provider corpid", provider_corpid)
+    check_secret(secret)
     check_token(token)
     check_aes_key(aes_key)
     check_landing_url(landing_url)
-    if session.scalar(select(App.id).where(App.app_id == app_id)) is not None:
-        raise ValidationError(f"an app with id {app_id} already exists")
+    check_unused(session, app_id)
     app = App(
         platform=platform,
+        kind=kind_for(platform, app_id),
         app_id=app_id,
         name=name or app_id,
         secret=secret.strip(),
@@ -70,6 +70,20 @@ def register_app(
 def every_app(session: Session) -> list[App]:
     """All apps in registration order, secrets included (the sandbox's --server-url copy)."""
     return list(session.scalars(select(App).order_by(App.id)))
+
+
+def check_unused(session: Session, app_id: str) -> None:
+    """App ids and provider corpids share one namespace: the callback and API paths."""
+    existing = session.scalar(select(App.kind).where(App.app_id == app_id))
+    if existing is not None:
+        what = "a provider" if existing == "provider" else "an app"
+        raise ValidationError(f"{what} with id {app_id} already exists")
+
+
+def check_secret(secret: str) -> str:
+    if not secret or not secret.strip():
+        raise ValidationError("secret must not be empty")
+    return secret.strip()
 
 
 def check_token(token: str) -> str:
@@ -92,7 +106,7 @@ def check_landing_url(landing_url: str | None) -> str | None:
     return landing_url or None
 
 
-def _check_id(label: str, value: str) -> None:
+def check_id(label: str, value: str) -> None:
     if not _ID.fullmatch(value or ""):
         raise ValidationError(f"{label} must be 1 to 64 letters, digits, '-' or '_'")
 
@@ -115,7 +129,7 @@ def tickets_overdue(
 
 def overview(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each app with its newest ticket's age and its app token's expiry, for `apps list` and the
-    API. Never a secret."""
+    API. Never a secret. Provider accounts are not apps (providers.overview)."""
     now = now or utcnow()
     newest = (
         select(
@@ -130,6 +144,7 @@ def overview(session: Session, now: datetime | None = None) -> list[dict[str, An
         select(App, newest.c.pushed_at, newest.c.received_at, AppToken.expires_at)
         .outerjoin(newest, newest.c.app_pk == App.id)
         .outerjoin(AppToken, AppToken.app_pk == App.id)
+        .where(App.kind != "provider")
         .order_by(App.app_id)
     )
     result = []
@@ -140,6 +155,7 @@ def overview(session: Session, now: datetime | None = None) -> list[dict[str, An
             {
                 "app_id": app.app_id,
                 "platform": app.platform,
+                "kind": app.kind,
                 "name": app.name,
                 "test_mode": app.test_mode,
                 "ticket_age": int((now - pushed_at).total_seconds()) if pushed_at else None,

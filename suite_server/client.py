@@ -94,6 +94,27 @@ class TokenClient:
             self.invalidate(app_id, tenant_id)  # the platform refused it: never hand it out again
             raise
 
+    def provider_token(self, corpid: str) -> str:
+        """The provider_access_token of the ISV's WeCom provider account `corpid`."""
+        return self._cached(("~provider", corpid)) or self._fetch(
+            ("~provider", corpid), "GET", _provider_path(corpid)
+        )
+
+    def provider_token_refreshed(self, corpid: str, stale_token: str) -> str:
+        """A new provider token after a provider API refused `stale_token` (40082, 42009)."""
+        owner = ("~provider", corpid)
+        held = self._cached(owner)
+        if held is not None and held != stale_token:
+            return held
+        try:
+            return self._fetch(
+                owner, "POST", _provider_path(corpid) + "/refresh", {"stale_token": stale_token}
+            )
+        except TokenClientError:
+            with self._lock:
+                self._cache.pop(owner, None)
+            raise
+
     def invalidate(self, app_id: str | None = None, tenant_id: str | None = None) -> None:
         """Forget cached tokens: all of them, those of one app (its own and its tenants'), or
         one tenant's. The next call asks the server."""
@@ -156,6 +177,10 @@ class TokenClient:
 
 def _q(segment: str) -> str:
     return quote(segment, safe="")
+
+
+def _provider_path(corpid: str) -> str:
+    return f"/providers/{_q(corpid)}/access-token"
 
 
 def _tenant_path(app_id: str, tenant_id: str) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from suite_server.apps import register_app
 from suite_server.models import App, Tenant
+from suite_server.providers import register_provider
 
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 _numbers = itertools.count(1)
@@ -52,5 +53,18 @@ def tenant(session: Session, app: App, **fields) -> Tenant:
     values.update(fields)
     row = Tenant(**values)
     session.add(row)
+    session.commit()
+    return row
+
+
+def provider(session: Session, **fields) -> App:
+    values = {
+        "corpid": f"wwprovider{next(_numbers)}",
+        "secret": "provider-secret-value",
+        "token": "PrOv1d3r",
+        "aes_key": AES_KEY,
+    }
+    values.update(fields)
+    row = register_provider(session, **values)
     session.commit()
     return row

@@ -95,11 +95,7 @@ def search(
 def listing(session: Session, app_id: str | None = None) -> list[dict[str, Any]]:
     """Every tenant (of one app, or of all) in app and tenant id order, as the token API shows
     it, for `suite-server tenants list`. Never a credential."""
-    query = (
-        views.columns(App.app_id)
-        .join(App, App.id == Tenant.app_pk)
-        .order_by(App.app_id, Tenant.tenant_id)
-    )
+    query = views.columns(App.app_id).order_by(App.app_id, Tenant.tenant_id)
     if app_id:
         query = query.where(App.app_id == app_id)
     return [{"app_id": row.app_id, **views.view(row)} for row in session.execute(query)]

@@ -31,19 +31,26 @@ _TENANT_FOR_TOKEN = (
         _tenants.c.status,
         _tenants.c.status_reason,
         _apps.c.platform,
+        _apps.c.kind,
         *(column.label(f"token_{column.name}") for column in token_columns(_tokens)),
     )
     .join(_apps, _apps.c.id == _tenants.c.app_pk)
     .outerjoin(_tokens, _tokens.c.tenant_pk == _tenants.c.id)
-    .where(_apps.c.app_id == bindparam("app_id"), _tenants.c.tenant_id == bindparam("tenant_id"))
+    .where(
+        _apps.c.app_id == bindparam("app_id"),
+        _apps.c.kind != "provider",
+        _tenants.c.tenant_id == bindparam("tenant_id"),
+    )
 )
 _TOKEN_FIELDS = [f"token_{column.name}" for column in token_columns(_tokens)]
-_APP_COLUMNS = load_only(App.id, App.platform, App.app_id)
+_APP_COLUMNS = load_only(App.id, App.platform, App.kind, App.app_id)
 
 
-def find_app(session: Session, app_id: str) -> App | None:
-    """The app, its encrypted columns left unloaded until a refresh needs its secret."""
-    return session.scalar(select(App).where(App.app_id == app_id).options(_APP_COLUMNS))
+def find_app(session: Session, app_id: str, kind: str | None = None) -> App | None:
+    """The app (a provider account only when asked for by `kind="provider"`), its encrypted
+    columns left unloaded until a refresh needs its secret."""
+    which = App.kind != "provider" if kind is None else App.kind == kind
+    return session.scalar(select(App).where(App.app_id == app_id, which).options(_APP_COLUMNS))
 
 
 def find_tenant(
@@ -68,7 +75,7 @@ def find_tenant(
             status_reason=row.status_reason,
         ),
     )
-    app = _attach(session, App(id=row.app_pk, app_id=app_id, platform=row.platform))
+    app = _attach(session, App(id=row.app_pk, app_id=app_id, platform=row.platform, kind=row.kind))
     token = row._mapping
     known = TokenRow(*(token[name] for name in _TOKEN_FIELDS)) if token["token_id"] else None
     return tenant, app, known

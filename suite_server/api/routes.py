@@ -29,6 +29,7 @@ from suite_server.tokens.service import (
     Served,
     TokenRow,
     TokenUnavailable,
+    refresh_app_token,
     refresh_tenant_token,
     serve_app_token,
     serve_tenant_token,
@@ -70,8 +71,10 @@ def authenticate() -> None:
     if g.caller is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key")
     g.api_key_id = g.caller.key_id
-    # Checked here, before any view or cache, from the scope remembered with the key.
-    app_id = (request.view_args or {}).get("app_id")
+    # Checked here, before any view or cache, from the scope remembered with the key (a
+    # provider account is in scope by its corpid).
+    view_args = request.view_args or {}
+    app_id = view_args.get("app_id", view_args.get("corpid"))
     if app_id is not None and not g.caller.may_use(app_id):
         auth.record_refusal(_session(), g.caller, app_id, request.method, request.path)
         raise ApiError(403, "forbidden", f"this API key may not use app {app_id[:MAX_ID]!r}")
@@ -194,6 +197,38 @@ def tenant_access_token(app_id: str, tenant_id: str) -> Response:
 def tenant_access_token_refresh(app_id: str, tenant_id: str) -> Response:
     """The caller's platform call failed with 40001/42001/40014 using `stale_token`: refresh
     only if that is still the current token; many such callers cause one upstream refresh."""
+    stale_token = _stale_token()
+    tenant, _app_kept, _known = _tenant(app_id, tenant_id)
+    served = _cached((app_id, tenant_id), refresh_tenant_token, _session(), tenant, stale_token)
+    return _token(served)
+
+
+# -- provider accounts -------------------------------------------------------------------------
+# Cached under a key no app or tenant id can have ("~" is not in ids).
+
+
+@_route("/providers/<corpid>/access-token")
+def provider_access_token(corpid: str) -> Response:
+    served = token_cache.get(("~provider", corpid))
+    if served is None:
+        served = _cached(("~provider", corpid), serve_app_token, _session(), _provider(corpid))
+    return _token(served)
+
+
+@_route("/providers/<corpid>/access-token/refresh", "POST")
+def provider_access_token_refresh(corpid: str) -> Response:
+    """A provider API answered that `stale_token` is dead: refresh only if it is still the
+    current one; many such callers cause one upstream refresh."""
+    stale_token = _stale_token()
+    provider = _provider(corpid)
+    served = _cached(("~provider", corpid), refresh_app_token, _session(), provider, stale_token)
+    return _token(served)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _stale_token() -> str:
     request.max_content_length = MAX_BODY  # a larger body is a 413 before it is read
     body = request.get_json(force=True, silent=True)
     stale_token = body.get("stale_token") if isinstance(body, dict) else None
@@ -201,12 +236,14 @@ def tenant_access_token_refresh(app_id: str, tenant_id: str) -> Response:
         raise ApiError(
             400, "bad_request", 'send a JSON body {"stale_token": "<the token that failed>"}'
         )
-    tenant, _app_kept, _known = _tenant(app_id, tenant_id)
-    served = _cached((app_id, tenant_id), refresh_tenant_token, _session(), tenant, stale_token)
-    return _token(served)
+    return stale_token
 
 
-# -- helpers -----------------------------------------------------------------------------------
+def _provider(corpid: str) -> App:
+    provider = queries.find_app(_session(), corpid, "provider") if _id_ok(corpid) else None
+    if provider is None:
+        raise ApiError(404, "not_found", f"no provider {corpid[:MAX_ID]!r}")
+    return provider
 
 
 def _cached(key: token_cache.Key, serve, *args, **kwargs) -> Served:

@@ -6,6 +6,7 @@ The tenant's states and history are tenants/lifecycle.py.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -21,7 +22,10 @@ from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import InstallError, UpstreamError
 from suite_server.models import App, AuthCodeClaim, InstallState, Tenant
 from suite_server.tenants.lifecycle import upsert_tenant
-from suite_server.tokens.service import store_first_token
+from suite_server.tokens.service import TokenUnavailable, serve_tenant_token, store_first_token
+from suite_server.upstream.results import seconds
+
+log = logging.getLogger(__name__)
 
 STATE_LIFETIME = timedelta(minutes=20)
 # How long a claimed code may stay unfinished before another process may take it over (the
@@ -95,6 +99,29 @@ def start_install(
     return f"{parts.scheme}://{parts.netloc}/safe/bindcomponent?{urlencode(query)}#wechat_redirect"
 
 
+def start_customized_install(
+    session: Session, app: App, api, with_provider_token: Callable, *, client: str
+) -> str:
+    """A customized-app template is installed by scanning a QR code (isv-capabilities §1): its
+    link comes from get_customized_auth_url with the provider's token (`with_provider_token(call)`
+    runs `call` with it, refreshing a refused one once). No redirect comes back: the corp's
+    approval arrives as a create_auth push, carrying the state (at most 32 of [a-zA-Z0-9])."""
+    state = secrets.token_hex(16)
+    answer = with_provider_token(
+        lambda token: api.get_customized_auth_url(token, state, [app.app_id])
+    )
+    session.add(
+        InstallState(
+            app_pk=app.id,
+            state=state,
+            expires_at=utcnow() + STATE_LIFETIME,
+            client_addr=client,
+        )
+    )
+    session.commit()
+    return answer["qrcode_url"]
+
+
 def consume_state(session: Session, app: App, state: str) -> None:
     """Mark the state used; InstallError when it is unknown, expired, reused or another app's."""
     now = utcnow()
@@ -129,6 +156,17 @@ def exchange_code(
         return _wait_for_claim(session, app, code_hash)
     try:
         tenant_id, name, credential, token, auth_info = _exchange(app, code, api, app_token)
+    except _NoTenant as exc:
+        # The code is spent and the answer names no corp: keep its credential on the claim
+        # (encrypted) rather than lose it, and refuse the code from now on.
+        session.execute(
+            update(AuthCodeClaim.__table__)
+            .where(AuthCodeClaim.id == claim_id)
+            .values(error=exc.reason, credential=exc.credential)
+        )
+        session.commit()
+        log.error("app %s: %s; its credential is kept on the claim", app.app_id, exc.reason)
+        raise InstallError(f"The authorization could not be completed ({exc.reason}).") from None
     except UpstreamError as exc:
         if exc.retryable:
             # Busy or no answer: the code may still be good, so free it for the retry.
@@ -151,6 +189,10 @@ def exchange_code(
         source=source,
         action=action,
     )
+    if auth_info.get("is_customized_app") and app.kind == "suite":
+        # The platform says so though the id does not start with dk: a template from now on.
+        app.kind = "template"
+        log.warning("app %s: the platform calls it a customized app; kept as one", app.app_id)
     store_first_token(session, tenant, token)
     session.execute(
         update(AuthCodeClaim.__table__)
@@ -159,7 +201,20 @@ def exchange_code(
     )
     # One transaction: the tenant, its credential, its first token, its history and the claim.
     session.commit()
+    if token is None and tenant.status == "active":
+        _first_token(session, tenant)
     return tenant
+
+
+def _first_token(session: Session, tenant: Tenant) -> None:
+    """An answer without a token (customized apps never carry one): get it now, after the
+    credential is safe. A failure here loses nothing: the sweep fetches it."""
+    try:
+        serve_tenant_token(session, tenant)
+    except TokenUnavailable as exc:
+        log.warning(
+            "tenant %s: no first token yet (%s); the sweep will get it", tenant.tenant_id, exc.code
+        )
 
 
 def release_failed_claim(session: Session, app: App, code: str) -> None:
@@ -177,18 +232,38 @@ def _code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
+class _NoTenant(Exception):
+    """An exchange answer with a credential but nothing to make a tenant of."""
+
+    def __init__(self, reason: str, credential: str) -> None:
+        super().__init__(reason)
+        self.reason, self.credential = reason, credential
+
+
 def _exchange(app: App, code: str, api, app_token: str):
-    """(tenant id, name, credential, (access token, expires_in) or None, auth info)."""
+    """(tenant id, name, credential, (access token, expires_in) or None, auth info). Only the
+    credential and the corp id are required of an answer: whatever else is missing, the
+    credential is stored (isv-capabilities §0.1: a customized template's answer has no token)."""
     if app.platform == "wecom":
         answer = api.get_permanent_code(app_token, code)
-        corp = answer.get("auth_corp_info") or {}
-        token = (answer["access_token"], int(answer.get("expires_in") or 7200))
+        credential = answer["permanent_code"]  # required by WeComApi.get_permanent_code
+        corp = answer.get("auth_corp_info")
+        corp = corp if isinstance(corp, dict) else {}
+        corpid = corp.get("corpid")
+        if not isinstance(corpid, str) or not corpid or len(corpid) > 64:
+            raise _NoTenant("get_permanent_code answered without auth_corp_info.corpid", credential)
+        token = None
+        if isinstance(answer.get("access_token"), str) and answer["access_token"]:
+            token = (answer["access_token"], seconds(answer))
         auth_info = {
             key: answer[key]
             for key in ("auth_corp_info", "auth_info", "auth_user_info", "edition_info", "state")
             if key in answer
         }
-        return corp["corpid"], corp.get("corp_name", ""), answer["permanent_code"], token, auth_info
+        if _customized(answer):
+            auth_info["is_customized_app"] = True
+        name = corp.get("corp_name") if isinstance(corp.get("corp_name"), str) else ""
+        return corpid, name[:200], credential, token, auth_info
     info = api.query_auth(app_token, app.app_id, code)
     appid = info["authorizer_appid"]
     token = None
@@ -203,6 +278,18 @@ def _exchange(app: App, code: str, api, app_token: str):
         info.get("authorizer_refresh_token") or None,
         token,
         auth_info,
+    )
+
+
+def _customized(answer: dict) -> bool:
+    """Whether get_permanent_code says the app is a customized one: a top-level
+    is_customized_app, or one on an agent of auth_info."""
+    if answer.get("is_customized_app") is True:
+        return True
+    auth_info = answer.get("auth_info")
+    agents = auth_info.get("agent") if isinstance(auth_info, dict) else None
+    return isinstance(agents, list) and any(
+        isinstance(agent, dict) and agent.get("is_customized_app") is True for agent in agents
     )
 
 

@@ -7,11 +7,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 from sqlalchemy import select
 
-from suite_server import db
+from suite_server import db, providers
 from suite_server.authorization import flow, preauth, receipts, starts
 from suite_server.errors import UpstreamError
 from suite_server.models import App, Tenant
-from suite_server.tokens.service import TokenUnavailable, app_token
+from suite_server.tokens.service import TokenUnavailable, app_token, with_app_token
 from suite_server.upstream import api_for
 
 bp = Blueprint("authorization", __name__, url_prefix="/install", template_folder="templates")
@@ -63,6 +63,21 @@ def start(app_id: str):
     client = starts.client_key(request.remote_addr)
     starts.check(db.session(), client)
     api = api_for(app.platform, current_app.config)
+    if app.is_template:
+        provider = providers.provider_of(db.session(), app)
+        if provider is None:
+            raise flow.InstallError(
+                "This customized app cannot be installed yet: its provider account is not "
+                "registered on this server."
+            )
+        target = flow.start_customized_install(
+            db.session(),
+            app,
+            api,
+            lambda call: with_app_token(db.session(), provider, api, call),
+            client=client,
+        )
+        return redirect(target, 302)
     urls = flow.InstallUrls(
         current_app.config["PUBLIC_URL"],
         current_app.config["WECOM_INSTALL_URL"],
@@ -115,7 +130,7 @@ def _finished(app: App, tenant: Tenant):
 
 
 def _app(app_id: str) -> App:
-    app = db.session().scalar(select(App).where(App.app_id == app_id[:64]))
+    app = db.session().scalar(select(App).where(App.app_id == app_id[:64], App.kind != "provider"))
     if app is None:
         raise flow.InstallError("There is no such app on this server.")
     return app

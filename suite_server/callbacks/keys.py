@@ -22,6 +22,7 @@ class CallbackKeys:
     id: int
     app_id: str
     platform: str
+    kind: str  # models.apps.KINDS: the provider's system event URL is not a suite's
     token: str
     aes_keys: tuple[bytes, ...]  # current first, then previous
     provider_corpid: str | None
@@ -44,6 +45,7 @@ def callback_keys(session: Session, platform: str, app_id: str) -> CallbackKeys 
             id=app.id,
             app_id=app.app_id,
             platform=app.platform,
+            kind=app.kind,
             token=app.token,
             aes_keys=tuple(decode_aes_key(k) for k in app.aes_keys()),
             provider_corpid=app.provider_corpid,

@@ -20,10 +20,14 @@ from suite_server.protocol import kinds, xml
 log = logging.getLogger(__name__)
 
 
-def find_app(session: Session, platform: str, app_id: str) -> CallbackKeys:
+def find_app(session: Session, platform: str, app_id: str, provider: bool = False) -> CallbackKeys:
+    """The app of a callback URL, or 404: a provider account only at its system event URL, and
+    only once its Token and key are set (an empty Token would verify anyone's signature)."""
     app = callback_keys(session, platform, app_id)
-    if app is None:
-        raise BadCallback(404, "unknown app")
+    if app is None or (app.kind == "provider") != provider:
+        raise BadCallback(404, "unknown provider" if provider else "unknown app")
+    if provider and not app.token:
+        raise BadCallback(404, "the provider's system event URL is not set up (token, aes key)")
     return app
 
 

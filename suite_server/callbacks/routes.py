@@ -1,4 +1,4 @@
-"""The four callback URLs the ISV pastes into the consoles (contract.md "Callback URLs")."""
+"""The five callback URLs the ISV pastes into the consoles (contract.md "Callback URLs")."""
 
 from __future__ import annotations
 
@@ -32,6 +32,16 @@ def wecom(suite_id: str, channel: str) -> Response:
     return _receive(app, channel)
 
 
+@bp.route("/wecom/provider/<corpid>", methods=["GET", "POST"])
+def wecom_provider(corpid: str) -> Response:
+    """The provider's system event URL (系统事件接收URL): license payments, refunds and
+    activations, encrypted with the provider's own Token and key, receive id its corpid."""
+    app = _app("wecom", corpid, provider=True)
+    if request.method == "GET":
+        return _text(receive.url_check(db.session(), app, request.args, _max_age()))
+    return _receive(app, "system")
+
+
 @bp.post("/open/<appid>/auth")
 def open_auth(appid: str) -> Response:
     return _receive(_app("open", appid), "auth")
@@ -46,8 +56,8 @@ def open_msg(appid: str, authorizer_appid: str) -> Response:
     return _receive(app, "msg", authorizer_appid)
 
 
-def _app(platform: str, app_id: str) -> CallbackKeys:
-    app = receive.find_app(db.session(), platform, app_id)
+def _app(platform: str, app_id: str, provider: bool = False) -> CallbackKeys:
+    app = receive.find_app(db.session(), platform, app_id, provider)
     g.callback_app_id = app.app_id  # a refusal from here on is counted under the app
     return app
 

@@ -1,9 +1,10 @@
 """The `suite-server` command group (docs/cli.md): every user error is one line on stderr and a
 non-zero exit, never a traceback.
 
-One module per area registers its commands here: `db.py`, `apps.py`, `tenants.py`, `events.py`
-(events and webhook deliveries), `accounts.py` (admin users, API keys), `keys.py`, `sandbox.py`
-and `run.py` (serve, worker, cron, demo); `common.py` holds the schema guard and the tables."""
+One module per area registers its commands here: `db.py`, `apps.py`, `providers.py`,
+`tenants.py`, `events.py` (events and webhook deliveries), `accounts.py` (admin users, API keys),
+`keys.py`, `sandbox.py` and `run.py` (serve, worker, cron, demo); `common.py` holds the schema
+guard and the tables."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import click
 from flask.cli import FlaskGroup
 
 from suite_server import create_app
-from suite_server.cli import accounts, apps, db, events, keys, run, sandbox, tenants
+from suite_server.cli import accounts, apps, db, events, keys, providers, run, sandbox, tenants
 from suite_server.cli.common import needs_schema
 from suite_server.errors import SettingsError
 from suite_server.ops import failures, logs
@@ -46,6 +47,7 @@ cli.params.clear()
 for command in (
     db.db_group,
     apps.apps_group,
+    providers.providers_group,
     tenants.tenants_group,
     events.events_group,
     events.webhooks_group,

@@ -43,10 +43,14 @@ def _app_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @apps_add.command("wecom")
 @click.option("--suite-id", required=True)
 @_app_options
-@click.option("--provider-corpid", default=None, help="the provider's corpid (URL checks)")
+@click.option(
+    "--provider-corpid",
+    default=None,
+    help="the provider's corpid (URL checks; a customized template's install link)",
+)
 @needs_schema
 def apps_add_wecom(suite_id: str, provider_corpid: str | None, **options: Any) -> None:
-    """Register a WeCom suite."""
+    """Register a WeCom suite (or a customized-app template: a suite id starting with dk)."""
     _add("wecom", suite_id, provider_corpid=provider_corpid, **options)
 
 
@@ -77,11 +81,12 @@ def apps_list(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     table(
-        ["APP ID", "PLATFORM", "NAME", "TICKET AGE", "TICKETS", "TOKEN EXPIRES"],
+        ["APP ID", "PLATFORM", "KIND", "NAME", "TICKET AGE", "TICKETS", "TOKEN EXPIRES"],
         [
             [
                 r["app_id"],
                 r["platform"],
+                r["kind"],
                 r["name"],
                 "none" if r["ticket_age"] is None else f"{r['ticket_age']}s",
                 r["ticket_state"],

@@ -52,8 +52,10 @@ def message_of(session: Session, event: InboundEvent) -> tuple[Message, str | No
     message = Message.of(event, app, tenant, xml.parse(event.payload))
     if release_check.handles(message):
         return message, None  # the test accounts are answered whatever we know of them
-    if kinds.is_notice(app.platform, event.kind):
-        return message, None  # an order or a registration: about the tenant, maybe a new one
+    if kinds.is_notice(app.platform, event.kind) or event.channel == "system":
+        # An order, a registration, or a provider's system event (a license bought for a corp
+        # that installed several of its apps): about the tenant, maybe a new one.
+        return message, None
     if tenant is None:
         return message, f"no tenant {event.tenant_id!r} for this app"
     if tenant.status != "active":

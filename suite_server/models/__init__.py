@@ -1,7 +1,7 @@
 """The tables, one module per aggregate; importing this package registers them all on Base."""
 
 from suite_server.models.accounts import AdminSession, AdminUser, ApiKey, LoginThrottle
-from suite_server.models.apps import PLATFORMS, App, Ticket
+from suite_server.models.apps import KINDS, PLATFORMS, App, Ticket, kind_for
 from suite_server.models.audit import AuditEntry
 from suite_server.models.authorizations import (
     AuthCodeClaim,
@@ -15,6 +15,7 @@ from suite_server.models.tokens import AppToken, TenantToken
 from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery
 
 __all__ = [
+    "KINDS",
     "PLATFORMS",
     "AdminSession",
     "AdminUser",
@@ -33,4 +34,5 @@ __all__ = [
     "Ticket",
     "WebhookAttempt",
     "WebhookDelivery",
+    "kind_for",
 ]

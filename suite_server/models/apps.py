@@ -11,15 +11,35 @@ from suite_server.crypto.secrets import EncryptedText
 from suite_server.db import Base, UTCDateTime, utcnow
 
 PLATFORMS = ("wecom", "open")
+# What an app row is (docs/tokens.md "Three kinds of WeCom token"):
+# - suite: a WeCom third-party app; its tenants' tokens come from get_corp_token;
+# - template: a WeCom customized-app template (代开发, suite id `dk...`): its tenants' permanent
+#   code is their app's secret and their token comes from gettoken;
+# - provider: the ISV's WeCom provider account (服务商): provider token and system event URL,
+#   no tenants and no tickets;
+# - component: an Open Platform third-party platform.
+KINDS = ("suite", "template", "provider", "component")
+
+
+def kind_for(platform: str, app_id: str) -> str:
+    """The kind an app registered with `apps add` gets: WeCom template ids start with `dk`."""
+    if platform == "open":
+        return "component"
+    return "template" if app_id.startswith("dk") else "suite"
 
 
 class App(Base):
     __tablename__ = "apps"
-    __table_args__ = (CheckConstraint("platform IN ('wecom', 'open')", name="platform"),)
+    __table_args__ = (
+        CheckConstraint("platform IN ('wecom', 'open')", name="platform"),
+        CheckConstraint("kind IN ('suite', 'template', 'provider', 'component')", name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(8))
-    # suite_id (WeCom) or component_appid (Open): the id in every URL and upstream call.
+    kind: Mapped[str] = mapped_column(String(16), default="suite")  # KINDS
+    # suite_id (WeCom), provider corpid or component_appid (Open): the id in every URL and
+    # upstream call.
     app_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     secret: Mapped[str] = mapped_column(EncryptedText)
@@ -28,8 +48,9 @@ class App(Base):
     token: Mapped[str] = mapped_column(EncryptedText)
     aes_key: Mapped[str] = mapped_column(EncryptedText)
     previous_aes_key: Mapped[str | None] = mapped_column(EncryptedText)
-    # WeCom only: URL checks (GET echostr) are encrypted with the provider's corpid
-    # (wecom-suite.md §1).
+    # WeCom suites and templates: their provider account (an app of kind provider, when one is
+    # registered): URL checks (GET echostr) are encrypted with its corpid (wecom-suite.md §1),
+    # and a template's install link needs its token.
     provider_corpid: Mapped[str | None] = mapped_column(String(64))
     test_mode: Mapped[bool] = mapped_column(default=False)
     landing_url: Mapped[str | None] = mapped_column(String(500))
@@ -44,6 +65,14 @@ class App(Base):
     ticket_push_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_template(self) -> bool:
+        return self.kind == "template"
+
+    @property
+    def is_provider(self) -> bool:
+        return self.kind == "provider"
 
     def aes_keys(self) -> list[str]:
         """Current key first, then the previous one: the order pushes are tried in."""

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from suite_server.crypto.secrets import EncryptedText
 from suite_server.db import Base, UTCDateTime, utcnow
 
 
@@ -71,6 +72,9 @@ class AuthCodeClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     tenant_pk: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     error: Mapped[str | None] = mapped_column(Text)
+    # A credential the platform handed over in an answer we could not make a tenant of (no
+    # corpid in it): kept, encrypted, rather than lost with the spent code.
+    credential: Mapped[str | None] = mapped_column(EncryptedText)
 
 
 class TenantHistory(Base):

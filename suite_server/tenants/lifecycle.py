@@ -86,13 +86,19 @@ def cancel_tenant(session: Session, tenant: Tenant, source: str, reason: str) ->
     record(session, tenant, "cancelled", source, {"from": previous, "reason": reason})
 
 
-def needs_reauth(session: Session, tenant_pk: int, reason: str, source: str) -> bool:
+def needs_reauth(
+    session: Session, tenant_pk: int, reason: str, source: str, seen_version: int | None = None
+) -> bool:
     """The credential is dead: an active tenant needs a new authorization. Its token is dropped
-    and its refreshes stop; the reason shows in its status and history. The caller commits;
+    and its refreshes stop; the reason shows in its status and history. `seen_version`: only if
+    the credential refused is still the stored one (its credential_version). The caller commits;
     returns whether the tenant changed (it was active)."""
+    condition = [Tenant.id == tenant_pk, Tenant.status == "active"]
+    if seen_version is not None:
+        condition.append(Tenant.credential_version == seen_version)
     changed = session.execute(
         update(Tenant.__table__)
-        .where(Tenant.id == tenant_pk, Tenant.status == "active")
+        .where(*condition)
         .values(status="needs_reauth", status_reason=reason)
     ).rowcount
     if changed:

@@ -8,30 +8,44 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from suite_server.db import iso
-from suite_server.models import Tenant, TenantToken
+from suite_server.models import App, Tenant, TenantToken
+
+# What kind of tenant an app's kind makes (models.apps.KINDS): a WeCom corp that installed a
+# third-party app or a customized one (its token from gettoken), or an Open Platform account.
+TENANT_KINDS = {"suite": "third_party", "template": "customized", "component": "account"}
+
+
+def kind_of(app: App) -> str:
+    return TENANT_KINDS.get(app.kind, app.kind)
 
 
 def columns(*extra) -> Select:
     """The tenant's columns with its token's expiry; `extra` columns are added at the end."""
-    return select(
-        Tenant.id,
-        Tenant.tenant_id,
-        Tenant.name,
-        Tenant.status,
-        Tenant.status_reason,
-        Tenant.authorized_at,
-        Tenant.cancelled_at,
-        # IS NOT NULL in SQL: the credential is neither read nor decrypted.
-        Tenant.credential.is_not(None).label("has_credential"),
-        TenantToken.expires_at.label("token_expires_at"),
-        *extra,
-    ).outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
+    return (
+        select(
+            Tenant.id,
+            Tenant.tenant_id,
+            Tenant.name,
+            Tenant.status,
+            Tenant.status_reason,
+            Tenant.authorized_at,
+            Tenant.cancelled_at,
+            # IS NOT NULL in SQL: the credential is neither read nor decrypted.
+            Tenant.credential.is_not(None).label("has_credential"),
+            TenantToken.expires_at.label("token_expires_at"),
+            App.kind.label("app_kind"),
+            *extra,
+        )
+        .join(App, App.id == Tenant.app_pk)
+        .outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
+    )
 
 
 def view(row) -> dict[str, Any]:
     """A row of `columns()` as JSON: never the credential, only whether there is one."""
     return {
         "tenant_id": row.tenant_id,
+        "kind": TENANT_KINDS.get(row.app_kind, row.app_kind),
         "name": row.name,
         "status": row.status,
         "status_reason": row.status_reason,

@@ -1,6 +1,7 @@
 """App tokens (WeCom suite_access_token, Open component_access_token): obtained with the newest
 ticket the platform pushed, an older one when it refuses that, and on the Open Platform asking
-it to push again when there is none (api_start_push_ticket)."""
+it to push again when there is none (api_start_push_ticket). The WeCom provider account's
+provider_access_token is kept the same way, in its app row, and needs no ticket."""
 
 from __future__ import annotations
 
@@ -45,6 +46,21 @@ def serve_app_token(session: Session, app: App, api=None, *, due: bool = False) 
     )
 
 
+def refresh_app_token(session: Session, app: App, stale_token: str | None) -> Served:
+    """A caller saw its app (or provider) token refused with `stale_token`: refresh only if it is
+    still the current token, else hand back the current one. Many such callers, one refresh."""
+    api = api_for(app.platform, current_app.config)
+    return store.obtain(
+        session,
+        AppToken,
+        "app_pk",
+        app.id,
+        policy.stale(stale_token),
+        lambda row: _fetch_app(session, app, api),
+        app.platform in policy.SAME_UNTIL_EXPIRY,
+    )
+
+
 def expire_app_token(session: Session, app: App, refused: str, error: str | None = None) -> bool:
     """The platform refused the app token `refused`: expire it so the next caller gets a new
     one, but only while it is still the stored token (a newer one another process stored
@@ -74,7 +90,14 @@ def with_app_token(session: Session, app: App, api, call: Callable[[str], Any]) 
 
 def _fetch_app(session: Session, app: App, api):
     """suite_access_token from the newest ticket, else the previous unexpired one (a ticket the
-    platform refuses: 40085 / 61005 / 61006); no ticket at all: ask the Open Platform to push."""
+    platform refuses: 40085 / 61005 / 61006); no ticket at all: ask the Open Platform to push.
+    A provider token needs only the provider's secret."""
+    if app.is_provider:
+        try:
+            token = api.get_provider_token(app.app_id, app.secret)
+        except UpstreamError as exc:
+            raise unavailable(exc) from None
+        return token.access_token, token.expires_in, None
     tickets = session.scalars(
         select(Ticket.value)
         .where(Ticket.app_pk == app.id, Ticket.pushed_at > utcnow() - TICKET_LIFETIME[app.platform])

@@ -1,5 +1,6 @@
-"""The token service: app tokens (suite_access_token, component_access_token) and tenant tokens
-(WeCom corp access_token, Open authorizer_access_token), served while fresh and refreshed once.
+"""The token service: app tokens (suite_access_token, component_access_token, and the WeCom
+provider_access_token) and tenant tokens (WeCom corp access_token, from get_corp_token or, for
+customized apps, gettoken; Open authorizer_access_token), served while fresh and refreshed once.
 What the rest of the code imports; the ideas live beside it:
 
 - policy.py: when a token may be served and when it is refreshed (WeCom: the same until expiry);
@@ -20,7 +21,9 @@ from suite_server.tokens.app_tokens import (
     TICKET_REQUEST_EVERY,
     app_token,
     expire_app_token,
+    refresh_app_token,
     serve_app_token,
+    with_app_token,
 )
 from suite_server.tokens.policy import LAST_SECONDS, SAME_UNTIL_EXPIRY, margin, refresh_time
 from suite_server.tokens.rows import Served, TokenRow, token_columns
@@ -43,6 +46,7 @@ __all__ = [
     "expire_app_token",
     "margin",
     "refresh_app",
+    "refresh_app_token",
     "refresh_tenant",
     "refresh_tenant_token",
     "refresh_time",
@@ -51,4 +55,5 @@ __all__ = [
     "store_first_token",
     "sweep",
     "token_columns",
+    "with_app_token",
 ]

@@ -79,15 +79,16 @@ def sweep() -> dict[str, int]:
         )
     }
     _delete_old_tickets(session, now)
-    for app_pk, app_id, platform, registered_at, refresh_at in session.execute(
-        select(App.id, App.app_id, App.platform, App.created_at, AppToken.refresh_at).outerjoin(
+    for app_pk, app_id, kind, registered_at, refresh_at in session.execute(
+        select(App.id, App.app_id, App.kind, App.created_at, AppToken.refresh_at).outerjoin(
             AppToken, AppToken.app_pk == App.id
         )
     ).all():
-        if tickets_overdue(newest.get(app_pk), registered_at, now):
+        # A provider account gets its token from its secret alone: no tickets to watch.
+        if kind != "provider" and tickets_overdue(newest.get(app_pk), registered_at, now):
             counts["stale_tickets"] += 1
             log.warning("app %s: no ticket received for 20 minutes or more", app_id)
-        if newest.get(app_pk) is None and platform == "wecom":
+        if newest.get(app_pk) is None and kind in ("suite", "template"):
             continue  # nothing to refresh with until WeCom pushes a ticket (Open: we ask it)
         if refresh_at is None or refresh_at <= horizon:
             _enqueue("tokens.refresh_app", app_pk, f"app-token:{app_pk}", refresh_at, now)

@@ -5,8 +5,9 @@ The Open refresh token returned with a new access token is stored in the same tr
 one used stays as `previous_credential` until the new one has been used once. A dead Open
 refresh token (61023) is recovered from the previous one, api_get_authorizer_info and
 api_get_authorizer_list (open-platform.md §4.6, §4.7) before the tenant is given up as
-`needs_reauth`; a dead WeCom permanent code (40084) or a revoked authorization is given up at
-once. Busy answers and timeouts leave the tenant alone: the job retries with backoff.
+`needs_reauth`; a dead WeCom permanent code (40084; a customized app's secret refused by gettoken:
+40001) or a revoked authorization is given up at once, unless a new credential was stored
+meanwhile. Busy answers and timeouts leave the tenant alone: the job retries with backoff.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def _tenant_token(session: Session, tenant: Tenant, need, known: TokenRow | None
         )
     app = session.get(App, tenant.app_pk)
     api = api_for(app.platform, current_app.config)
-    fetch = _fetch_corp_token if app.platform == "wecom" else _fetch_authorizer_token
+    fetch = {"suite": _fetch_corp_token, "template": _fetch_customized_token}.get(
+        app.kind, _fetch_authorizer_token
+    )
     return store.obtain(
         session,
         TenantToken,
@@ -114,7 +117,23 @@ def _fetch_corp_token(session: Session, app: App, tenant_pk: int, api):
         )
     except UpstreamError as exc:
         if exc.kind in ("credential", "revoked"):
-            raise _give_up(session, tenant_pk, exc) from None
+            raise _give_up(session, tenant_pk, exc, current.credential_version) from None
+        raise unavailable(exc) from None
+    return token.access_token, token.expires_in, None
+
+
+def _fetch_customized_token(session: Session, app: App, tenant_pk: int, api):
+    """A customized app's token: gettoken with the corp id and its permanent code, which is the
+    app's secret; no suite token is involved (isv-capabilities §1)."""
+    current = _credentials(session, tenant_pk)
+    if current.status != "active" or not current.credential:
+        raise TokenUnavailable(f"tenant_{current.status}", "tenant is not active", 409)
+    session.commit()  # hold no transaction open during the call
+    try:
+        token = api.gettoken(current.tenant_id, current.credential)
+    except UpstreamError as exc:
+        if exc.kind == "credential":
+            raise _give_up(session, tenant_pk, exc, current.credential_version) from None
         raise unavailable(exc) from None
     return token.access_token, token.expires_in, None
 
@@ -150,9 +169,9 @@ def _fetch_authorizer_token(session: Session, app: App, tenant_pk: int, api):
             return answer.access_token, answer.expires_in, extra
     except UpstreamError as exc:
         if exc.kind == "revoked":
-            raise _give_up(session, tenant_pk, exc) from None
+            raise _give_up(session, tenant_pk, exc, current.credential_version) from None
         raise unavailable(exc) from None
-    raise _give_up(session, tenant_pk, dead)
+    raise _give_up(session, tenant_pk, dead, current.credential_version)
 
 
 def _refresh_tokens(session: Session, app: App, api, current):
@@ -212,11 +231,26 @@ def _keep_refresh_token(tenant_pk: int, current, *, used: str, new: str):
     return write
 
 
-def _give_up(session: Session, tenant_pk: int, exc: UpstreamError) -> TokenUnavailable:
-    """The credential is dead: the tenant needs a new authorization (lifecycle.needs_reauth)."""
+def _give_up(
+    session: Session, tenant_pk: int, exc: UpstreamError, seen_version: int
+) -> TokenUnavailable:
+    """The credential of version `seen_version` is dead: the tenant needs a new authorization
+    (lifecycle.needs_reauth), unless a new credential arrived meanwhile (a reset_permanent_code
+    push, a re-authorization): then the next caller tries that one."""
     reason = f"{exc.endpoint}: {exc.errcode} {exc.errmsg}"[:500]
     session.rollback()
-    lifecycle.needs_reauth(session, tenant_pk, reason, source="token")
+    changed = lifecycle.needs_reauth(
+        session, tenant_pk, reason, source="token", seen_version=seen_version
+    )
     session.commit()
+    if not changed and session.scalar(
+        select(Tenant.credential_version).where(Tenant.id == tenant_pk)
+    ) not in (None, seen_version):
+        log.info("tenant %s: old credential refused; a new one was stored meanwhile", tenant_pk)
+        session.rollback()
+        return TokenUnavailable(
+            "credential_replaced", "the credential was replaced meanwhile", 503, retryable=True
+        )
+    session.rollback()
     log.warning("tenant %s needs a new authorization: %s", tenant_pk, reason)
     return TokenUnavailable("tenant_needs_reauth", reason, 409, errcode=exc.errcode)

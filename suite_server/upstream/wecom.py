@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from suite_server.errors import UpstreamError
 from suite_server.upstream.http import PlatformApi
 from suite_server.upstream.results import Code, Token, required, seconds
 
@@ -80,6 +81,40 @@ class WeComApi(PlatformApi):
         """{auth_corp_info, auth_info[, dealer_corp_info, edition_info]} (§4)."""
         body = {"auth_corpid": auth_corpid, "permanent_code": permanent_code}
         return self._post("/cgi-bin/service/get_auth_info", suite_token, body)
+
+    def get_provider_token(self, corpid: str, provider_secret: str) -> Token:
+        """provider_access_token (isv-capabilities §2): success has no errcode, and the same
+        token comes back while it is valid."""
+        body = {"corpid": corpid, "provider_secret": provider_secret}
+        answer = self.client.call("POST", "/cgi-bin/service/get_provider_token", body=body)
+        endpoint = "service/get_provider_token"
+        return Token(required(answer, "provider_access_token", endpoint), seconds(answer))
+
+    def get_customized_auth_url(
+        self, provider_token: str, state: str, template_ids: list[str]
+    ) -> dict[str, Any]:
+        """{qrcode_url, expires_in}: the QR install link of customized-app templates
+        (isv-capabilities §1); `state` comes back in get_permanent_code."""
+        params = {"provider_access_token": provider_token}
+        body = {"state": state, "templateid_list": template_ids}
+        answer = self.client.call(
+            "POST", "/cgi-bin/service/get_customized_auth_url", params=params, body=body
+        )
+        required(answer, "qrcode_url", "service/get_customized_auth_url")
+        return answer
+
+    def gettoken(self, corpid: str, corpsecret: str) -> Token:
+        """A customized app's corp token: its permanent code is the app's secret (isv-capabilities
+        §1). Here 40001 (invalid secret) and 40013 (invalid corpid) mean the tenant's credential
+        is dead, not our configuration."""
+        params = {"corpid": corpid, "corpsecret": corpsecret}
+        try:
+            answer = self.client.call("GET", "/cgi-bin/gettoken", params=params)
+        except UpstreamError as exc:
+            if exc.errcode in (40001, 40013):
+                exc.kind = "credential"
+            raise
+        return Token(required(answer, "access_token", "gettoken"), seconds(answer))
 
     def get_corp_token(self, suite_token: str, auth_corpid: str, permanent_code: str) -> Token:
         # Success has no errcode (§4 "Token semantics"), and the same token while it is valid.

@@ -67,9 +67,13 @@ def register_app(
     return app
 
 
-def every_app(session: Session) -> list[App]:
-    """All apps in registration order, secrets included (the sandbox's --server-url copy)."""
-    return list(session.scalars(select(App).order_by(App.id)))
+def every_app(session: Session, kind: str | None = None) -> list[App]:
+    """All apps (or those of one kind: models.apps.KINDS) in registration order, secrets
+    included (the sandbox's --server-url copy)."""
+    query = select(App).order_by(App.id)
+    if kind is not None:
+        query = query.where(App.kind == kind)
+    return list(session.scalars(query))
 
 
 def check_unused(session: Session, app_id: str) -> None:

@@ -28,7 +28,7 @@ def reconcile(app_id: str | None = None) -> dict[str, dict[str, int] | str]:
     the platform cannot answer for is reported and skipped; the others still run. Returns, per
     app id, its counts or the error."""
     session = db.session()
-    query = select(App).order_by(App.id)
+    query = select(App).where(App.kind != "provider").order_by(App.id)
     if app_id is not None:
         query = query.where(App.app_id == app_id)
     results: dict[str, dict[str, int] | str] = {}

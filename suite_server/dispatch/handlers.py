@@ -38,9 +38,10 @@ _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="suite-server-hand
 
 
 def dispatchable(platform: str, channel: str, kind: str) -> bool:
-    """Tenant messages and events (data / msg URLs) and per-tenant command pushes such as
-    change_contact; not tickets or authorization pushes, which have their own processing."""
-    if channel in ("data", "msg"):
+    """Tenant messages and events (data / msg URLs), per-tenant command pushes such as
+    change_contact, and a provider's system events; not tickets or authorization pushes, which
+    have their own processing."""
+    if channel in ("data", "msg", "system"):
         return True
     return kind not in kinds.TICKET_KINDS and not kinds.is_authorization(platform, kind)
 

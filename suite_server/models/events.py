@@ -26,7 +26,8 @@ class InboundEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     tenant_id: Mapped[str | None] = mapped_column(String(64))
-    # command / data (WeCom), auth / msg (Open): which URL it came in on.
+    # command / data / system (WeCom: a suite's two URLs, the provider's system event URL),
+    # auth / msg (Open): which URL it came in on.
     channel: Mapped[str] = mapped_column(String(16))
     # InfoType for command/auth pushes; MsgType, or "event:<Event>", for tenant messages.
     kind: Mapped[str] = mapped_column(String(64))

@@ -38,7 +38,13 @@ SWEEP_BATCH = 500
 
 def processable(platform: str, channel: str, kind: str) -> bool:
     """Whether events of this kind have work to do after the answer."""
-    return kind in kinds.AUTHORIZATIONS[platform] or dispatch.dispatchable(platform, channel, kind)
+    return _authorization(platform, channel, kind) or dispatch.dispatchable(platform, channel, kind)
+
+
+def _authorization(platform: str, channel: str, kind: str) -> bool:
+    """An authorization push, on the URL the platform sends them to (not a provider's system
+    event URL, whatever it is sent)."""
+    return channel in ("command", "auth") and kind in kinds.AUTHORIZATIONS[platform]
 
 
 def after_store(
@@ -53,7 +59,7 @@ def after_store(
     """Right after a new push was stored, inside the platform's request: what to answer.
     Authorization pushes go to a job; tenant messages may be answered by a synchronous handler
     (or the release-test responder) now, the rest goes to a job."""
-    if kind in kinds.AUTHORIZATIONS[platform]:
+    if _authorization(platform, channel, kind):
         schedule(event_id)
         return "success"
     if not dispatch.dispatchable(platform, channel, kind):
@@ -109,7 +115,7 @@ def process(event_id: int) -> str | None:
     app = session.get(App, event.app_pk)
     if not processable(app.platform, event.channel, event.kind):
         return None
-    if event.kind not in kinds.AUTHORIZATIONS[app.platform]:
+    if not _authorization(app.platform, event.channel, event.kind):
         return dispatch.in_job(session, event)
     event.attempts += 1
     session.commit()
@@ -178,7 +184,7 @@ def reprocess(event_id: int) -> InboundEvent:
         raise ValueError(f"event {event_id} ({event.kind}) has no processing to run")
     if event.status not in ("failed", "ignored"):
         raise ValueError(f"event {event_id} is {event.status}: only failed or ignored ones re-run")
-    if event.kind in kinds.AUTHORIZATIONS[app.platform]:
+    if _authorization(app.platform, event.channel, event.kind):
         pushes.allow_rerun(session, app, event)
     event.status, event.error, event.processed_at = "pending", None, None
     session.commit()

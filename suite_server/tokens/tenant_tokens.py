@@ -236,21 +236,17 @@ def _give_up(
 ) -> TokenUnavailable:
     """The credential of version `seen_version` is dead: the tenant needs a new authorization
     (lifecycle.needs_reauth), unless a new credential arrived meanwhile (a reset_permanent_code
-    push, a re-authorization): then the next caller tries that one."""
+    push, a re-authorization): then trying again uses that one."""
     reason = f"{exc.endpoint}: {exc.errcode} {exc.errmsg}"[:500]
     session.rollback()
-    changed = lifecycle.needs_reauth(
-        session, tenant_pk, reason, source="token", seen_version=seen_version
-    )
+    lifecycle.needs_reauth(session, tenant_pk, reason, source="token", seen_version=seen_version)
     session.commit()
-    if not changed and session.scalar(
-        select(Tenant.credential_version).where(Tenant.id == tenant_pk)
-    ) not in (None, seen_version):
-        log.info("tenant %s: old credential refused; a new one was stored meanwhile", tenant_pk)
-        session.rollback()
+    current = session.scalar(select(Tenant.credential_version).where(Tenant.id == tenant_pk))
+    session.rollback()
+    if current not in (None, seen_version):
+        log.info("tenant %s: an old credential was refused; a new one is stored", tenant_pk)
         return TokenUnavailable(
             "credential_replaced", "the credential was replaced meanwhile", 503, retryable=True
         )
-    session.rollback()
     log.warning("tenant %s needs a new authorization: %s", tenant_pk, reason)
     return TokenUnavailable("tenant_needs_reauth", reason, 409, errcode=exc.errcode)

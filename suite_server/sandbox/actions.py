@@ -11,6 +11,7 @@ from suite_server.sandbox import approvals, events, url_check
 from suite_server.sandbox import authorizations as auth
 from suite_server.sandbox import control_input as given
 from suite_server.sandbox.control_input import ControlError
+from suite_server.sandbox.pushes import SYSTEM
 from suite_server.sandbox.runtime import current_sandbox
 from suite_server.sandbox.state import OPEN, WECOM
 
@@ -61,7 +62,9 @@ def approve() -> ResponseReturnValue:
 @bp.post("/push")
 def push() -> ResponseReturnValue:
     """{app_id, kind, tenant_id?, …} -> what our server answered: {delivered, attempts, status,
-    body, reply, error, url, payload, …} (+ auth_code for pushes that carry one)."""
+    body, reply, error, url, payload, …} (+ auth_code for pushes that carry one). For a 代开发
+    template (`dk…`) reset_permanent_code rotates the corp's secret (the permanent code). A
+    provider's system events go through /sandbox/providers/<corpid>/push (providers.py)."""
     sandbox = current_sandbox()
     state, pusher = sandbox.state, sandbox.pusher
     data = given.body()
@@ -116,17 +119,26 @@ def push() -> ResponseReturnValue:
 def verify_url() -> ResponseReturnValue:
     """{app_id, channel? (command | data; both when absent)} -> {"checks": [{channel, url,
     verified, status, body, expected, error, took_ms, …}]}: what the WeCom console does when the
-    ISV saves the URL. The overview page's button posts a form and is sent back to the page."""
+    ISV saves the URL. With a provider corpid as app_id (or as provider_corpid) the one check is
+    of its system-event URL (channel `system`). The overview page's buttons post a form and are
+    sent back to the page."""
+    state = current_sandbox().state
     from_page = bool(request.form)
     data = request.form.to_dict() if from_page else given.body()
-    app = given.app(given.text(data, "app_id", required=True))
-    if app.platform != WECOM:
-        raise ControlError(400, "the Open Platform console does not check callback URLs")
+    app_id = given.text(data, "app_id") or given.text(data, "provider_corpid")
+    if not app_id:
+        raise ControlError(400, "app_id is required")
+    provider = state.provider(app_id)
     channel = given.text(data, "channel")
-    if channel and channel not in url_check.CHANNELS:
-        raise ControlError(400, f"channel must be one of {', '.join(url_check.CHANNELS)}")
-    state = current_sandbox().state
-    checks = url_check.verify_urls(state, app, [channel] if channel else url_check.CHANNELS)
+    if state.app(app_id) is None and provider is not None:
+        app, channels = provider.as_app(), (SYSTEM,)
+    else:
+        app, channels = given.app(app_id), url_check.CHANNELS
+        if app.platform != WECOM:
+            raise ControlError(400, "the Open Platform console does not check callback URLs")
+    if channel and channel not in channels:
+        raise ControlError(400, f"channel must be one of {', '.join(channels)}")
+    checks = url_check.verify_urls(state, app, [channel] if channel else channels)
     if from_page:
         return redirect(url_for("sandbox_control.index") + "#url-checks", 303)
     return jsonify({"checks": checks})

@@ -1,5 +1,5 @@
-"""What every platform API route shares: a blueprint that meters calls and answers errcodes,
-and lenient-but-strict JSON body parsing."""
+"""What every platform API route shares: a blueprint that meters calls, injects faults (drop
+rules included) and answers errcodes, and lenient-but-strict JSON body parsing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from suite_server.sandbox.errors import ApiError, error_response
-from suite_server.sandbox.metering import meter_and_inject
+from suite_server.sandbox.metering import drop_fields, meter_and_inject
 
 
 def platform_blueprint(name: str, platform: str) -> Blueprint:
@@ -19,6 +19,10 @@ def platform_blueprint(name: str, platform: str) -> Blueprint:
     @bp.before_request
     def _meter() -> Response | None:
         return meter_and_inject(platform)
+
+    @bp.after_request
+    def _drop(response: Response) -> Response:
+        return drop_fields(response)
 
     @bp.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:

@@ -16,7 +16,15 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from suite_server.sandbox import actions, control, install_pages, open_api, wecom_api
+from suite_server.sandbox import (
+    actions,
+    control,
+    customized_install,
+    install_pages,
+    open_api,
+    providers,
+    wecom_api,
+)
 from suite_server.sandbox.control_input import ControlError
 from suite_server.sandbox.errors import error_body
 from suite_server.sandbox.events import EventError
@@ -48,6 +56,8 @@ def create_sandbox_app(
     app.register_blueprint(install_pages.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(actions.bp)
+    app.register_blueprint(providers.bp)
+    app.register_blueprint(customized_install.bp)
 
     @app.get("/")
     def root() -> Response:

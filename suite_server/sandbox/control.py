@@ -1,6 +1,7 @@
 """The sandbox's own JSON control API under /sandbox/ (for tests, the demo and curious people):
 apps, settings, faults, call counts, recorded pushes and messages, clock, reset; plus an HTML
-index page. Actions (approve, push, bulk tenants) are in `actions.py`.
+index page. Actions (approve, push, bulk tenants) are in `actions.py`, provider accounts and their
+system-event pushes in `providers.py`.
 
 Bad input answers 400/404/409 with `{"error": "<reason>"}`, never a 500.
 """
@@ -32,6 +33,7 @@ def index() -> ResponseReturnValue:
     with state.lock:
         context = {
             "apps": list(state.apps.values()),
+            "providers": list(state.providers.values()),
             "tenants": [t.public() for t in state.tenants.values()][:500],
             "pushes": list(reversed(state.pushes))[:50],
             "calls": state.calls_report(),
@@ -130,7 +132,8 @@ def list_pushes() -> ResponseReturnValue:
 
 @bp.route("/faults", methods=["GET", "POST", "DELETE"])
 def faults() -> ResponseReturnValue:
-    """POST {endpoint, errcode | http_status | delay, count | rate, tenant_id?}; DELETE clears."""
+    """POST {endpoint, errcode | http_status | delay | drop, count | rate, tenant_id?}; DELETE
+    clears. `drop` takes a (dotted) key out of the next successful answers (faults.py)."""
     state = current_sandbox().state
     if request.method == "POST":
         try:
@@ -206,13 +209,16 @@ def clock() -> ResponseReturnValue:
 @bp.post("/tokens/invalidate")
 def invalidate_tokens() -> ResponseReturnValue:
     """{app_id, tenant_id?}: kill the app token (or a tenant's tokens) early, as WeCom may
-    (wecom-suite.md §4) — for testing reactive refresh."""
+    (wecom-suite.md §4) — for testing reactive refresh. app_id may also be a provider corpid:
+    its provider_access_token dies."""
     state = current_sandbox().state
     body = given.body()
-    app = given.app(given.text(body, "app_id", required=True))
+    app_id = given.text(body, "app_id", required=True)
+    if state.app(app_id) is None and state.provider(app_id) is None:
+        given.app(app_id)  # 404
     tenant_id = given.text(body, "tenant_id") or None
     with state.lock:
-        count = state.tokens.revoke(app.app_id, tenant_id)
+        count = state.tokens.revoke(app_id, tenant_id)
     return jsonify({"invalidated": count})
 
 

@@ -14,6 +14,7 @@ ERRMSGS: dict[int, str] = {
     40008: "invalid message type",
     40013: "invalid appid",
     40014: "invalid access_token",
+    40058: "invalid parameter",
     40077: "invalid pre_auth_code",
     40078: "invalid auth_code",
     40080: "invalid suite_secret",
@@ -21,6 +22,7 @@ ERRMSGS: dict[int, str] = {
     40083: "invalid suite_id",
     40084: "invalid permanent_code",
     40085: "invalid suite_ticket",
+    40086: "invalid third-party app id",
     40097: "invalid args",
     40125: "invalid appsecret",
     41001: "access_token missing",
@@ -43,8 +45,14 @@ ERRMSGS: dict[int, str] = {
     61011: "invalid component",
     61023: "refresh_token is invalid",
 }
-# Where WeCom words a shared errcode its own way (wecom-suite.md §5: 41002 is about the corpid).
-WECOM_ERRMSGS: dict[int, str] = {41002: "corpid missing"}
+# Where WeCom words a shared errcode its own way (wecom-suite.md §5: 41002 is about the corpid;
+# gettoken's 40001/40013/41004 are about the corp's secret and id, isv-capabilities.md §1).
+WECOM_ERRMSGS: dict[int, str] = {
+    40001: "invalid credential",
+    40013: "invalid corpid",
+    41002: "corpid missing",
+    41004: "corpsecret missing",
+}
 
 
 class ApiError(Exception):

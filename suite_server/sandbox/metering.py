@@ -1,13 +1,14 @@
-"""Before every platform API call: count it, then apply the first fault rule that matches."""
+"""Before every platform API call: count it, then apply the first fault rule that matches; after
+a successful one, take out the fields drop rules name (faults.py)."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from suite_server.sandbox.errors import error_body
-from suite_server.sandbox.faults import take_matching
+from suite_server.sandbox.faults import drop_path, take_drops, take_matching
 from suite_server.sandbox.runtime import current_sandbox
 
 # Body fields that name the tenant a call is about, on either platform.
@@ -24,6 +25,11 @@ def tenant_hint() -> str | None:
     """Which tenant the call concerns, if it names one: a body field, its code, or its token."""
     state = current_sandbox().state
     body = request.get_json(silent=True, force=True)
+    if endpoint_name() == "gettoken":  # the corp asking for its own token: ?corpid=
+        corpid = request.args.get("corpid")
+        if not corpid and isinstance(body, dict):
+            corpid = body.get("corpid")
+        return corpid if isinstance(corpid, str) and corpid else None
     if isinstance(body, dict):
         for name in _TENANT_FIELDS:
             if isinstance(body.get(name), str) and body[name]:
@@ -63,3 +69,23 @@ def meter_and_inject(platform: str) -> Response | None:
     if rule.errcode is not None:
         return jsonify(error_body(platform, rule.errcode))
     return None
+
+
+def drop_fields(response: Response) -> Response:
+    """Apply the drop rules matching this call to its answer, if it is a successful JSON one."""
+    state = current_sandbox().state
+    with state.lock:
+        if not any(rule.drop for rule in state.faults):
+            return response
+    if response.status_code != 200 or not response.is_json:
+        return response
+    body = response.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("errcode", 0) != 0:
+        return response
+    with state.lock:
+        paths = take_drops(state.faults, endpoint_name(), tenant_hint(), state.random)
+    if paths:
+        for path in paths:
+            drop_path(body, path)
+        response.set_data(current_app.json.dumps(body) + "\n")
+    return response

@@ -13,19 +13,22 @@ from suite_server.protocol.xml import cdata
 Field = tuple[str, Any]
 
 
-def xml_document(fields: Iterable[Field]) -> str:
-    """`<xml><Tag><![CDATA[text]]></Tag><Num>1</Num>…</xml>`; None values are left out."""
-    parts = ["<xml>"]
+def xml_document(fields: Iterable[Field], root: str = "xml") -> str:
+    """`<xml><Tag><![CDATA[text]]></Tag><Num>1</Num>…</xml>`; None values are left out, a list of
+    fields is a nested element."""
+    parts = [f"<{root}>"]
     for tag, value in fields:
         if value is None:
             continue
         if isinstance(value, bool):
             value = int(value)
-        if isinstance(value, int):
+        if isinstance(value, list):
+            parts.append(xml_document(value, tag))
+        elif isinstance(value, int):
             parts.append(f"<{tag}>{value}</{tag}>")
         else:
             parts.append(f"<{tag}>{cdata(str(value))}</{tag}>")
-    parts.append("</xml>")
+    parts.append(f"</{root}>")
     return "".join(parts)
 
 
@@ -114,6 +117,42 @@ def wecom_change_contact(
             fields += [("ParentId", "1"), ("Order", 1)]
     elif change_type == "update_tag":
         fields += [("TagId", 1), ("AddUserItems", "zhangsan")]
+    return xml_document(merge(fields, extra))
+
+
+# --- WeCom provider system-event URL (isv-capabilities.md §2) ----------------------------------
+
+
+def wecom_system_event(
+    provider_corpid: str,
+    info_type: str,
+    auth_corpid: str,
+    timestamp: int,
+    extra: dict | None = None,
+    order_id: str = "",
+) -> str:
+    """ServiceCorpId, InfoType, AuthCorpId, TimeStamp, then what the InfoType adds: OrderId and
+    BuyerUserId (license_pay_success, doc/97196), OrderId (license_refund), Scene and an
+    AccountList (auto_activate, doc/95994)."""
+    fields: list[Field] = [
+        ("ServiceCorpId", provider_corpid),
+        ("InfoType", info_type),
+        ("AuthCorpId", auth_corpid or None),
+        ("TimeStamp", timestamp),
+    ]
+    if info_type == "license_pay_success":
+        fields += [("OrderId", order_id), ("BuyerUserId", "zhangsan")]
+    elif info_type == "license_refund":
+        fields.append(("OrderId", order_id))
+    elif info_type == "auto_activate":
+        account = [
+            ("ActiveCode", "LC" + order_id[2:]),
+            ("Type", 1),
+            ("ExpireTime", timestamp + 365 * 86400),
+            ("UserId", "zhangsan"),
+            ("PreviousStatus", 1),
+        ]
+        fields += [("Scene", 1), ("AccountList", account)]
     return xml_document(merge(fields, extra))
 
 

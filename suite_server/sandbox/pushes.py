@@ -9,6 +9,11 @@ open-platform.md §0-§3):
 | data    | /callback/wecom/<suite_id>/data         | ToUserName=corpid, AgentID=N | corpid     |
 | auth    | /callback/open/<appid>/auth             | AppId=component appid        | component  |
 | msg     | /callback/open/<appid>/msg/<authorizer> | ToUserName=gh_ id            | component  |
+| system  | /callback/wecom/provider/<corpid>       | ToUserName=corpid, AgentID   | corpid     |
+
+`system` is a WeCom provider's system-event URL (isv-capabilities.md §2): the pusher sees the
+provider as an App (`Provider.as_app`, app_id = provider corpid) with the provider's own Token and
+EncodingAESKey; like the command URL it must answer `success`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from suite_server.crypto import msgcrypt
 from suite_server.protocol.xml import cdata
 from suite_server.sandbox.state import OPEN, WECOM, App, SandboxState, Tenant
 
-COMMAND, DATA, AUTH, MSG = "command", "data", "auth", "msg"
+COMMAND, DATA, AUTH, MSG, SYSTEM = "command", "data", "auth", "msg", "system"
 # Channels whose pushes are per-tenant messages: they may be answered with a passive reply.
 _MESSAGE_CHANNELS = (DATA, MSG)
 # wecom-suite.md §1: these must be answered within 1000 ms (doc/90642, doc/97175), not 5 s.
@@ -113,28 +118,40 @@ class Pusher:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
+def channel_url(app: App, channel: str, tenant: Tenant | None = None) -> str:
+    """Where a channel's pushes (and the console's URL check) go (see the table above)."""
+    base = app.server_url.rstrip("/")
+    if channel == SYSTEM:
+        return f"{base}/callback/wecom/provider/{app.app_id}"
+    if channel in (COMMAND, DATA):
+        return f"{base}/callback/wecom/{app.app_id}/{channel}"
+    if channel == AUTH:
+        return f"{base}/callback/open/{app.app_id}/auth"
+    assert tenant is not None
+    return f"{base}/callback/open/{app.app_id}/msg/{tenant.tenant_id}"
+
+
 def _envelope(
     app: App, channel: str, plaintext: str, tenant: Tenant | None, openid: str | None
 ) -> tuple[str, dict[str, str], str, str]:
     """URL, query, outer XML body and receive id of one push (see the table above)."""
-    base = app.server_url.rstrip("/")
-    if channel == COMMAND:
-        url, receive_id = f"{base}/callback/wecom/{app.app_id}/command", app.app_id
+    url = channel_url(app, channel, tenant)
+    if channel in (COMMAND, SYSTEM):
+        receive_id = app.app_id
         outer = [("ToUserName", app.app_id), ("Encrypt", None), ("AgentID", "")]
     elif channel == DATA:
         assert tenant is not None
-        url, receive_id = f"{base}/callback/wecom/{app.app_id}/data", tenant.tenant_id
+        receive_id = tenant.tenant_id
         outer = [
             ("ToUserName", tenant.tenant_id),
             ("Encrypt", None),
             ("AgentID", str(tenant.agent_id)),
         ]
     elif channel == AUTH:
-        url, receive_id = f"{base}/callback/open/{app.app_id}/auth", app.app_id
+        receive_id = app.app_id
         outer = [("AppId", app.app_id), ("Encrypt", None)]
     else:
         assert tenant is not None
-        url = f"{base}/callback/open/{app.app_id}/msg/{tenant.tenant_id}"
         receive_id = app.app_id
         outer = [("ToUserName", tenant.user_name), ("Encrypt", None)]
 

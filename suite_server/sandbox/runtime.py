@@ -37,11 +37,17 @@ class Sandbox:
     def verify_urls(self, app_id: str) -> list[dict]:
         """What the console does when the ISV saves the app's callback URLs: WeCom checks both
         with a GET echostr (url_check.py); the Open Platform checks none, so [] for a component.
-        Each outcome has `verified`, `error` and a one-line `summary`."""
+        Each outcome has `verified`, `error` and a one-line `summary`. A provider corpid checks
+        the provider's system-event URL."""
         from suite_server.sandbox import url_check
+        from suite_server.sandbox.pushes import SYSTEM
         from suite_server.sandbox.state import WECOM
 
         app = self.state.app(app_id, WECOM)
+        if app is None and self.state.app(app_id) is None:
+            provider = self.state.provider(app_id)
+            if provider is not None:
+                return url_check.verify_urls(self.state, provider.as_app(), [SYSTEM])
         return [] if app is None else url_check.verify_urls(self.state, app)
 
 

@@ -55,6 +55,60 @@ class App:
         }
 
 
+def is_template(app: App) -> bool:
+    """A 代开发 (customized-app) template: a WeCom app whose id starts with `dk` (doc/97162)."""
+    return app.platform == WECOM and app.app_id.startswith("dk")
+
+
+@dataclass
+class Provider:
+    """A WeCom provider (服务商) account: its corpid, provider_secret and the Token/EncodingAESKey
+    of its system-event URL (isv-capabilities.md §2)."""
+
+    corpid: str
+    secret: str
+    token: str
+    aes_key: str
+    server_url: str  # system events go to <server_url>/callback/wecom/provider/<corpid>
+    name: str = ""
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "corpid": self.corpid,
+            "name": self.name,
+            "secret": self.secret,
+            "token": self.token,
+            "aes_key": self.aes_key,
+            "server_url": self.server_url,
+        }
+
+    def as_app(self) -> App:
+        """The provider as the pusher and the URL check see it: pushes go out under its corpid,
+        encrypted with its own Token/EncodingAESKey and the corpid as receive id."""
+        return App(
+            platform=WECOM,
+            app_id=self.corpid,
+            secret=self.secret,
+            token=self.token,
+            aes_key=self.aes_key,
+            server_url=self.server_url,
+            provider_corpid=self.corpid,
+            name=self.name,
+        )
+
+
+@dataclass
+class CustomizedLink:
+    """What a get_customized_auth_url QR code carries (doc/98744): whose it is, the templates it
+    installs and the ISV's state; it works for 864000 s."""
+
+    link_id: str
+    provider_corpid: str
+    template_ids: list[str]
+    state: str
+    expires_at: float
+
+
 @dataclass
 class Ticket:
     value: str
@@ -134,6 +188,8 @@ class SandboxState:
 
     def _reset_data(self) -> None:
         self.apps: dict[str, App] = {}
+        self.providers: dict[str, Provider] = {}
+        self.customized_links: dict[str, CustomizedLink] = {}
         self.tickets: dict[str, list[Ticket]] = {}
         self.codes: dict[str, Code] = {}
         self.tenants: dict[tuple[str, str], Tenant] = {}
@@ -167,6 +223,10 @@ class SandboxState:
             if app is None or (platform is not None and app.platform != platform):
                 return None
             return app
+
+    def provider(self, corpid: str) -> Provider | None:
+        with self.lock:
+            return self.providers.get(corpid)
 
     def issue_ticket(self, app: App, value: str | None = None) -> Ticket:
         """Record a ticket as pushed now; the newest is last. Old ones are kept while valid."""

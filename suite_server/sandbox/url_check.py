@@ -4,6 +4,10 @@ echostr being a random decimal string encrypted with the PROVIDER corpid as rece
 URLs, where the POSTs carry the suite id or the corp's id), and saves the URL only if the server
 answers that plaintext, bare, within 1 s.
 
+A provider's system-event URL (isv-capabilities.md §2) is checked the same way, with its own
+Token/EncodingAESKey and the provider corpid as receive id: pass `Provider.as_app()` and the
+`system` channel.
+
 The Open Platform documents no such check for its two URLs (open-platform.md §1, §3), so there is
 none to simulate for a component.
 """
@@ -19,7 +23,7 @@ from typing import Any
 import requests
 
 from suite_server.crypto import msgcrypt
-from suite_server.sandbox.pushes import COMMAND, DATA, late, wire_time
+from suite_server.sandbox.pushes import COMMAND, DATA, channel_url, late, wire_time
 from suite_server.sandbox.state import App, SandboxState
 
 CHANNELS = (COMMAND, DATA)
@@ -35,7 +39,7 @@ def verify_urls(
 
 
 def verify_url(state: SandboxState, app: App, channel: str) -> dict[str, Any]:
-    url = f"{app.server_url.rstrip('/')}/callback/wecom/{app.app_id}/{channel}"
+    url = channel_url(app, channel)
     with state.lock:
         # A decimal string like the doc's sample 1616140317555161061.
         plaintext = str(state.random.randrange(10**18, 10**19))

@@ -9,7 +9,7 @@ from typing import Any
 
 from suite_server.sandbox import authorizations as auth
 from suite_server.sandbox.errors import ApiError
-from suite_server.sandbox.state import WECOM, App, SandboxState, Tenant
+from suite_server.sandbox.state import WECOM, App, SandboxState, Tenant, is_template
 from suite_server.sandbox.tokens import EXPIRED, VALID
 
 OK = {"errcode": 0, "errmsg": "ok"}
@@ -83,22 +83,28 @@ def set_session_info(state: SandboxState, app: App, body: dict[str, Any]) -> dic
 
 
 def get_permanent_code(state: SandboxState, app: App, body: dict[str, Any]) -> dict[str, Any]:
-    """v1 shape (§4): a ready corp token, permanent_code, corp info, agents, top-level user info."""
+    """v1 shape (§4): a ready corp token, permanent_code, corp info, agents, top-level user info;
+    for a 代开发 template no token but `is_customized_app: true` (top level and every agent)."""
     value = text(body, "auth_code")
     if not value:
         raise ApiError(41008)
     status, tenant = auth.redeem_auth_code(state, app, value)
     if status != auth.OK or tenant is None:
         raise ApiError(40078)  # used, older than 10 min, or never issued: all the same
+    answer: dict[str, Any] = dict(OK)
     with state.lock:
-        now = state.now()
-        token = state.tokens.same_or_new(
-            "corp", app.app_id, tenant.tenant_id, now, state.settings.token_ttl
-        )
+        if is_template(app):
+            # 代开发 (isv-capabilities.md §1): no ready token; the corp token comes from gettoken
+            # with the permanent code, which is the customized app's secret.
+            answer["is_customized_app"] = True
+        else:
+            now = state.now()
+            token = state.tokens.same_or_new(
+                "corp", app.app_id, tenant.tenant_id, now, state.settings.token_ttl
+            )
+            answer.update(access_token=token.value, expires_in=token.remaining(now))
         return {
-            **OK,
-            "access_token": token.value,
-            "expires_in": token.remaining(now),
+            **answer,
             "permanent_code": tenant.credential,
             "auth_corp_info": corp_info(tenant),
             "auth_info": agent_info(app, tenant),
@@ -202,7 +208,7 @@ def agent_info(app: App, tenant: Tenant) -> dict[str, Any]:
                 "round_logo_url": "https://p.qlogo.cn/bizmail/sandbox/round",
                 "square_logo_url": "https://p.qlogo.cn/bizmail/sandbox/square",
                 "auth_mode": 0,
-                "is_customized_app": False,
+                "is_customized_app": is_template(app),
                 "auth_from_thirdapp": False,
                 "privilege": {
                     "level": 1,

@@ -49,7 +49,7 @@ class Received:
     """One push as our server would see it, checked and decrypted with wechatpy."""
 
     path: str
-    channel: str  # command | data | auth | msg
+    channel: str  # command | data | auth | msg | system
     app_id: str
     args: dict[str, str]
     body: str
@@ -127,10 +127,13 @@ class Receiver:
 
     def _handle(self, request: Request) -> Response:
         parts = request.path.strip("/").split("/")
-        # /callback/wecom/<suite>/command|data, /callback/open/<appid>/auth, …/msg/<authorizer>
+        # /callback/wecom/<suite>/command|data, /callback/open/<appid>/auth, …/msg/<authorizer>,
+        # /callback/wecom/provider/<corpid> (a provider's system events: channel `system`)
         if len(parts) < 4 or parts[0] != "callback":
             return Response("not found", 404)
         app_id, channel = parts[2], parts[3]
+        if parts[1] == "wecom" and parts[2] == "provider":
+            app_id, channel = parts[3], "system"
         if request.method == "GET":
             return self._url_check(request, app_id, channel)
         body = request.get_data(as_text=True)
@@ -203,7 +206,8 @@ class Receiver:
     def _crypto(platform: str, channel: str, app_id: str, outer: dict, token: str, key: str) -> Any:
         if platform == "wecom":
             # wecom-suite.md §1: command POSTs carry the suite id, data POSTs the corp's id.
-            receive_id = app_id if channel == "command" else outer["ToUserName"]
+            # A provider's system events carry the provider corpid (isv-capabilities.md §2).
+            receive_id = app_id if channel in ("command", "system") else outer["ToUserName"]
             return WecomCrypto(token, key, receive_id)
         return OpenCrypto(token, key, app_id)  # open-platform.md §0: always the component appid
 
@@ -247,7 +251,9 @@ class PlatformClient:
         tag = "SuiteTicket" if self.app["platform"] == "wecom" else "ComponentVerifyTicket"
         self.receiver.wait_for(app_id=self.app_id, channel=self.ticket_channel)
         tickets = [
-            r.message[tag] for r in self.receiver.snapshot() if r.message and tag in r.message
+            r.message[tag]
+            for r in self.receiver.snapshot()
+            if r.app_id == self.app_id and r.message and tag in r.message
         ]
         return tickets[-1]
 

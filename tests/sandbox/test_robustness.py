@@ -7,6 +7,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.sandbox.test_customized import register_provider
+
 API_PATHS = [
     "/cgi-bin/service/get_suite_token",
     "/cgi-bin/service/get_pre_auth_code",
@@ -15,6 +17,9 @@ API_PATHS = [
     "/cgi-bin/service/get_auth_info",
     "/cgi-bin/service/get_corp_token",
     "/cgi-bin/message/send",
+    "/cgi-bin/service/get_provider_token",
+    "/cgi-bin/service/get_customized_auth_url",
+    "/cgi-bin/gettoken",
     "/cgi-bin/component/api_component_token",
     "/cgi-bin/component/api_create_preauthcode",
     "/cgi-bin/component/api_query_auth",
@@ -33,6 +38,9 @@ CONTROL_PATHS = [
     "/sandbox/settings",
     "/sandbox/clock",
     "/sandbox/tokens/invalidate",
+    "/sandbox/providers",
+    "/sandbox/providers/wwprovider000001/push",
+    "/sandbox/verify_url",
 ]
 BODIES = [
     b"",
@@ -76,6 +84,13 @@ FIELDS = [
     "advance",
     "fields",
     "func_ids",
+    "corpid",
+    "corpsecret",
+    "provider_secret",
+    "state",
+    "templateid_list",
+    "drop",
+    "auth_corpid",
 ]
 VALUES = st.one_of(
     st.none(),
@@ -103,6 +118,7 @@ def test_platform_apis_answer_errcodes_for_garbage(wecom, open_app):
                     "suite_access_token": "x",
                     "access_token": "y",
                     "component_access_token": "z",
+                    "provider_access_token": "p",
                 }
                 response = requests.request(method, wecom.base_url + path, data=raw, params=params)
                 check_api_answer(response)
@@ -111,7 +127,8 @@ def test_platform_apis_answer_errcodes_for_garbage(wecom, open_app):
     assert unknown.status_code == 404 and unknown.json()["errcode"]
 
 
-def test_control_api_answers_4xx_for_garbage(wecom):
+def test_control_api_answers_4xx_for_garbage(wecom, receiver):
+    register_provider(wecom.base_url, receiver)
     for path in CONTROL_PATHS:
         for raw in BODIES[1:]:
             response = requests.post(
@@ -143,7 +160,8 @@ def test_platform_apis_with_arbitrary_json_fields(wecom, open_app, path, body):
     path=st.sampled_from(CONTROL_PATHS),
     body=st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=6),
 )
-def test_control_api_with_arbitrary_json_fields(wecom, path, body):
+def test_control_api_with_arbitrary_json_fields(wecom, receiver, path, body):
+    register_provider(wecom.base_url, receiver)
     if path == "/sandbox/push" and body.get("kind") in ("ticket", "create_auth", "authorized"):
         body["kind"] = "nope"  # a real push would succeed; only bad input is exercised here
     response = requests.post(wecom.base_url + path, json=body)

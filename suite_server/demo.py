@@ -1,6 +1,7 @@
 """`suite-server demo`: the newcomer's one command. The sandbox plays both platforms on one port,
-the server runs on another with the in-process job runner, a demo suite and a demo component are
-registered on both sides, an admin is created, and the URLs to open are printed.
+the server runs on another with the in-process job runner, a demo suite, a demo component, the
+demo provider account and a customized-app template are registered on both sides (one corp has
+installed the template already), an admin is created, and the URLs to open are printed.
 
 The demo keeps its own SQLite database (`<instance>/demo.db`), made afresh on every start: the
 sandbox's corps and accounts live in its memory, so tenants from an earlier run would hold
@@ -20,28 +21,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import requests
 from flask import Flask, current_app
+from sqlalchemy import select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from suite_server import accounts, apps, create_app, db, instance_path, schema
+from suite_server import accounts, apps, create_app, db, instance_path, providers, schema
 from suite_server.crypto.msgcrypt import generate_aes_key
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
-from suite_server.models import App
+from suite_server.models import App, Tenant
 from suite_server.ops import logs
 from suite_server.sandbox import SandboxServer
 from suite_server.sandbox.state import App as SandboxApp
+from suite_server.sandbox.state import Provider as SandboxProvider
 from suite_server.settings import PREFIX
 from suite_server.tokens.service import TokenUnavailable, app_token
 from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
 
+DEMO_PROVIDER = "wwdemoprovider"
 DEMO_APPS = (
     # platform, app id, name, provider corpid
-    ("wecom", "wwdemosuite", "Demo suite", "wwdemoprovider"),
+    ("wecom", "wwdemosuite", "Demo suite", DEMO_PROVIDER),
     ("open", "wxdemocomponent", "Demo component", None),
+    ("wecom", "dkdemotemplate", "Demo customized template", DEMO_PROVIDER),
 )
+# The corp that has installed the customized template when the demo starts (by scanning its QR
+# code: the sandbox pushes create_auth, as WeCom does).
+DEMO_CUSTOMER = ("wwdemocustomer", "Demo customer (customized app)")
 ADMIN = "admin"
 # The settings that point the server at the platforms: all of them at the sandbox.
 SANDBOX_SETTINGS = ("WECOM_API_BASE", "WECHAT_API_BASE", "WECOM_INSTALL_URL", "OPEN_AUTH_URL")
@@ -133,9 +142,21 @@ def _demo_app(sandbox_url: str) -> Flask:
 
 
 def _set_up(demo: Demo) -> None:
-    """Register the demo apps on both sides and create the admin."""
+    """Register the provider and the demo apps on both sides and create the admin."""
     with demo.app.app_context():
         session = db.session()
+        provider = providers.register_provider(
+            session,
+            corpid=DEMO_PROVIDER,
+            name="Demo provider",
+            secret=secrets.token_hex(16),
+            token=secrets.token_hex(8),
+            aes_key=generate_aes_key(),
+        )
+        session.commit()
+        demo.sandbox.sandbox.register_provider(mirror_provider(provider, demo.public_url))
+        for check in demo.sandbox.sandbox.verify_urls(DEMO_PROVIDER):
+            click.echo(check["summary"])
         for platform, app_id, name, provider_corpid in DEMO_APPS:
             keys = {
                 "secret": secrets.token_hex(16),
@@ -160,6 +181,45 @@ def _set_up(demo: Demo) -> None:
         session.commit()
 
 
+def _customized_install(demo: Demo) -> str:
+    """A corp installs the customized template (the sandbox pushes create_auth, as WeCom does
+    when the QR code is scanned); its tenant appears once the job has exchanged the code."""
+    tenant_id, name = DEMO_CUSTOMER
+    template = next(app_id for _, app_id, *_ in DEMO_APPS if app_id.startswith("dk"))
+    try:
+        answer = requests.post(
+            f"{demo.sandbox.base_url}/sandbox/push",
+            json={"app_id": template, "kind": "create_auth", "tenant_id": tenant_id, "name": name},
+            timeout=10,
+        ).json()
+    except (requests.RequestException, ValueError) as exc:
+        return f"not installed ({type(exc).__name__})"
+    if not answer.get("delivered"):
+        return f"not installed ({answer.get('error') or answer.get('body')})"
+    with demo.app.app_context():
+        deadline = time.monotonic() + TOKEN_WAIT
+        while time.monotonic() < deadline:
+            session = db.session()
+            found = session.scalar(select(Tenant.status).where(Tenant.tenant_id == tenant_id))
+            session.rollback()
+            if found == "active":
+                return f"{tenant_id} installed it"
+            time.sleep(0.2)
+    return f"{tenant_id}: install still in progress"
+
+
+def mirror_provider(provider: App, server_url: str) -> SandboxProvider:
+    """The sandbox's copy of our provider account, its system events going to `server_url`."""
+    return SandboxProvider(
+        corpid=provider.app_id,
+        secret=provider.secret,
+        token=provider.token,
+        aes_key=provider.aes_key,
+        server_url=server_url,
+        name=provider.name or "",
+    )
+
+
 def mirror(app: App, server_url: str) -> SandboxApp:
     """The sandbox's copy of one of our apps, its pushes going to `server_url` (also what
     `suite-server sandbox --server-url` registers)."""
@@ -181,7 +241,9 @@ def _report(demo: Demo) -> None:
     with demo.app.app_context():
         session = db.session()
         for app in session.query(App).order_by(App.id):
-            lines.append(f"  {app.name} ({app.platform} {app.app_id}): {_first_token(app)}")
+            kind = "provider" if app.is_provider else app.platform
+            lines.append(f"  {app.name} ({kind} {app.app_id}): {_first_token(app)}")
+    lines.append(f"  Customized template: {_customized_install(demo)}")
     base, sandbox = demo.public_url, demo.sandbox.base_url
     click.echo(
         "\n".join(
@@ -193,6 +255,7 @@ def _report(demo: Demo) -> None:
                 "Open in a browser:",
                 f"  Install the demo suite (WeCom):        {base}/install/wwdemosuite",
                 f"  Authorize the demo component (Open):   {base}/install/wxdemocomponent",
+                f"  Install the customized template (QR):  {base}/install/dkdemotemplate",
                 f"  The sandbox (pushes, faults, tenants): {sandbox}/sandbox/",
                 "",
                 f"Admin user: {ADMIN}  one-time password: {demo.password}",
@@ -239,7 +302,9 @@ def _first_token(app: App) -> str:
             time.sleep(0.2)
             continue
         del token  # never printed
-        return "ticket received, app token obtained"
+        return (
+            "provider token obtained" if app.is_provider else "ticket received, app token obtained"
+        )
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -88,8 +88,13 @@ def test_demo_runs_installs_and_stops(tmp_path):
     try:
         output = "\n".join(lines)
         # Tickets pushed by the sandbox and app tokens obtained with them, within seconds.
-        assert output.count("ticket received, app token obtained") == 2, output
-        assert output.count("/callback/wecom/wwdemosuite/") == output.count(": verified") == 2
+        assert output.count("ticket received, app token obtained") == 3, output
+        assert output.count("provider token obtained") == 1, output
+        assert output.count("/callback/wecom/wwdemosuite/") == 2
+        assert output.count("/callback/wecom/dkdemotemplate/") == 2
+        assert output.count("/callback/wecom/provider/wwdemoprovider") == 1
+        assert output.count(": verified") == 5, output
+        assert "Customized template: wwdemocustomer installed it" in output
         password = re.search(r"one-time password: (\S+)", output).group(1)
         assert len(password) >= 12
 
@@ -122,6 +127,12 @@ def test_demo_runs_installs_and_stops(tmp_path):
     assert tenants["wwacme"]["status"] == tenants["wxacme"]["status"] == "active"
     assert tenants["wwacme"]["app_id"] == "wwdemosuite"
     assert tenants["wxacme"]["app_id"] == "wxdemocomponent"
+    customer = tenants["wwdemocustomer"]
+    assert (customer["app_id"], customer["kind"], customer["status"]) == (
+        "dkdemotemplate",
+        "customized",
+        "active",
+    )
 
 
 def test_demo_port_taken_is_one_line(tmp_path):

@@ -8,9 +8,10 @@ import click
 
 from suite_server import apps, create_app, db, schema
 from suite_server import sandbox as simulator
-from suite_server.demo import mirror
+from suite_server.demo import mirror, mirror_provider
 from suite_server.errors import SettingsError
 from suite_server.sandbox.state import App as SandboxApp
+from suite_server.sandbox.state import Provider as SandboxProvider
 
 
 @click.command("sandbox")
@@ -40,8 +41,8 @@ from suite_server.sandbox.state import App as SandboxApp
     "--server-url",
     default=None,
     metavar="URL",
-    help="Register every app of this server's database (read with the SUITE_SERVER_ settings), "
-    "its pushes going to URL (e.g. http://127.0.0.1:8000).",
+    help="Register every app and provider account of this server's database (read with the "
+    "SUITE_SERVER_ settings), its pushes going to URL (e.g. http://127.0.0.1:8000).",
 )
 def sandbox_command(
     host: str,
@@ -60,17 +61,13 @@ def sandbox_command(
         "token_ttl": token_ttl,
         "strict_refresh": strict_refresh,
     }
-    simulator.serve(
-        settings,
-        host=host,
-        port=port,
-        seed=seed,
-        apps=_server_apps(server_url) if server_url else [],
-    )
+    copies, providers = _server_apps(server_url) if server_url else ([], [])
+    simulator.serve(settings, host=host, port=port, seed=seed, apps=copies, providers=providers)
 
 
-def _server_apps(server_url: str) -> list[SandboxApp]:
-    """Our server's apps, read from its database as `suite-server` itself would."""
+def _server_apps(server_url: str) -> tuple[list[SandboxApp], list[SandboxProvider]]:
+    """Our server's apps and provider accounts, read from its database as `suite-server` itself
+    would."""
     try:
         server = create_app()
     except SettingsError as exc:
@@ -78,8 +75,13 @@ def _server_apps(server_url: str) -> list[SandboxApp]:
     if server.config["ENV"] != "production":
         schema.upgrade(server)  # as every other command does in development
     with server.app_context():
-        copies = [mirror(app, server_url) for app in apps.every_app(db.session())]
+        copies, providers = [], []
+        for app in apps.every_app(db.session()):
+            if app.is_provider:
+                providers.append(mirror_provider(app, server_url))
+            else:
+                copies.append(mirror(app, server_url))
         db.dispose(server)
     if not copies:
         raise click.ClickException("the server's database has no apps: add one with `apps add`")
-    return copies
+    return copies, providers

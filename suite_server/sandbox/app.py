@@ -31,7 +31,7 @@ from suite_server.sandbox.events import EventError
 from suite_server.sandbox.pushes import Pusher
 from suite_server.sandbox.runtime import EXTENSION, Sandbox
 from suite_server.sandbox.settings import SandboxSettings
-from suite_server.sandbox.state import OPEN, WECOM, App, SandboxState
+from suite_server.sandbox.state import OPEN, WECOM, App, Provider, SandboxState
 from suite_server.sandbox.ticker import Ticker
 
 log = logging.getLogger(__name__)
@@ -182,10 +182,11 @@ def serve(
     port: int,
     seed: int | None = None,
     apps: Sequence[App] = (),
+    providers: Sequence[Provider] = (),
 ) -> None:
-    """Run the sandbox in the foreground until Ctrl-C or SIGTERM (`suite-server sandbox`): `apps`
-    registered first, each pushing to its server_url, and the settings that point suite-server at
-    the sandbox printed."""
+    """Run the sandbox in the foreground until Ctrl-C or SIGTERM (`suite-server sandbox`):
+    `providers` and `apps` registered first, each pushing to its server_url, and the settings that
+    point suite-server at the sandbox printed."""
     server = SandboxServer(settings, host=host, port=port, quiet=False, seed=seed)
     try:
         base = server.start()
@@ -193,6 +194,9 @@ def serve(
         raise click.ClickException(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}"
         ) from exc
+    for provider in providers:
+        server.sandbox.register_provider(provider)
+        click.echo(f"Registered provider {provider.corpid}, pushing to {provider.server_url}")
     for app in apps:
         server.sandbox.register(app)
         click.echo(f"Registered {app.platform} app {app.app_id}, pushing to {app.server_url}")

@@ -9,7 +9,7 @@ from flask import current_app
 
 if TYPE_CHECKING:
     from suite_server.sandbox.pushes import Pusher
-    from suite_server.sandbox.state import App, SandboxState
+    from suite_server.sandbox.state import App, Provider, SandboxState
     from suite_server.sandbox.ticker import Ticker
 
 EXTENSION = "suite_server.sandbox"
@@ -32,6 +32,13 @@ class Sandbox:
         if push_ticket:
             self.pusher.deliver_later(lambda: events.push_ticket(self.state, self.pusher, app))
         self.ticker.wake()
+        return existing
+
+    def register_provider(self, provider: Provider) -> Provider | None:
+        """Add or replace a provider account; returns the one it replaced."""
+        with self.state.lock:
+            existing = self.state.providers.get(provider.corpid)
+            self.state.providers[provider.corpid] = provider
         return existing
 
     def verify_urls(self, app_id: str) -> list[dict]:

@@ -4,6 +4,7 @@ causing one get_provider_token, API key scopes, refusals, and the TokenClient.""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 import requests
@@ -56,7 +57,7 @@ def test_fifty_stale_callers_cause_one_refresh(platform, provider, live_server, 
     platform.control("tokens/invalidate", app_id=CORPID)  # WeCom may end it early
     with db.transaction() as session:  # obtained a while ago: no debounce applies
         row = session.scalar(select(AppToken).where(AppToken.app_pk == provider.id))
-        row.obtained_at = row.obtained_at.replace(year=row.obtained_at.year - 1)
+        row.obtained_at -= timedelta(seconds=60)
     before = platform.calls()["get_provider_token"]
     url = f"{live_server}/api/v1/providers/{CORPID}/access-token/refresh"
     go, answers = threading.Event(), []

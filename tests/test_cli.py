@@ -349,3 +349,106 @@ def test_tenants_list_escapes_what_a_tenant_named_itself(runner, app):
     # --json is for programs: the name as it is, JSON-escaped.
     [row] = json.loads(run(runner, "tenants", "list", "--json").output)
     assert row["name"] == "\x1b[2J\x1b[31mEvil\nFORGED row"
+
+
+# -- provider accounts and app kinds -----------------------------------------------------------
+
+PROVIDER = ["providers", "add", "--corpid", "wwprov", "--secret", "pr0v1der-secret"]
+
+
+def test_providers_add_and_list(runner):
+    result = run(runner, *PROVIDER, "--token", "Tok1", "--aes-key", AES_KEY, "--name", "ISV")
+    assert result.exit_code == 0, result.output
+    registered, url = result.output.splitlines()
+    assert registered == "registered provider wwprov"
+    assert url.startswith("system event URL: ") and url.endswith("/callback/wecom/provider/wwprov")
+    bare = run(runner, "providers", "add", "--corpid", "wwbare", "--secret", "s")
+    assert bare.exit_code == 0 and bare.output == "registered provider wwbare\n"
+    assert run(runner, *WECOM, "--aes-key", AES_KEY, "--provider-corpid", "wwprov").exit_code == 0
+
+    listed = json.loads(run(runner, "providers", "list", "--json").output)
+    assert listed == [
+        {
+            "corpid": "wwbare",
+            "name": "wwbare",
+            "system_event_url": False,
+            "linked_apps": 0,
+            "token_expires_at": None,
+        },
+        {
+            "corpid": "wwprov",
+            "name": "ISV",
+            "system_event_url": True,
+            "linked_apps": 1,
+            "token_expires_at": None,
+        },
+    ]
+    table = run(runner, "providers", "list").output.splitlines()
+    assert table[0].split() == ["CORPID", "NAME", "SYSTEM", "EVENT", "URL", "LINKED", "APPS"] + [
+        "TOKEN",
+        "EXPIRES",
+    ]
+    assert table[1].split() == ["wwbare", "wwbare", "not", "set", "0", "none"]
+    assert table[2].split() == ["wwprov", "ISV", "set", "1", "none"]
+    everything = "".join(run(runner, "providers", "list", *a).output for a in ([], ["--json"]))
+    assert "pr0v1der-secret" not in everything and AES_KEY not in everything
+
+    stored = db.session().scalar(select(App).where(App.app_id == "wwprov"))
+    assert (stored.kind, stored.platform, stored.secret) == ("provider", "wecom", "pr0v1der-secret")
+    assert (stored.token, stored.aes_key) == ("Tok1", AES_KEY)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--token", "Tok1", "--aes-key", AES_KEY[:-1]], "EncodingAESKey must be 43 base64"),
+        (["--token", "Tok1"], "--token and --aes-key go together"),
+        (["--aes-key", AES_KEY], "--token and --aes-key go together"),
+        (["--token", "bad token!", "--aes-key", AES_KEY], "token must be 1 to 32"),
+        (["--corpid", "ww/../x"], "provider corpid must be 1 to 64"),
+        (["--secret", " "], "secret must not be empty"),
+    ],
+)
+def test_providers_add_refuses_bad_input_in_one_line(runner, args, message):
+    result = run(runner, *PROVIDER, *args)  # a repeated option: the last one counts
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: ") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert db.session().scalar(select(App.id)) is None
+
+
+def test_a_provider_id_is_never_an_app_s_or_another_provider_s(runner):
+    assert run(runner, *PROVIDER).exit_code == 0
+    again = run(runner, *PROVIDER)
+    assert again.exit_code == 1
+    assert again.output == "Error: a provider with id wwprov already exists\n"
+    app = run(runner, *WECOM[:4], "wwprov", *WECOM[5:], "--aes-key", AES_KEY)
+    assert app.exit_code == 1
+    assert app.output == "Error: a provider with id wwprov already exists\n"
+    assert run(runner, *WECOM, "--aes-key", AES_KEY).exit_code == 0
+    taken = run(runner, "providers", "add", "--corpid", "wwsuite", "--secret", "s")
+    assert taken.exit_code == 1
+    assert taken.output == "Error: an app with id wwsuite already exists\n"
+    assert len(db.session().scalars(select(App.id)).all()) == 2
+
+
+def test_apps_list_shows_the_kind_and_no_provider(runner):
+    assert run(runner, *PROVIDER).exit_code == 0
+    assert run(runner, *WECOM, "--aes-key", AES_KEY).exit_code == 0
+    template = [*WECOM[:4], "dktemplate", *WECOM[5:], "--aes-key", AES_KEY]
+    assert run(runner, *template, "--provider-corpid", "wwprov").exit_code == 0
+    listed = json.loads(run(runner, "apps", "list", "--json").output)
+    assert [(a["app_id"], a["kind"]) for a in listed] == [
+        ("dktemplate", "template"),
+        ("wwsuite", "suite"),
+    ]
+    table = run(runner, "apps", "list").output.splitlines()
+    assert table[0].split()[:3] == ["APP", "ID", "PLATFORM"] and "KIND" in table[0]
+    assert [row.split()[:3] for row in table[1:]] == [
+        ["dktemplate", "wecom", "template"],
+        ["wwsuite", "wecom", "suite"],
+    ]
+    assert "wwprov" not in "\n".join(table)
+    # The provider's webhook is set with the apps' command.
+    hook = run(runner, "apps", "webhook", "wwprov", "--url", "https://hooks.example.com/s")
+    assert hook.exit_code == 0 and "webhook of wwprov: https://hooks.example.com/s" in hook.output

@@ -1,11 +1,14 @@
 """Apps in the admin UI: settings (secrets write-only), AES key rotation, the webhook, and the
-exact URLs to paste into the platform's console."""
+exact URLs to paste into the platform's console. The WeCom provider account is kept as an app row
+of kind `provider` (suite_server.providers), so it has a page here too: its system event URL,
+token and linked apps instead of tickets and tenants."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,21 +17,86 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from suite_server import apps as app_rules
-from suite_server import audit
+from suite_server import audit, providers
 from suite_server.admin.tenants import ActionFailed
 from suite_server.crypto.msgcrypt import generate_aes_key
 from suite_server.dispatch import webhooks
 from suite_server.errors import ValidationError
-from suite_server.models import App
+from suite_server.models import App, AppToken
+from suite_server.tenants.views import TENANT_KINDS
+
+# How the pages name an app's kind (models.apps.KINDS) and the kind of tenant it makes.
+APP_KINDS = {
+    "suite": "third-party suite",
+    "template": "customized template",
+    "provider": "provider account",
+    "component": "component",
+}
+TENANT_KIND_LABELS = {
+    "third_party": "third-party",
+    "customized": "customized",
+    "account": "account",
+}
+
+
+def kind_label(kind: str) -> str:
+    return APP_KINDS.get(kind, kind)
+
+
+def tenant_kind_label(app_kind: str) -> str:
+    """The kind of tenant an app of `app_kind` has: customized (代开发) or third-party (WeCom), or
+    an Open Platform account."""
+    kind = TENANT_KINDS.get(app_kind, app_kind)
+    return TENANT_KIND_LABELS.get(kind, kind)
 
 
 def app_ids(session: Session) -> list[str]:
-    """For the app filters of the lists."""
+    """For the app filters of the lists (a provider's system events are listed under it)."""
     return list(session.scalars(select(App.app_id).order_by(App.app_id)))
 
 
 def find(session: Session, app_id: str) -> App | None:
+    """An app or a provider account (`apps webhook` and the app page take both)."""
     return session.scalar(select(App).where(App.app_id == app_id))
+
+
+def provider_accounts(session: Session) -> list[dict[str, Any]]:
+    """The Apps page's "Provider accounts": providers.overview with the system event URL to
+    paste into the console. Never a secret."""
+    base = current_app.config["PUBLIC_URL"]
+    return [
+        {
+            **row,
+            "url": f"{base}/callback/wecom/provider/{row['corpid']}",
+            "token_expires": (
+                datetime.fromisoformat(row["token_expires_at"]) if row["token_expires_at"] else None
+            ),
+        }
+        for row in providers.overview(session)
+    ]
+
+
+@dataclass(frozen=True)
+class Links:
+    """What an app page shows of the app's relations: a provider's linked apps and its token,
+    or the provider account a suite or template names."""
+
+    linked_apps: list[App]
+    token: AppToken | None
+    provider: App | None
+
+
+def links(session: Session, app: App) -> Links:
+    if app.is_provider:
+        linked = session.scalars(
+            select(App)
+            .where(App.provider_corpid == app.app_id, App.kind != "provider")
+            .order_by(App.app_id)
+        ).all()
+        token = session.scalar(select(AppToken).where(AppToken.app_pk == app.id))
+        return Links(list(linked), token, None)
+    provider = providers.provider_of(session, app) if app.platform == "wecom" else None
+    return Links([], None, provider)
 
 
 @dataclass(frozen=True)
@@ -42,6 +110,23 @@ def console_urls(app: App) -> list[ConsoleUrl]:
     base = current_app.config["PUBLIC_URL"]
     host = urlsplit(base).netloc
     install = f"{base}/install/{app.app_id}"
+    if app.is_provider:
+        # Its own Token and key; WeCom encrypts for the provider's corpid (docs/providers.md).
+        return [
+            ConsoleUrl(
+                "System event URL (系统事件接收URL, 通用开发参数)",
+                f"{base}/callback/wecom/provider/{app.app_id}",
+            )
+        ]
+    if app.is_template:
+        # Installed from a QR code (get_customized_auth_url): no redirect comes back, so there is
+        # no redirect domain to enter.
+        callback = f"{base}/callback/wecom/{app.app_id}"
+        return [
+            ConsoleUrl("Command callback URL (指令回调URL)", f"{callback}/command"),
+            ConsoleUrl("Data callback URL (数据回调URL)", f"{callback}/data"),
+            ConsoleUrl("QR install link for corps (代开发授权链接)", install),
+        ]
     if app.platform == "wecom":
         callback = f"{base}/callback/wecom/{app.app_id}"
         return [
@@ -84,6 +169,11 @@ def update_settings(
             app_rules.check_aes_key(aes_key.strip())
     except ValidationError as exc:
         raise ActionFailed(str(exc)) from None
+    if app.is_provider and bool(token.strip() or app.token) != bool(aes_key.strip() or app.aes_key):
+        # Either alone would leave a system event URL that refuses every push.
+        raise ActionFailed(
+            "the system event URL needs both its Token and its EncodingAESKey: enter both"
+        )
     detail: dict[str, Any] = {}
     for field, value in (
         ("name", name.strip() or app.app_id),
@@ -126,6 +216,9 @@ def rotate_aes_key(session: Session, actor: str, app: App, confirmed_key: str) -
     another key is current by now (the confirmation was sent twice, or from a stale page), the
     rotation is refused. A second rotation would push out of "previous" the key the console
     still sends with, and every push would then be refused."""
+    if not app.aes_key:
+        # A provider registered without its system event URL's key: nothing to rotate away from.
+        raise ActionFailed("Not rotated: there is no EncodingAESKey yet; set one in the settings.")
     if not hmac.compare_digest(key_fingerprint(app.aes_key), confirmed_key or ""):
         raise ActionFailed(
             "Not rotated: the key was rotated since that confirmation page was shown (a second "

@@ -30,6 +30,7 @@ AT_RISK_LIMIT = 100
 class AppHealth:
     app_id: str
     platform: str
+    kind: str  # suite, template or component (providers are not apps here: providers.overview)
     name: str
     test_mode: bool
     ticket_age: int | None  # seconds since the newest ticket was pushed
@@ -58,6 +59,7 @@ def health(session: Session, now: datetime | None = None) -> list[AppHealth]:
         row["app_id"]: AppHealth(
             app_id=row["app_id"],
             platform=row["platform"],
+            kind=row["kind"],
             name=row["name"],
             test_mode=row["test_mode"],
             ticket_age=row["ticket_age"],
@@ -70,8 +72,9 @@ def health(session: Session, now: datetime | None = None) -> list[AppHealth]:
         )
         for row in overview(session, now)
     }
-    by_pk = defaultdict(lambda: AppHealth("", "", "", False, None, "ok", None))
-    # An app registered between the queries is left out of this page, not an error.
+    by_pk = defaultdict(lambda: AppHealth("", "", "", "", False, None, "ok", None))
+    # An app registered between the queries, or a provider account (its system events), is left
+    # out of this page, not an error.
     by_pk.update({pks[app_id]: health for app_id, health in result.items() if app_id in pks})
 
     for app_pk, status, count in session.execute(
@@ -148,14 +151,14 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
     # last_error is cleared by a successful refresh: what is left is a refresh failing now.
     failed_tokens = [
         {
-            "kind": "app token",
+            "kind": "provider token" if row.kind == "provider" else "app token",
             "app_id": row.app_id,
             "tenant_id": None,
             "last_error": row.last_error,
             "last_error_at": row.last_error_at,
         }
         for row in session.execute(
-            select(App.app_id, AppToken.last_error, AppToken.last_error_at)
+            select(App.app_id, App.kind, AppToken.last_error, AppToken.last_error_at)
             .join(App, App.id == AppToken.app_pk)
             .where(AppToken.last_error.is_not(None))
             .order_by(AppToken.last_error_at.desc())

@@ -67,6 +67,7 @@ def search(
             Tenant.id,
             App.app_id,
             App.platform,
+            App.kind.label("app_kind"),
             Tenant.tenant_id,
             Tenant.name,
             Tenant.status,

@@ -1,4 +1,5 @@
-"""Apps: the list, one app's page (console URLs, settings, AES key rotation, webhook)."""
+"""Apps: the list (and the provider accounts), one app's or provider's page (console URLs,
+settings, AES key rotation, webhook)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ SHOWN_ONCE = {
 
 @bp.get("/apps")
 def app_list():
-    return render_template("admin/apps.html", apps=dashboard.health(db.session()))
+    return render_template(
+        "admin/apps.html",
+        apps=dashboard.health(db.session()),
+        providers=apps.provider_accounts(db.session()),
+    )
 
 
 def _app_or_404(app_id: str):
@@ -56,6 +61,7 @@ def app_page(app_id: str):
         "admin/app.html",
         app=app,
         urls=apps.console_urls(app),
+        links=apps.links(db.session(), app),
         form=ActionForm(),
         settings_form=AppSettingsForm(
             formdata=None, name=app.name, landing_url=app.landing_url, test_mode=app.test_mode

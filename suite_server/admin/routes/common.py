@@ -99,6 +99,18 @@ def relative(value: datetime | None) -> str:
     return f"in {duration(seconds)}" if seconds >= 0 else f"{duration(-seconds)} ago"
 
 
+@bp.app_template_filter("app_kind")
+def app_kind(kind: str) -> str:
+    """ "third-party suite", "customized template", "provider account" or "component"."""
+    return app_service.kind_label(kind)
+
+
+@bp.app_template_filter("tenant_kind")
+def tenant_kind(app_kind: str) -> str:
+    """The kind of tenant an app of this kind has: "customized", "third-party" or "account"."""
+    return app_service.tenant_kind_label(app_kind)
+
+
 @bp.app_template_filter("duration")
 def duration(seconds: int | None) -> str:
     if seconds is None:

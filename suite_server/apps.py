@@ -218,6 +218,17 @@ def record_key_mismatch(session: Session, app_pk: int, now: datetime) -> None:
     session.commit()
 
 
+def clear_key_mismatch(session: Session, app_pk: int) -> None:
+    """A push decrypted again: the keys agree. For provider accounts, which get no tickets (the
+    proof key_mismatches looks for); commits, and writes only when there was a mismatch."""
+    session.execute(
+        update(App)
+        .where(App.id == app_pk, App.key_mismatch_at.is_not(None))
+        .values(key_mismatch_since=None, key_mismatch_at=None)
+    )
+    session.commit()
+
+
 def key_mismatches(session: Session, app_pk: int | None = None) -> list[Any]:
     """Apps whose pushes are refused because no AES key decrypts them (app_id, since, last),
     unless a ticket decrypted since: the platforms push one every 10 minutes, with the same key

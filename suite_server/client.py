@@ -116,12 +116,14 @@ class TokenClient:
             raise
 
     def invalidate(self, app_id: str | None = None, tenant_id: str | None = None) -> None:
-        """Forget cached tokens: all of them, those of one app (its own and its tenants'), or
-        one tenant's. The next call asks the server."""
+        """Forget cached tokens: all of them, those of one app (its own and its tenants') or
+        provider (by its corpid), or one tenant's. The next call asks the server."""
         with self._lock:
             for owner in list(self._cache):
-                if app_id is None or (
-                    owner[0] == app_id and (tenant_id is None or owner[1] == tenant_id)
+                if (
+                    app_id is None
+                    or owner == ("~provider", app_id)
+                    or (owner[0] == app_id and (tenant_id is None or owner[1] == tenant_id))
                 ):
                     del self._cache[owner]
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
+from suite_server.apps import clear_key_mismatch
 from suite_server.callbacks import inbox, tenancy
 from suite_server.callbacks.envelope import open_envelope
 from suite_server.callbacks.keys import CallbackKeys, callback_keys
@@ -64,6 +65,8 @@ def receive(
     if not encrypt:
         raise BadCallback(400, "malformed XML: no Encrypt")
     opened = open_envelope(session, app, args, encrypt, max_age, time.time())
+    if app.kind == "provider":
+        clear_key_mismatch(session, app.id)  # no tickets come to say the keys agree again
     fields = _fields(opened.message)
     tenant_id = tenancy.tenant_of(
         app.platform, channel, fields, opened.receive_id, opened.owner, authorizer_appid

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from suite_server import db, providers
@@ -35,7 +36,8 @@ def providers_add(
         )
     click.echo(f"registered provider {provider.app_id}")
     if token:
-        click.echo(f"system event URL: <PUBLIC_URL>/callback/wecom/provider/{provider.app_id}")
+        base = current_app.config["PUBLIC_URL"]
+        click.echo(f"system event URL: {base}/callback/wecom/provider/{provider.app_id}")
 
 
 @providers_group.command("list")

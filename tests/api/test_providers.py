@@ -135,6 +135,8 @@ def test_the_token_client_gets_and_refreshes_it(platform, provider, live_server,
     assert platform.calls()["get_provider_token"] == 1
     # Another caller got it replaced meanwhile: handed the current one, no request.
     assert tokens.provider_token_refreshed(CORPID, "an-older-token") == first
+    tokens.invalidate(CORPID)  # forgotten: the next call asks the server (which has it)
+    assert tokens.provider_token(CORPID) == first
     with pytest.raises(TokenClientError) as unknown:
         tokens.provider_token("wwnoprovider")
     assert unknown.value.status == 404

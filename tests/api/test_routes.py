@@ -412,8 +412,10 @@ def test_one_tenant_never_shows_its_credential(client, auth, corp):
     assert body["credential"] == "present"
     assert body["auth_info"]["auth_corp_info"]["corp_name"] == "Corp"
     assert body["token_expires_at"] is not None
+    assert body["kind"] == "third_party"
     assert set(body) == {
         "tenant_id",
+        "kind",
         "name",
         "status",
         "status_reason",

@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from suite_server import db
+from suite_server import apps, db
 from suite_server.dispatch import webhooks
 from suite_server.jobs import runner as job_runner
 from suite_server.models import InboundEvent, WebhookDelivery
@@ -143,3 +143,20 @@ def test_refusals_leave_nothing_behind(app, client):
     bad = client.post(f"/callback/wecom/provider/{CORPID}", query_string=query, data=body)
     assert bad.status_code == 403
     assert db.session().scalar(select(func.count()).select_from(InboundEvent)) == 0
+
+
+def test_a_key_mismatch_of_a_provider_clears_once_a_push_decrypts(app, client):
+    """Providers get no tickets, the proof an app's keys agree again: a push that decrypts is."""
+    provider = factories.provider(db.session(), corpid=CORPID)
+    message = (
+        f"<xml><ServiceCorpId>{CORPID}</ServiceCorpId><InfoType>license_refund</InfoType>"
+        "<AuthCorpId>wwx</AuthCorpId><TimeStamp>1</TimeStamp></xml>"
+    )
+    other_key = "a" * 43
+    query, body = wire.push("wecom", provider.token, other_key, CORPID, message)
+    url = f"/callback/wecom/provider/{CORPID}"
+    assert client.post(url, query_string=query, data=body).status_code == 400
+    assert [row.app_id for row in apps.key_mismatches(db.session())] == [CORPID]
+    query, body = wire.push("wecom", provider.token, provider.aes_key, CORPID, message)
+    assert client.post(url, query_string=query, data=body).data == b"success"
+    assert apps.key_mismatches(db.session()) == []

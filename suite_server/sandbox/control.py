@@ -13,7 +13,6 @@ import re
 from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
-from suite_server.crypto.msgcrypt import decode_aes_key
 from suite_server.sandbox import control_input as given
 from suite_server.sandbox.control_input import ControlError
 from suite_server.sandbox.faults import parse_rule
@@ -66,14 +65,7 @@ def register_app() -> ResponseReturnValue:
     app_id = given.text(body, "app_id", required=True)
     if not APP_ID.fullmatch(app_id):
         raise ControlError(400, "app_id must be 1-64 letters, digits, _ or -")
-    aes_key = given.text(body, "aes_key", required=True)
-    try:
-        decode_aes_key(aes_key)
-    except ValueError as exc:
-        raise ControlError(400, f"aes_key: {exc}") from exc
-    server_url = given.text(body, "server_url", required=True)
-    if not server_url.startswith(("http://", "https://")):
-        raise ControlError(400, "server_url must be an http(s) URL")
+    aes_key, server_url = given.receiver(body)
     app = App(
         platform=platform,
         app_id=app_id,

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import request
 
+from suite_server.crypto.msgcrypt import decode_aes_key
 from suite_server.sandbox.runtime import current_sandbox
 from suite_server.sandbox.state import App, Tenant
 
@@ -41,6 +42,20 @@ def text(data: dict[str, Any], name: str, required: bool = False) -> str:
     if not isinstance(value, str) or len(value) > 2048:
         raise ControlError(400, f"{name} must be a string")
     return value
+
+
+def receiver(data: dict[str, Any]) -> tuple[str, str]:
+    """(aes_key, server_url) of an app or provider being registered: a key that decodes, and
+    the http(s) URL its pushes go to."""
+    aes_key = text(data, "aes_key", required=True)
+    try:
+        decode_aes_key(aes_key)
+    except ValueError as exc:
+        raise ControlError(400, f"aes_key: {exc}") from exc
+    server_url = text(data, "server_url", required=True)
+    if not server_url.startswith(("http://", "https://")):
+        raise ControlError(400, "server_url must be an http(s) URL")
+    return aes_key, server_url
 
 
 def app(app_id: str) -> App:

@@ -22,7 +22,6 @@ import secrets
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from suite_server.crypto.msgcrypt import decode_aes_key
 from suite_server.sandbox import control_input as given
 from suite_server.sandbox import payloads
 from suite_server.sandbox.approvals import TENANT_ID
@@ -59,14 +58,7 @@ def register_provider() -> ResponseReturnValue:
     corpid = given.text(body, "corpid", required=True)
     if not CORPID.fullmatch(corpid):
         raise ControlError(400, "corpid must be 1-64 letters, digits, _ or -")
-    aes_key = given.text(body, "aes_key", required=True)
-    try:
-        decode_aes_key(aes_key)
-    except ValueError as exc:
-        raise ControlError(400, f"aes_key: {exc}") from exc
-    server_url = given.text(body, "server_url", required=True)
-    if not server_url.startswith(("http://", "https://")):
-        raise ControlError(400, "server_url must be an http(s) URL")
+    aes_key, server_url = given.receiver(body)
     provider = Provider(
         corpid=corpid,
         secret=given.text(body, "secret", required=True),

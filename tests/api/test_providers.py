@@ -3,7 +3,6 @@ causing one get_provider_token, API key scopes, refusals, and the TokenClient.""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from suite_server.accounts import create_api_key
 from suite_server.client import TokenClient, TokenClientError
 from suite_server.models import AppToken
 from tests import factories
+from tests.authorization.conftest import stale_crowd
 
 CORPID = "wwapiprovider"
 
@@ -22,14 +22,7 @@ CORPID = "wwapiprovider"
 @pytest.fixture
 def provider(platform):
     row = factories.provider(db.session(), corpid=CORPID, secret="the-provider-secret")
-    platform.control(
-        "providers",
-        corpid=row.app_id,
-        secret=row.secret,
-        token=row.token,
-        aes_key=row.aes_key,
-        server_url=platform.server,
-    )
+    platform.register_provider(row)
     return row
 
 
@@ -60,25 +53,7 @@ def test_fifty_stale_callers_cause_one_refresh(platform, provider, live_server, 
         row.obtained_at -= timedelta(seconds=60)
     before = platform.calls()["get_provider_token"]
     url = f"{live_server}/api/v1/providers/{CORPID}/access-token/refresh"
-    go, answers = threading.Event(), []
-
-    def caller():
-        go.wait()
-        answers.append(
-            requests.post(
-                url,
-                json={"stale_token": stale},
-                headers={"Authorization": f"Bearer {api_key}"},
-                timeout=60,
-            )
-        )
-
-    threads = [threading.Thread(target=caller) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    go.set()
-    for thread in threads:
-        thread.join(90)
+    answers = stale_crowd(url, api_key, stale)
     assert [a.status_code for a in answers] == [200] * 50, {a.text for a in answers}
     tokens = {a.json()["access_token"] for a in answers}
     assert len(tokens) == 1 and stale not in tokens

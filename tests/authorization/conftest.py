@@ -3,6 +3,7 @@ sides and their first tickets delivered."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -53,6 +54,17 @@ class Platform:
         )
         pushed = self.control("push", app_id=app.app_id, kind="ticket")
         assert pushed["delivered"], pushed
+
+    def register_provider(self, provider: App) -> None:
+        """Our provider account on the platform's side, its system events pushed to us."""
+        self.control(
+            "providers",
+            corpid=provider.app_id,
+            secret=provider.secret,
+            token=provider.token,
+            aes_key=provider.aes_key,
+            server_url=self.server,
+        )
 
     def start_install(self, app: App, **query) -> str:
         """GET /install/<app_id> as a browser: the platform page it is sent to."""
@@ -117,6 +129,31 @@ def wait_until(check, timeout: float = 10.0):
             return result
         db.session().rollback()
         time.sleep(0.05)
+
+
+def stale_crowd(url: str, api_key: str, stale: str, callers: int = 50) -> list:
+    """`callers` threads POSTing {"stale_token": stale} to the refresh `url` at the same moment;
+    their answers."""
+    go, answers = threading.Event(), []
+
+    def caller():
+        go.wait()
+        answers.append(
+            requests.post(
+                url,
+                json={"stale_token": stale},
+                headers={"Authorization": f"Bearer {api_key}"},
+                timeout=60,
+            )
+        )
+
+    threads = [threading.Thread(target=caller) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    go.set()
+    for thread in threads:
+        thread.join(90)
+    return answers
 
 
 def newest_ticket(app: App) -> Ticket | None:

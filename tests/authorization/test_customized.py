@@ -4,7 +4,6 @@ their token from gettoken, a reset secret replacing the old one, and a dead one 
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from suite_server.sandbox.install_pages import NEW
 from suite_server.tenants import views
 from suite_server.tokens import service
 from tests import factories
-from tests.authorization.conftest import drain, history, push, tenant_of
+from tests.authorization.conftest import drain, history, push, stale_crowd, tenant_of
 
 PROVIDER = "wwprovidercustom"
 
@@ -25,14 +24,7 @@ PROVIDER = "wwprovidercustom"
 @pytest.fixture
 def provider(platform) -> App:
     row = factories.provider(db.session(), corpid=PROVIDER, secret="provider-secret-value")
-    platform.control(
-        "providers",
-        corpid=row.app_id,
-        secret=row.secret,
-        token=row.token,
-        aes_key=row.aes_key,
-        server_url=platform.server,
-    )
+    platform.register_provider(row)
     return row
 
 
@@ -184,22 +176,7 @@ def test_fifty_stale_callers_of_a_dead_token_cause_one_gettoken(
     platform.control("tokens/invalidate", app_id=template.app_id, tenant_id="wwcrowdcorp")
     before = platform.calls()["gettoken"]
     url = f"{live_server}/api/v1/apps/{template.app_id}/tenants/wwcrowdcorp/access-token/refresh"
-    go, answers = threading.Event(), []
-
-    def caller():
-        go.wait()
-        answers.append(
-            requests.post(
-                url, json={"stale_token": stale}, headers={"Authorization": f"Bearer {key}"}
-            )
-        )
-
-    threads = [threading.Thread(target=caller) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    go.set()
-    for thread in threads:
-        thread.join(60)
+    answers = stale_crowd(url, key, stale)
     assert [a.status_code for a in answers] == [200] * 50, {a.text for a in answers}
     tokens = {a.json()["access_token"] for a in answers}
     assert tokens == {token_row(tenant).access_token} and stale not in tokens

@@ -34,28 +34,24 @@ def app_token(session: Session, app: App, api=None) -> str:
 
 
 def serve_app_token(session: Session, app: App, api=None, *, due: bool = False) -> Served:
+    """The app's token; `due` also refreshes one whose background refresh time has come."""
+    return _app_token(session, app, api, policy.refresh_due if due else policy.unusable)
+
+
+def refresh_app_token(session: Session, app: App, stale_token: str | None) -> Served:
+    """A caller saw its app (or provider) token refused with `stale_token`: refresh only if it is
+    still the current token, else hand back the current one. Many such callers, one refresh."""
+    return _app_token(session, app, None, policy.stale(stale_token))
+
+
+def _app_token(session: Session, app: App, api, need) -> Served:
     api = api or api_for(app.platform, current_app.config)
     return store.obtain(
         session,
         AppToken,
         "app_pk",
         app.id,
-        policy.refresh_due if due else policy.unusable,
-        lambda row: _fetch_app(session, app, api),
-        app.platform in policy.SAME_UNTIL_EXPIRY,
-    )
-
-
-def refresh_app_token(session: Session, app: App, stale_token: str | None) -> Served:
-    """A caller saw its app (or provider) token refused with `stale_token`: refresh only if it is
-    still the current token, else hand back the current one. Many such callers, one refresh."""
-    api = api_for(app.platform, current_app.config)
-    return store.obtain(
-        session,
-        AppToken,
-        "app_pk",
-        app.id,
-        policy.stale(stale_token),
+        need,
         lambda row: _fetch_app(session, app, api),
         app.platform in policy.SAME_UNTIL_EXPIRY,
     )

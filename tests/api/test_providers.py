@@ -12,7 +12,7 @@ from sqlalchemy import select
 from suite_server import db
 from suite_server.accounts import create_api_key
 from suite_server.client import TokenClient, TokenClientError
-from suite_server.models import AppToken
+from suite_server.models import App, AppToken
 from tests import factories
 from tests.authorization.conftest import stale_crowd
 
@@ -115,3 +115,18 @@ def test_the_token_client_gets_and_refreshes_it(platform, provider, live_server,
     with pytest.raises(TokenClientError) as unknown:
         tokens.provider_token("wwnoprovider")
     assert unknown.value.status == 404
+
+
+def test_the_sweep_keeps_the_provider_token_without_tickets(app, platform, provider):
+    from suite_server.jobs import runner as job_runner
+    from suite_server.tokens import tasks
+
+    with db.transaction() as session:  # registered long ago, and never a ticket
+        session.get(App, provider.id).created_at -= timedelta(hours=1)
+    counts = tasks.sweep()
+    assert counts["apps"] == 1 and counts["stale_tickets"] == 0  # providers get no tickets
+    assert job_runner.get_runner(app).drain(timeout=30)
+    db.session().expire_all()
+    row = db.session().scalar(select(AppToken).where(AppToken.app_pk == provider.id))
+    assert row.access_token and row.refresh_at > row.expires_at  # WeCom: renewed at expiry
+    assert platform.calls()["get_provider_token"] == 1

@@ -42,7 +42,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         raise settings.SettingsError(str(exc)) from None
 
     from suite_server import admin, site
-    from suite_server.api.routes import bp as api_bp
+    from suite_server.api import blueprint as api_bp
     from suite_server.authorization.routes import bp as authorization_bp
     from suite_server.callbacks.routes import bp as callbacks_bp
     from suite_server.ops.health import bp as health_bp
@@ -52,7 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(metrics_bp)
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(authorization_bp)
-    app.register_blueprint(api_bp)
+    app.register_blueprint(api_bp())
     admin.init_app(app)
     site.init_app(app)
     return app

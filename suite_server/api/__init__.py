@@ -1,5 +1,19 @@
-"""The token API (docs/api.md): /api/v1, where the ISV's other services get tokens.
+"""The token API and tenant gateway (docs/api.md): /api/v1, where the ISV's other services get
+tokens and call the platforms.
 
-`routes.py` is the blueprint (parsing, errors as JSON), `auth.py` the API-key check, `queries.py`
-what the API reads from the database; the tokens themselves come from tokens/service.py.
+`routes.py` is the blueprint (parsing, errors as JSON, tokens), `auth.py` the API-key check,
+`queries.py` what the API reads from the database; the tokens themselves come from
+tokens/service.py. The gateway's route modules register on the same blueprint; `blueprint()`
+imports each of them.
 """
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+
+def blueprint() -> Blueprint:
+    """The /api/v1 blueprint with every route module's routes on it."""
+    from suite_server.api import routes
+
+    return routes.bp

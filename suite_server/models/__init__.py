@@ -9,9 +9,9 @@ from suite_server.models.authorizations import (
     PreAuthCode,
     TenantHistory,
 )
-from suite_server.models.events import InboundEvent
+from suite_server.models.events import InboundEvent, ProxyErrcode
 from suite_server.models.tenants import Tenant
-from suite_server.models.tokens import AppToken, TenantToken
+from suite_server.models.tokens import AppToken, JsapiTicket, TenantToken
 from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery
 
 __all__ = [
@@ -26,8 +26,10 @@ __all__ = [
     "AuthCodeClaim",
     "InboundEvent",
     "InstallState",
+    "JsapiTicket",
     "LoginThrottle",
     "PreAuthCode",
+    "ProxyErrcode",
     "Tenant",
     "TenantHistory",
     "TenantToken",

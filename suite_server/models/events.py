@@ -41,3 +41,21 @@ class InboundEvent(Base):
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProxyErrcode(Base):
+    """Errcodes the platforms answered to calls through the tenant gateway's proxy, counted per
+    app, tenant ("" for app and provider calls), path and errcode: what the admin shows a tenant's
+    page. Only failures are written (an errcode other than 0)."""
+
+    __tablename__ = "proxy_errcodes"
+    __table_args__ = (UniqueConstraint("app_pk", "tenant_id", "path", "errcode"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(64), default="")
+    path: Mapped[str] = mapped_column(String(200))
+    errcode: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    last_errmsg: Mapped[str | None] = mapped_column(Text)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

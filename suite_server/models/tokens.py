@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from suite_server.crypto.secrets import EncryptedText
@@ -47,3 +47,14 @@ class TenantToken(TokenColumns, Base):
     tenant_pk: Mapped[int] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), unique=True
     )
+
+
+class JsapiTicket(TokenColumns, Base):
+    """A tenant's JS-SDK ticket of one kind (WeCom `corp` / `agent`, Open `jsapi` / `wx_card`),
+    kept and refreshed by the token engine like a token: `access_token` holds the ticket."""
+
+    __tablename__ = "jsapi_tickets"
+    __table_args__ = (UniqueConstraint("tenant_pk", "kind"),)
+
+    tenant_pk: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))

@@ -14,6 +14,8 @@ from flask import Blueprint
 
 def blueprint() -> Blueprint:
     """The /api/v1 blueprint with every route module's routes on it."""
+    import suite_server.api.jsapi  # noqa: F401  (its routes register on routes.bp)
+    import suite_server.api.signin  # noqa: F401
     from suite_server.api import routes
 
     return routes.bp

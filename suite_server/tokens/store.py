@@ -17,12 +17,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import TokenUnavailable, UpstreamError
-from suite_server.models import AppToken
 from suite_server.ops.metrics import TOKEN_REFRESHES
 from suite_server.tokens import locks, policy
 from suite_server.tokens.rows import Served, TokenRow, token_columns
@@ -31,6 +30,8 @@ log = logging.getLogger(__name__)
 
 LOCK_WAIT = 10.0  # seconds a caller waits for another process's refresh before giving up (503)
 WAIT_STEP = 0.05
+# The `kind` label of TOKEN_REFRESHES, by table.
+_KINDS = {"app_tokens": "app", "tenant_tokens": "tenant", "jsapi_tickets": "ticket"}
 
 
 def unavailable(exc: UpstreamError) -> TokenUnavailable:
@@ -64,16 +65,20 @@ def obtain(
     fetch: Fetch,
     same: bool,
     known: TokenRow | None = None,
+    key: dict[str, str] | None = None,
 ) -> Served:
     """Serve the row's token unless `need(row, now, same)`; then refresh it under the row's
     lock, or wait for whoever holds the lock. `fetch` calls upstream and returns (token,
-    expires_in, extra writes for the same transaction)."""
+    expires_in, extra writes for the same transaction). The row is the one whose `owner` column
+    is `owner_pk` and, for tables keyed by more than their owner (a tenant's JS-SDK ticket of
+    one kind), whose columns in `key` have those values."""
     table = model.__table__
+    where = _row_of(table, {owner: owner_pk, **(key or {})})
     # The common case in one query (or none, given the row): a fresh token, served as it is.
-    row = known if known is not None else read(session, table, table.c[owner] == owner_pk)
+    row = known if known is not None else read(session, table, where)
     if row is not None and not need(row, utcnow(), same):
         return _served(row, same)
-    row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk)
+    row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk, key)
     lock = locks.lock_for(session, table, row_id)
     deadline = time.monotonic() + LOCK_WAIT
     while True:
@@ -102,7 +107,7 @@ def _refresh(session: Session, model, row_id: int, need: Need, fetch: Fetch, sam
     if not need(row, utcnow(), same):
         return _served(row, same)
     policy.wait_out(session, row.expires_at, same)
-    kind = "app" if model is AppToken else "tenant"
+    kind = _KINDS.get(model.__tablename__, "tenant")
     try:
         started = utcnow()
         access_token, expires_in, extra = fetch(row)
@@ -118,14 +123,20 @@ def _refresh(session: Session, model, row_id: int, need: Need, fetch: Fetch, sam
     return _store(session, table, row, started, access_token, expires_in, extra, same)
 
 
-def _ensure_row(session: Session, model, owner: str, owner_pk: int) -> int:
+def _ensure_row(session: Session, model, owner: str, owner_pk: int, key: dict | None) -> int:
     table = model.__table__
-    row_id = session.scalar(select(table.c.id).where(table.c[owner] == owner_pk))
+    values = {owner: owner_pk, **(key or {})}
+    row_id = session.scalar(select(table.c.id).where(_row_of(table, values)))
     if row_id is None:
-        insert_ignoring_conflict(session, model, {owner: owner_pk, "version": 0}, [owner])
+        insert_ignoring_conflict(session, model, {**values, "version": 0}, list(values))
         session.commit()
-        row_id = session.scalar(select(table.c.id).where(table.c[owner] == owner_pk))
+        row_id = session.scalar(select(table.c.id).where(_row_of(table, values)))
     return row_id
+
+
+def _row_of(table, values: dict):
+    """The condition naming the row whose columns have `values`."""
+    return and_(*(table.c[name] == value for name, value in values.items()))
 
 
 def read(session: Session, table, which) -> TokenRow | None:

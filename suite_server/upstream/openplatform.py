@@ -21,6 +21,11 @@ OPEN_ERRCODES: dict[int, str] = {
     61006: "ticket",  # component_verify_ticket invalid (null, wrong, another component's)
     61023: "credential",  # authorizer refresh_token invalid: recover via §4.7 / §4.6
     61009: "code",  # auth code invalid or used
+    40029: "code",  # invalid sign-in code (OAuth, jscode2session)
+    40163: "code",  # sign-in code already used
+    42003: "code",  # sign-in code expired
+    40030: "code",  # invalid OAuth refresh_token
+    42002: "code",  # OAuth refresh_token expired
     61010: "code",  # auth code expired
     61003: "revoked",  # the account has not authorized (or revoked) this component
     61004: "config",  # caller IP not in the platform whitelist
@@ -142,3 +147,52 @@ class OpenApi(PlatformApi):
         body = {"touser": touser, "msgtype": "text", "text": {"content": content}}
         params = {"access_token": authorizer_token}
         self.client.call("POST", "/cgi-bin/message/custom/send", params=params, body=body)
+
+    # -- JS-SDK tickets and sign-in on behalf of an account (isv-capabilities §6, §7) -----------
+
+    def get_ticket(self, authorizer_token: str, kind: str) -> Token:
+        """The account's `jsapi` or `wx_card` ticket: a Token whose `access_token` is it."""
+        params = {"access_token": authorizer_token, "type": kind}
+        answer = self.client.call("GET", "/cgi-bin/ticket/getticket", params=params)
+        return Token(required(answer, "ticket", "ticket/getticket"), seconds(answer))
+
+    def _sns(self, path: str, component_token: str, params: dict[str, str]) -> dict[str, Any]:
+        # Sign-in on behalf of an account takes the COMPONENT token, never the account's.
+        query = {**params, "component_access_token": component_token}
+        return self.client.call("GET", path, params=query)
+
+    def oauth_access_token(
+        self, component_token: str, component_appid: str, appid: str, code: str
+    ) -> dict[str, Any]:
+        """Web sign-in code -> {access_token, expires_in, refresh_token, openid, scope, ...}."""
+        params = {
+            "appid": appid,
+            "code": code,
+            "grant_type": "authorization_code",
+            "component_appid": component_appid,
+        }
+        return self._sns("/sns/oauth2/component/access_token", component_token, params)
+
+    def oauth_refresh_token(
+        self, component_token: str, component_appid: str, appid: str, refresh_token: str
+    ) -> dict[str, Any]:
+        """A user's OAuth access_token renewed with its refresh_token."""
+        params = {
+            "appid": appid,
+            "grant_type": "refresh_token",
+            "component_appid": component_appid,
+            "refresh_token": refresh_token,
+        }
+        return self._sns("/sns/oauth2/component/refresh_token", component_token, params)
+
+    def jscode2session(
+        self, component_token: str, component_appid: str, appid: str, js_code: str
+    ) -> dict[str, Any]:
+        """A mini program's wx.login code -> {openid, session_key, unionid?}."""
+        params = {
+            "appid": appid,
+            "js_code": js_code,
+            "grant_type": "authorization_code",
+            "component_appid": component_appid,
+        }
+        return self._sns("/sns/component/jscode2session", component_token, params)

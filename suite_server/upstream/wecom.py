@@ -25,7 +25,7 @@ WECOM_ERRCODES: dict[int, str] = {
     40077: "code",  # invalid pre_auth_code
     42007: "code",  # pre_auth_code expired
     40078: "code",  # invalid auth_code (used or older than 10 min)
-    40029: "code",  # invalid OAuth code
+    40029: "code",  # invalid OAuth / sign-in code (used, expired, another app's)
     40001: "config",  # on WeCom: invalid secret, not a token problem (§5)
     40080: "config",  # invalid suite_secret
     40083: "config",  # invalid suite_id
@@ -121,3 +121,44 @@ class WeComApi(PlatformApi):
         body = {"auth_corpid": auth_corpid, "permanent_code": permanent_code}
         answer = self._post("/cgi-bin/service/get_corp_token", suite_token, body)
         return Token(required(answer, "access_token", "service/get_corp_token"), seconds(answer))
+
+    # -- JS-SDK tickets and sign-in (isv-capabilities §6, §7) -----------------------------------
+
+    def get_jsapi_ticket(self, corp_token: str) -> Token:
+        """The corp's jsapi_ticket for wx.config (at most 400 an hour per corp): a Token whose
+        `access_token` is the ticket."""
+        params = {"access_token": corp_token}
+        answer = self.client.call("GET", "/cgi-bin/get_jsapi_ticket", params=params)
+        return Token(required(answer, "ticket", "get_jsapi_ticket"), seconds(answer))
+
+    def get_agent_ticket(self, corp_token: str) -> Token:
+        """The app's ticket inside the corp for wx.agentConfig (at most 100 an hour per app)."""
+        params = {"access_token": corp_token, "type": "agent_config"}
+        answer = self.client.call("GET", "/cgi-bin/ticket/get", params=params)
+        return Token(required(answer, "ticket", "ticket/get"), seconds(answer))
+
+    def getuserinfo3rd(self, suite_token: str, code: str) -> dict[str, Any]:
+        """A member's sign-in code: {corpid, userid, open_userid, user_ticket?, expires_in?};
+        a non-member: {openid}. 40029: the code is used, expired or not this suite's."""
+        params = {"suite_access_token": suite_token, "code": code}
+        return self.client.call("GET", "/cgi-bin/service/auth/getuserinfo3rd", params=params)
+
+    def getuserdetail3rd(self, suite_token: str, user_ticket: str) -> dict[str, Any]:
+        """The member's details behind a user_ticket (snsapi_privateinfo)."""
+        body = {"user_ticket": user_ticket}
+        return self._post("/cgi-bin/service/auth/getuserdetail3rd", suite_token, body)
+
+    def corp_getuserinfo(self, corp_token: str, code: str) -> dict[str, Any]:
+        """A customized app's sign-in code, with the corp's token (getuserinfo3rd refuses
+        代开发 apps): {userid, user_ticket?, expires_in?} or {openid}."""
+        params = {"access_token": corp_token, "code": code}
+        return self.client.call("GET", "/cgi-bin/auth/getuserinfo", params=params)
+
+    def miniprogram_jscode2session(self, suite_token: str, js_code: str) -> dict[str, Any]:
+        """A third-party mini program's wx.qy.login code: {corpid, userid, session_key}."""
+        params = {
+            "suite_access_token": suite_token,
+            "js_code": js_code,
+            "grant_type": "authorization_code",
+        }
+        return self.client.call("GET", "/cgi-bin/service/miniprogram/jscode2session", params=params)

@@ -21,8 +21,10 @@ from suite_server.sandbox import (
     control,
     customized_install,
     install_pages,
+    jsapi_api,
     open_api,
     providers,
+    signin,
     wecom_api,
 )
 from suite_server.sandbox.control_input import ControlError
@@ -58,6 +60,10 @@ def create_sandbox_app(
     app.register_blueprint(actions.bp)
     app.register_blueprint(providers.bp)
     app.register_blueprint(customized_install.bp)
+    for blueprint in (jsapi_api.wecom_bp, jsapi_api.open_bp, jsapi_api.control_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (signin.wecom_bp, signin.open_bp, signin.control_bp):
+        app.register_blueprint(blueprint)
 
     @app.get("/")
     def root() -> Response:
@@ -79,8 +85,8 @@ def create_sandbox_app(
     def unexpected(error: Exception) -> tuple[Response, int]:  # pragma: no cover - a safety net
         # A bug in the sandbox must not surface as a traceback page; the log has the details.
         log.exception("sandbox error on %s", request.path)
-        if request.path.startswith("/cgi-bin/"):
-            platform = WECOM if request.blueprint == wecom_api.bp.name else OPEN
+        if request.path.startswith(("/cgi-bin/", "/sns/")):
+            platform = WECOM if "wecom" in (request.blueprint or "") else OPEN
             # The platforms answer trouble on their side as errcode -1 "system busy", HTTP 200.
             return jsonify(error_body(platform, -1)), 200
         return jsonify({"error": f"sandbox error: {type(error).__name__}"}), 500

@@ -201,6 +201,10 @@ class SandboxState:
         self.messages: list[dict[str, Any]] = []
         self.url_checks: deque[dict[str, Any]] = deque(maxlen=50)
         self._agent_ids = 1000001
+        # jsapi_api.py: when each ticket call within the platforms' limits was answered, by limit.
+        self.ticket_calls: dict[tuple, deque[float]] = {}
+        # signin.py: sign-in codes, user tickets and users' OAuth tokens, by value.
+        self.signins: dict[str, Any] = {}
 
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and go back to the settings the sandbox started with; the random

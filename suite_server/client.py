@@ -115,6 +115,46 @@ class TokenClient:
                 self._cache.pop(owner, None)
             raise
 
+    # -- JS-SDK and sign-in (docs/gateway.md): answers as the API gives them, never cached here --
+
+    def jsapi_signature(self, app_id: str, tenant_id: str, url: str, type: str) -> dict:
+        """What a page passes to wx.config (`type` "corp" on WeCom, "jsapi" or "wx_card" on
+        Open) or wx.agentConfig ("agent"): {appId | corpId, agentId?, timestamp, nonceStr,
+        signature}. The ticket stays on the server."""
+        path = _tenant_base(app_id, tenant_id) + "/jsapi-signature"
+        return self._request("POST", path, {"url": url, "type": type})
+
+    def jsapi_ticket(self, app_id: str, tenant_id: str, type: str) -> dict:
+        """The tenant's JS-SDK ticket itself: {ticket, expires_at, expires_in}."""
+        path = _tenant_base(app_id, tenant_id) + f"/jsapi-ticket?type={_q(type)}"
+        return self._request("GET", path, None)
+
+    def wecom_userinfo(self, app_id: str, code: str, tenant_id: str | None = None) -> dict:
+        """A WeCom member's sign-in code -> {corpid, userid, open_userid, user_ticket, ...}; a
+        customized template (代开发) needs the corp's `tenant_id`. A refused code raises
+        TokenClientError 400 "code_refused"."""
+        body = {"code": code} if tenant_id is None else {"code": code, "tenant_id": tenant_id}
+        return self._request("POST", f"/apps/{_q(app_id)}/oauth/userinfo", body)
+
+    def wecom_jscode2session(self, app_id: str, js_code: str) -> dict:
+        """A WeCom third-party mini program's wx.qy.login code -> {corpid, userid, session_key}."""
+        return self._request(
+            "POST", f"/apps/{_q(app_id)}/oauth/jscode2session", {"js_code": js_code}
+        )
+
+    def open_oauth_token(
+        self, app_id: str, tenant_id: str, code: str | None = None, refresh_token: str | None = None
+    ) -> dict:
+        """An Open web sign-in `code` (or a user's `refresh_token`) on behalf of the account
+        -> {access_token, expires_in, refresh_token, openid, scope, ...}."""
+        body = {"code": code} if refresh_token is None else {"refresh_token": refresh_token}
+        return self._request("POST", _tenant_base(app_id, tenant_id) + "/oauth/token", body)
+
+    def open_jscode2session(self, app_id: str, tenant_id: str, js_code: str) -> dict:
+        """An Open mini program's wx.login code -> {openid, session_key, unionid?}."""
+        path = _tenant_base(app_id, tenant_id) + "/oauth/jscode2session"
+        return self._request("POST", path, {"js_code": js_code})
+
     def invalidate(self, app_id: str | None = None, tenant_id: str | None = None) -> None:
         """Forget cached tokens: all of them, those of one app (its own and its tenants') or
         provider (by its corpid), or one tenant's. The next call asks the server."""
@@ -185,5 +225,9 @@ def _provider_path(corpid: str) -> str:
     return f"/providers/{_q(corpid)}/access-token"
 
 
+def _tenant_base(app_id: str, tenant_id: str) -> str:
+    return f"/apps/{_q(app_id)}/tenants/{_q(tenant_id)}"
+
+
 def _tenant_path(app_id: str, tenant_id: str) -> str:
-    return f"/apps/{_q(app_id)}/tenants/{_q(tenant_id)}/access-token"
+    return _tenant_base(app_id, tenant_id) + "/access-token"

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import requests
 
+from suite_server.client import TokenClient, TokenClientError
 from suite_server.gateway.tickets import sign
 from tests.api.conftest import age_token
 from tests.authorization.conftest import drain, push, tenant_of
@@ -148,3 +150,17 @@ def test_a_wrong_type_or_url_is_a_400(platform, installed, auth, client):
     not_json = client.post(f"{path(installed)}/jsapi-signature", data="url=x", headers=auth)
     assert not_json.status_code == 400
     assert platform.calls().get(TICKET_CALL[kind]) is None  # nothing was asked of the platform
+
+
+def test_the_token_client_signs_and_reads_tickets(platform, installed, api_key, live_server):
+    tokens = TokenClient(live_server, api_key)
+    kind = KINDS[installed.platform][0]
+    ticket = tokens.jsapi_ticket(installed.app_id, "tenant-api", kind)
+    assert ticket["ticket"] == sandbox_tickets(platform, installed)[kind]["ticket"]
+    page = "https://h5.example.com/index.html"
+    signed = tokens.jsapi_signature(installed.app_id, "tenant-api", page, kind)
+    expected = sign(ticket["ticket"], page, signed["nonceStr"], signed["timestamp"])
+    assert signed["signature"] == expected
+    with pytest.raises(TokenClientError) as refused:
+        tokens.jsapi_signature(installed.app_id, "tenant-api", "javascript:alert(1)", kind)
+    assert refused.value.status == 400 and refused.value.code == "bad_request"

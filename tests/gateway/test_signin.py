@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from suite_server import db
+from suite_server.client import TokenClient, TokenClientError
 from suite_server.models import App
 from tests import factories
 from tests.authorization.conftest import drain, push
@@ -148,3 +149,19 @@ def test_a_customized_template_signs_in_with_the_corp_endpoint(platform, templat
     refused(client.post(url, json=body, headers=auth), 40029)
     unknown = client.post(url, json={"code": "x", "tenant_id": "wwnosuchcorp"}, headers=auth)
     assert unknown.status_code == 404
+
+
+def test_the_token_client_exchanges_codes(platform, open_app, api_key, live_server):
+    tokens = TokenClient(live_server, api_key)
+    given = code(platform, open_app, "open_web", tenant_id="tenant-api", user_id="u2")
+    user = tokens.open_oauth_token(open_app.app_id, "tenant-api", code=given)
+    again = tokens.open_oauth_token(
+        open_app.app_id, "tenant-api", refresh_token=user["refresh_token"]
+    )
+    assert again["openid"] == user["openid"]
+    given = code(platform, open_app, "open_miniprogram", tenant_id="tenant-api", user_id="u2")
+    session = tokens.open_jscode2session(open_app.app_id, "tenant-api", given)
+    assert session["session_key"]
+    with pytest.raises(TokenClientError) as refused:
+        tokens.open_jscode2session(open_app.app_id, "tenant-api", given)
+    assert refused.value.status == 400 and refused.value.code == "code_refused"

@@ -73,9 +73,10 @@ def obtain(
     is `owner_pk` and, for tables keyed by more than their owner (a tenant's JS-SDK ticket of
     one kind), whose columns in `key` have those values."""
     table = model.__table__
-    where = _row_of(table, {owner: owner_pk, **(key or {})})
     # The common case in one query (or none, given the row): a fresh token, served as it is.
-    row = known if known is not None else read(session, table, where)
+    if known is None:
+        known = read(session, table, _row_of(table, {owner: owner_pk, **(key or {})}))
+    row = known
     if row is not None and not need(row, utcnow(), same):
         return _served(row, same)
     row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk, key)

@@ -14,6 +14,9 @@ from flask import Blueprint
 
 def blueprint() -> Blueprint:
     """The /api/v1 blueprint with every route module's routes on it."""
-    from suite_server.api import routes
+    from suite_server.api import (
+        proxy,  # noqa: F401  (its routes, on routes.bp)
+        routes,
+    )
 
     return routes.bp

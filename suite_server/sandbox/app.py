@@ -20,6 +20,7 @@ from suite_server.sandbox import (
     actions,
     control,
     customized_install,
+    gateway_api,
     install_pages,
     open_api,
     providers,
@@ -58,6 +59,8 @@ def create_sandbox_app(
     app.register_blueprint(actions.bp)
     app.register_blueprint(providers.bp)
     app.register_blueprint(customized_install.bp)
+    app.register_blueprint(gateway_api.bp)
+    app.register_blueprint(gateway_api.control)
 
     @app.get("/")
     def root() -> Response:

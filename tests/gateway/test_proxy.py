@@ -7,14 +7,16 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 import requests
 from sqlalchemy import select
 
 from suite_server import db
+from suite_server.client import TokenClient, TokenClientError
 from suite_server.models import AppToken
 from tests.api.conftest import TENANT_TOKEN_CALL, age_token
 from tests.gateway.conftest import PROVIDER
-from tests.gateway.helpers import TENANT_API, TEXT, proxied, tenant_call
+from tests.gateway.helpers import CUSTOM_SEND, TENANT_API, TEXT, proxied, tenant_call
 
 AUTH_URL = f"/providers/{PROVIDER}/proxy/cgi-bin/service/get_customized_auth_url"
 NO_TEMPLATES = {"state": "abc", "templateid_list": []}
@@ -175,3 +177,36 @@ def test_a_dead_provider_token_is_refreshed_once(platform, provider, live_server
     assert answer.headers["X-Suite-Server-Retried"] == "1"
     calls = platform.calls()
     assert calls["get_customized_auth_url"] == 3 and calls["get_provider_token"] == 2
+
+
+def test_the_token_client_calls_through_the_proxy(platform, installed, live_server, api_key):
+    tokens = TokenClient(live_server, api_key)
+    if installed.platform == "wecom":
+        answer = tokens.call(
+            installed.app_id, "cgi-bin/user/get", tenant_id="tenant-api", params={"userid": "li"}
+        )
+        assert answer.json()["userid"] == "li"
+        admins = tokens.call(
+            installed.app_id,
+            "/cgi-bin/service/get_admin_list",
+            method="POST",
+            json={"auth_corpid": "tenant-api", "agentid": 1},
+        )
+        assert admins.json()["admin"][0]["userid"] == "admin"
+    else:
+        answer = tokens.call(
+            installed.app_id, CUSTOM_SEND, tenant_id="tenant-api", method="POST", json=TEXT
+        )
+        assert answer.json()["errcode"] == 0
+    refused = tokens.call(installed.app_id, "nowhere/else", tenant_id="tenant-api")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "bad_request"
+    with pytest.raises(TokenClientError) as unreachable:
+        TokenClient("http://127.0.0.1:9", api_key).call(installed.app_id, CUSTOM_SEND)
+    assert unreachable.value.code == "unreachable"
+
+
+def test_the_token_client_calls_provider_apis(platform, provider, live_server, api_key):
+    answer = TokenClient(live_server, api_key).call(
+        PROVIDER, AUTH_URL.split("/proxy/")[1], provider=True, method="POST", json=NO_TEMPLATES
+    )
+    assert answer.json()["errcode"] == TEMPLATES_MISSING

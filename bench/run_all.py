@@ -54,6 +54,7 @@ class Benchmark:
 BENCHMARKS = [
     Benchmark("callbacks", "callbacks.py", (), ("--count", "1000"), 900),
     Benchmark("tokens-a", "tokens.py", ("--part", "a"), ("--part", "a", "--count", "2000"), 900),
+    Benchmark("proxy", "proxy.py", (), ("--count", "1200"), 900),
     Benchmark(
         "tokens-b",
         "tokens.py",

@@ -16,10 +16,15 @@ It needs nothing of the server but `requests`, so a service can copy this one fi
             answer = call_wecom("message/send", token, payload)  # retry once, never loop
         return answer
 
-Any error answer (or no answer) raises TokenClientError with the HTTP status and the API's
-error code: "tenant_cancelled" / "tenant_needs_reauth" (409) mean the tenant must authorize
-again; "forbidden" (403) that the API key is limited to other apps; a 503 means try later
-(`retry_after` seconds).
+Or let the server make the call, token and all (`call`, the tenant gateway's proxy)::
+
+    answer = tokens.call(SUITE_ID, "cgi-bin/user/get", tenant_id=corpid,
+                         params={"userid": "zhangsan"})
+
+Any error answer of the token methods (or no answer) raises TokenClientError with the HTTP
+status and the API's error code: "tenant_cancelled" / "tenant_needs_reauth" (409) mean the
+tenant must authorize again; "forbidden" (403) that the API key is limited to other apps; a 503
+means try later (`retry_after` seconds).
 """
 
 from __future__ import annotations
@@ -114,6 +119,61 @@ class TokenClient:
             with self._lock:
                 self._cache.pop(owner, None)
             raise
+
+    def call(
+        self,
+        app_id: str,
+        path: str,
+        *,
+        tenant_id: str | None = None,
+        provider: bool = False,
+        method: str = "GET",
+        params: dict | None = None,
+        json: object = None,
+        data: object = None,
+        files: dict | None = None,
+        timeout: float | None = None,
+    ) -> requests.Response:
+        """Call a platform API through the server's proxy, which adds the token: the tenant's
+        with `tenant_id`, the provider account's with `provider=True` (`app_id` is then its
+        corpid), else the app's. `path` is the platform's ("cgi-bin/message/send"); the other
+        arguments are requests'. Returns the platform's answer as it came (status, body,
+        Content-Type), with `X-Suite-Server-Retried: 1` when a dead token was refreshed and the
+        call sent a second time. suite-server's own refusals (403, 404, 409, 413, 502, 504) are
+        JSON {"error": {...}}. Raises TokenClientError only when the server did not answer::
+
+            answer = tokens.call(SUITE_ID, "cgi-bin/message/send", tenant_id=corpid,
+                                 method="POST", json={"touser": "@all", "msgtype": "text",
+                                                      "agentid": agentid,
+                                                      "text": {"content": "hello"}})
+            if answer.ok and answer.json().get("errcode") == 0: ...
+
+            with open("photo.png", "rb") as photo:
+                media = tokens.call(SUITE_ID, "cgi-bin/media/upload", tenant_id=corpid,
+                                    method="POST", params={"type": "image"},
+                                    files={"media": ("photo.png", photo, "image/png")})
+        """
+        if provider:
+            base = f"/providers/{_q(app_id)}"
+        elif tenant_id is not None:
+            base = f"/apps/{_q(app_id)}/tenants/{_q(tenant_id)}"
+        else:
+            base = f"/apps/{_q(app_id)}"
+        url = f"{self.base_url}{base}/proxy/{quote(path.lstrip('/'), safe='/')}"
+        try:
+            return self._session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                files=files,
+                headers=self._headers,
+                timeout=timeout or max(self.timeout, 30.0),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise TokenClientError(0, "unreachable", type(exc).__name__) from None
 
     # -- JS-SDK and sign-in (docs/gateway.md): answers as the API gives them, never cached here --
 

@@ -28,7 +28,9 @@ def refuse_nul() -> Response | None:
     `/callback/ww%00/command`, `done?state=%00` or a form field with %00 reached a query and
     failed with a 500. Run before any view, so every URL is covered, present and future. The
     callback URLs read their body as raw XML whatever its Content-Type says, and check it
-    themselves (callbacks/receive.py): parsing it as a form here would consume it.
+    themselves (callbacks/receive.py): parsing it as a form here would consume it. So does the
+    gateway's proxy (api/proxy.py), which passes a body on to the platform untouched and stores
+    none of it.
 
     Read from the WSGI environ, where the path is decoded already and a query's NUL can only be
     `%00` (or a raw NUL): a few string searches on every push."""
@@ -39,11 +41,17 @@ def refuse_nul() -> Response | None:
     if (
         environ.get("CONTENT_TYPE")
         and not path.startswith("/callback/")
+        and not _proxied(path)
         and request.mimetype in FORM_TYPES
         and _has_nul(request.form)
     ):
         return _refused()
     return None
+
+
+def _proxied(path: str) -> bool:
+    """/api/v1/.../proxy/<platform path>: a body for the platform, sent on as it came."""
+    return path.startswith("/api/") and "/proxy/" in path
 
 
 def _has_nul(values) -> bool:

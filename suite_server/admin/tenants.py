@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, defer
 from suite_server import audit
 from suite_server.admin.pages import Page, cut
 from suite_server.errors import UpstreamError
+from suite_server.gateway import errcodes
 from suite_server.models import (
     App,
     InboundEvent,
@@ -115,6 +116,9 @@ class TenantPage:
     deliveries: list[WebhookDelivery]
     install_url: str
     has_credential: bool
+    # What the platforms answered to this tenant's calls through the gateway's proxy, failures
+    # only (gateway/errcodes.py): path, errcode, count, last_at, last_errmsg.
+    proxy_errcodes: list[dict[str, Any]]
 
     @property
     def credential(self) -> str:
@@ -177,6 +181,7 @@ def page_of(session: Session, app: App, tenant: Tenant) -> TenantPage:
         list(deliveries),
         install_url(app),
         bool(has_credential),
+        errcodes.of_tenant(session, app.id, tenant.tenant_id),
     )
 
 

@@ -14,8 +14,11 @@ from flask import Blueprint
 
 def blueprint() -> Blueprint:
     """The /api/v1 blueprint with every route module's routes on it."""
-    import suite_server.api.jsapi  # noqa: F401  (its routes register on routes.bp)
-    import suite_server.api.signin  # noqa: F401
-    from suite_server.api import routes
+    from suite_server.api import (
+        jsapi,  # noqa: F401  (the gateway's routes, on routes.bp)
+        proxy,  # noqa: F401
+        routes,
+        signin,  # noqa: F401
+    )
 
     return routes.bp

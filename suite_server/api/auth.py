@@ -1,5 +1,11 @@
 """Who may call the token API: bearer API keys, remembered per process for a few seconds.
 
+A key's scope: the apps it may use (`app_ids`, checked on every request by routes.py), and the
+platform API paths it may call through the gateway's proxy (`path_prefixes`, checked by
+api/proxy.py: a key with prefixes may proxy only paths starting with one of them; a key without
+may proxy any). Token endpoints are not limited by path prefixes. Both refusals are audited
+(`record_refusal`).
+
 A key is looked up by its SHA-256 (accounts.find_api_key) and then remembered by that hash for
 CACHE_SECONDS, with its scope (the apps it may use), so a request with a known key costs no query
 and the scope is checked on every request from what was remembered. The price: a revoked key
@@ -46,10 +52,14 @@ class Caller:
     key_id: int
     name: str
     app_ids: frozenset[str] | None  # None: every app
-    path_prefixes: tuple[str, ...]  # for the tenant gateway; not enforced yet (no gateway)
+    path_prefixes: tuple[str, ...]  # proxy paths it may call ("/cgi-bin/message/"); () any
 
     def may_use(self, app_id: str) -> bool:
         return self.app_ids is None or app_id in self.app_ids
+
+    def may_call(self, path: str) -> bool:
+        """Whether the key may proxy the platform path `path` ("/cgi-bin/user/get")."""
+        return not self.path_prefixes or path.startswith(self.path_prefixes)
 
 
 def authenticate(session: Callable[[], Session], key: str) -> Caller | None:
@@ -106,20 +116,28 @@ def _record_use(session: Callable[[], Session], key_id: int, now: float) -> None
         log.warning("API key %s: last_used_at not recorded (%s)", key_id, type(exc).__name__)
 
 
-def record_refusal(session: Session, caller: Caller, app_id: str, method: str, path: str) -> None:
-    """A key used outside its scope: a warning in the log and an entry in the audit log (the
-    admin's "Audit log" page, actor `apikey:<name>`), so a misused or leaked key shows. The
-    refusal stands even when the entry cannot be written."""
+def record_refusal(
+    session: Session,
+    caller: Caller,
+    app_id: str,
+    method: str,
+    path: str,
+    reason: str = "app outside the key's scope",
+) -> None:
+    """A key used outside its scope (an app, or a proxy path outside its prefixes): a warning
+    in the log and an entry in the audit log (the admin's "Audit log" page, actor
+    `apikey:<name>`), so a misused or leaked key shows. The refusal stands even when the entry
+    cannot be written."""
     # A URL may carry anything, a NUL included, which PostgreSQL refuses in text.
     app_id, path = app_id[:64].replace("\x00", "\\0"), path[:200].replace("\x00", "\\0")
-    log.warning("api key %s refused: app %s is outside its scope", caller.name, app_id)
+    log.warning("api key %s refused on app %s: %s", caller.name, app_id, reason)
     try:
         audit.record(
             session,
             f"apikey:{caller.name}"[:100],
             "api.refused",
             f"app:{app_id}",
-            {"method": method, "path": path, "reason": "app outside the key's scope"},
+            {"method": method, "path": path, "reason": reason},
         )
         session.commit()
     except SQLAlchemyError as exc:

@@ -55,6 +55,13 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook delivery attempts, by result (delivered, retry, failed)",
     ["result"],
 )
+PROXY_CALLS = Counter(
+    "suite_server_proxy_calls_total",
+    "Platform answers to calls through the tenant gateway's proxy, by app and errcode (0: "
+    "success, none: not a JSON object). No tenant or path label: those would grow without bound;"
+    " the proxy_errcodes table (the admin's tenant page) has failures per tenant and path",
+    ["app_id", "errcode"],
+)
 
 bp = Blueprint("metrics", __name__)
 

@@ -20,6 +20,7 @@ from suite_server.sandbox import (
     actions,
     control,
     customized_install,
+    gateway_api,
     install_pages,
     jsapi_api,
     open_api,
@@ -60,6 +61,8 @@ def create_sandbox_app(
     app.register_blueprint(actions.bp)
     app.register_blueprint(providers.bp)
     app.register_blueprint(customized_install.bp)
+    app.register_blueprint(gateway_api.bp)
+    app.register_blueprint(gateway_api.control)
     for blueprint in (jsapi_api.wecom_bp, jsapi_api.open_bp, jsapi_api.control_bp):
         app.register_blueprint(blueprint)
     for blueprint in (signin.wecom_bp, signin.open_bp, signin.control_bp):

@@ -3,7 +3,7 @@
     python bench/run_all.py [--quick] [--only NAME,...] [--args NAME="--flag value ..."]
                             [--output bench/RESULTS.md]
 
-NAME: callbacks, tokens-a, tokens-b, admin, webhooks, lockout, fuzz.
+NAME: callbacks, tokens-a, tokens-b, admin, webhooks, lockout, fuzz, proxy.
 
 Each benchmark runs as a subprocess, one after the other (they would compete for the machine's
 cores otherwise); its stdout is kept whole and its figure lines are parsed: a figure is a line

@@ -57,7 +57,7 @@ def create_api_key(
 ) -> str:
     """Add an API key and return it; it is shown once and only its hash is kept. With
     `app_ids` the key may use only those apps (each must exist); `path_prefixes` are kept for
-    the tenant gateway (not enforced yet, as there is no gateway)."""
+    the tenant gateway's proxy (a path outside them is refused, 403)."""
     if not _NAME.fullmatch(name or ""):
         raise ValidationError("API key name must be 1 to 100 letters, digits or . _ @ -")
     if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
@@ -104,7 +104,7 @@ def scope_of(key: ApiKey) -> str:
     apps = ", ".join(key.app_ids) if key.app_ids else "every app"
     if not key.path_prefixes:
         return apps
-    return f"{apps}; gateway paths {', '.join(key.path_prefixes)} (not enforced yet)"
+    return f"{apps}; gateway paths {', '.join(key.path_prefixes)}"
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:

@@ -94,3 +94,20 @@ class TokenUnavailable(Exception):
         super().__init__(message)
         self.code, self.message, self.http_status = code, message, http_status
         self.retryable, self.errcode = retryable, errcode
+
+
+class TooLarge(Exception):
+    """A request body over the limit of where it goes (the gateway's proxy: 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body is over {limit} bytes")
+        self.limit = limit
+
+
+class NoAnswer(UpstreamError):
+    """The platform did not answer a proxied call: no connection (`timed_out` False) or no
+    answer in time (502 / 504; never re-sent)."""
+
+    def __init__(self, host: str, reason: str, timed_out: bool) -> None:
+        super().__init__(host, None, reason, "busy", 0)  # 0: upstream.http.NO_ANSWER
+        self.timed_out = timed_out

@@ -28,6 +28,7 @@ from flask import Response, current_app, g, request
 from suite_server.api import auth, routes, token_cache
 from suite_server.api.routes import ApiError, bp
 from suite_server.cache import Cache
+from suite_server.errors import NoAnswer, TooLarge
 from suite_server.gateway import errcodes
 from suite_server.gateway import proxy as gateway
 from suite_server.tokens.service import (
@@ -160,7 +161,7 @@ def _proxy(
             token,
             refresh,
         )
-    except gateway.NoAnswer as exc:
+    except NoAnswer as exc:
         if exc.timed_out:
             raise ApiError(504, "upstream_timeout", f"no answer in time: {exc.errmsg}") from None
         raise ApiError(502, "upstream_unreachable", f"no answer: {exc.errmsg}") from None
@@ -196,7 +197,7 @@ def _body() -> gateway.Body | None:
     body = gateway.Body()
     try:
         body.fill(request.stream, MAX_BODY)
-    except gateway.TooLarge:
+    except TooLarge:
         body.close()
         raise _too_large() from None
     if not len(body):

@@ -39,7 +39,7 @@ def apikeys_group() -> None:
     "path_prefixes",
     multiple=True,
     metavar="PREFIX",
-    help="gateway paths it may call (stored; not enforced until the gateway exists)",
+    help="platform paths it may call through the gateway's proxy (/cgi-bin/message/)",
 )
 @needs_schema
 def apikeys_create(name: str, app_ids: tuple[str, ...], path_prefixes: tuple[str, ...]) -> None:

@@ -35,8 +35,8 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from suite_server.errors import UpstreamError
-from suite_server.upstream.http import DEFAULT_TIMEOUT, NO_ANSWER
+from suite_server.errors import NoAnswer, TooLarge
+from suite_server.upstream.http import DEFAULT_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -153,20 +153,6 @@ class Body:
 
     def close(self) -> None:
         self.file.close()
-
-
-class TooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the body is over {limit} bytes")
-        self.limit = limit
-
-
-class NoAnswer(UpstreamError):
-    """The platform did not answer: no connection (`timed_out` False) or no answer in time."""
-
-    def __init__(self, host: str, reason: str, timed_out: bool) -> None:
-        super().__init__(host, None, reason, "busy", NO_ANSWER)
-        self.timed_out = timed_out
 
 
 @dataclass

@@ -90,8 +90,7 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What the key may reach. app_ids: the app ids it may use, None for every app (the keys made
     # before scopes existed, or without --app). path_prefixes: the platform API paths it may call
-    # through the tenant gateway, None for any; stored and shown, but enforced only once the
-    # gateway exists (docs/api.md "Scopes").
+    # through the tenant gateway's proxy, None for any (docs/api.md "Scopes").
     app_ids: Mapped[list[str] | None] = mapped_column(JSON)
     path_prefixes: Mapped[list[str] | None] = mapped_column(JSON)
 

@@ -44,7 +44,7 @@ CALLBACK_SECONDS = Histogram(
 )
 TOKEN_REFRESHES = Counter(
     "suite_server_token_refreshes_total",
-    "Upstream token refreshes, by token kind (app, tenant), result and errcode",
+    "Upstream token and JS-SDK ticket refreshes, by kind (app, tenant, ticket), result and errcode",
     ["token", "result", "errcode"],
 )
 JOB_FAILURES = Counter(

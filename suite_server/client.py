@@ -196,6 +196,12 @@ class TokenClient:
         body = {"code": code} if tenant_id is None else {"code": code, "tenant_id": tenant_id}
         return self._request("POST", f"/apps/{_q(app_id)}/oauth/userinfo", body)
 
+    def wecom_userdetail(self, app_id: str, user_ticket: str) -> dict:
+        """The member's details behind the `user_ticket` wecom_userinfo gave (a sign-in with
+        scope snsapi_privateinfo) -> {corpid, userid, name?, avatar?, ...}."""
+        path = f"/apps/{_q(app_id)}/oauth/userdetail"
+        return self._request("POST", path, {"user_ticket": user_ticket})
+
     def wecom_jscode2session(self, app_id: str, js_code: str) -> dict:
         """A WeCom third-party mini program's wx.qy.login code -> {corpid, userid, session_key}."""
         return self._request(

@@ -34,6 +34,21 @@ def oauth_userinfo(app_id: str) -> Response:
     return _exchange(signin.wecom_corp_userinfo, _session(), tenant, body["code"])
 
 
+@_route("/apps/<app_id>/oauth/userdetail", "POST")
+def oauth_userdetail(app_id: str) -> Response:
+    """A WeCom member's details behind the `user_ticket` of a sign-in (getuserdetail3rd)."""
+    body = _body("user_ticket")
+    app = _wecom_app(app_id, "oauth/userdetail")
+    if app.kind == "template":
+        raise ApiError(
+            400,
+            "bad_request",
+            "a customized app reads a member's details with the corp's token: proxy "
+            "cgi-bin/auth/getuserdetail through tenants/<tenant_id>/proxy/",
+        )
+    return _exchange(signin.wecom_userdetail, _session(), app, body["user_ticket"])
+
+
 @_route("/apps/<app_id>/oauth/jscode2session", "POST")
 def wecom_jscode2session(app_id: str) -> Response:
     """A WeCom third-party mini program's wx.qy.login code."""

@@ -1,7 +1,8 @@
 """Sign-in code exchanges (docs/gateway.md "Sign-in"): a code the platform gave a user's browser
 or mini program, exchanged with the credential kept here for who the user is.
 
-- WeCom member codes: service/auth/getuserinfo3rd with the suite token; a customized template's
+- WeCom member codes: service/auth/getuserinfo3rd with the suite token, and the member's
+  details behind its user_ticket (service/auth/getuserdetail3rd); a customized template's
   (代开发) with the corp's own auth/getuserinfo and the corp token (getuserinfo3rd refuses
   代开发 apps). Third-party mini programs: service/miniprogram/jscode2session, suite token.
 - Open, on behalf of an authorizer account: sns/oauth2/component/access_token (and its
@@ -35,6 +36,13 @@ def wecom_userinfo(session: Session, app: App, code: str) -> dict[str, Any]:
     """A WeCom suite's member sign-in code -> {corpid, userid, open_userid, user_ticket, ...}."""
     api = api_for("wecom", current_app.config)
     return _with_app(session, app, lambda token: api.getuserinfo3rd(token, code))
+
+
+def wecom_userdetail(session: Session, app: App, user_ticket: str) -> dict[str, Any]:
+    """The member's details behind the `user_ticket` a sign-in gave (scope snsapi_privateinfo)
+    -> {corpid, userid, name?, gender?, avatar?, qr_code?, ...}."""
+    api = api_for("wecom", current_app.config)
+    return _with_app(session, app, lambda token: api.getuserdetail3rd(token, user_ticket))
 
 
 def wecom_corp_userinfo(session: Session, tenant: Tenant, code: str) -> dict[str, Any]:

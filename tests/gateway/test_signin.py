@@ -69,6 +69,15 @@ def test_a_wecom_member_code_gives_the_member_once(platform, wecom_app, auth, cl
     refused(client.post(url, json={"code": given}, headers=auth), 40029)
     for body in ({}, {"code": ""}, {"code": 5}, {"js_code": given}):
         assert client.post(url, json=body, headers=auth).status_code == 400
+    # The user_ticket it gave reads the member's details (while it lives); a made-up one is refused.
+    detail_url = f"/api/v1/apps/{wecom_app.app_id}/oauth/userdetail"
+    ticket = {"user_ticket": member["user_ticket"]}
+    detail = client.post(detail_url, json=ticket, headers=auth)
+    assert detail.status_code == 200, detail.json
+    assert (detail.json["corpid"], detail.json["userid"]) == ("tenant-api", "lisi")
+    assert detail.json["avatar"] and "errcode" not in detail.json
+    refused(client.post(detail_url, json={"user_ticket": "made-up"}, headers=auth), 40029)
+    assert client.post(detail_url, json={}, headers=auth).status_code == 400
 
 
 def test_a_wecom_mini_program_code_gives_a_session_once(platform, wecom_app, auth, client):

@@ -29,6 +29,7 @@ from suite_server.dispatch.replies import Reply
 from suite_server.dispatch.router import router
 from suite_server.models import App, InboundEvent
 from suite_server.protocol import kinds, xml
+from suite_server.tenants import events as lifecycle_events
 from suite_server.tenants import lifecycle
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="suite-server-hand
 
 def dispatchable(platform: str, channel: str, kind: str) -> bool:
     """Tenant messages and events (data / msg URLs), per-tenant command pushes such as
-    change_contact, and a provider's system events; not tickets or authorization pushes, which
-    have their own processing."""
-    if channel in ("data", "msg", "system"):
+    change_contact, a provider's system events, and tenant lifecycle events; not tickets or
+    authorization pushes, which have their own processing (and make lifecycle events)."""
+    if channel in ("data", "msg", "system", lifecycle_events.CHANNEL):
         return True
     return kind not in kinds.TICKET_KINDS and not kinds.is_authorization(platform, kind)
 
@@ -50,6 +51,10 @@ def message_of(session: Session, event: InboundEvent) -> tuple[Message, str | No
     """The event as a handler sees it, and why it must not be dispatched (or None)."""
     app = session.get(App, event.app_pk)
     tenant = lifecycle.find_tenant(session, app, event.tenant_id)
+    if event.channel == lifecycle_events.CHANNEL:
+        # About the tenant whatever its state: a cancellation must reach the ISV.
+        body = lifecycle_events.body_of(event.payload)
+        return Message.of_lifecycle(event, app, tenant, body), None
     message = Message.of(event, app, tenant, xml.parse(event.payload))
     if release_check.handles(message):
         return message, None  # the test accounts are answered whatever we know of them

@@ -1,7 +1,9 @@
 """What a handler gets: one tenant message or event as a typed object.
 
 The common header fields are attributes; every field of the decrypted XML is in `fields` (the
-platforms add fields per type: Content, PicUrl, Event, EventKey, ChangeType, ...).
+platforms add fields per type: Content, PicUrl, Event, EventKey, ChangeType, ...). A tenant
+lifecycle event (`tenant.authorized`, ...: tenants/events.py) has no XML: its `kind` names it,
+`lifecycle` holds the tenant as the token API showed it and what changed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Message:
     create_time: int
     msg_id: str
     fields: dict[str, str] = field(default_factory=dict)
+    # Lifecycle events only: {"tenant": {...}, "change": {"action", "source", "detail"}}.
+    lifecycle: dict[str, Any] | None = None
 
     @property
     def content(self) -> str:
@@ -55,8 +59,39 @@ class Message:
             fields=dict(fields),
         )
 
+    @classmethod
+    def of_lifecycle(cls, event: InboundEvent, app: App, tenant: Tenant | None, body: dict):
+        created = event.received_at
+        return cls(
+            event_id=event.id,
+            platform=app.platform,
+            app=app,
+            tenant=tenant,
+            tenant_id=event.tenant_id,
+            kind=event.kind,
+            msg_type="",
+            event="",
+            info_type="",
+            from_user="",
+            to_user="",
+            create_time=int(created.timestamp()) if created else 0,
+            msg_id="",
+            lifecycle=body,
+        )
+
+    @property
+    def ref(self) -> str | None:
+        """A lifecycle event's install reference (the tenant's `ref`), else None."""
+        return (self.lifecycle or {}).get("tenant", {}).get("ref")
+
     def as_json(self) -> dict[str, Any]:
-        """The message as webhooks send it (no secrets: the payload the platform pushed)."""
+        """The message as webhooks send it (no secrets: the payload the platform pushed; for a
+        lifecycle event the tenant as the token API shows it, and the change)."""
+        if self.lifecycle is not None:
+            return {**self._header(), **self.lifecycle}
+        return self._header()
+
+    def _header(self) -> dict[str, Any]:
         return {
             "id": f"evt_{self.event_id}",
             "platform": self.platform,

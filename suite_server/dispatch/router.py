@@ -4,6 +4,7 @@
     @router.event("subscribe", platform="open")  subscribe events of Open accounts
     @router.info("change_contact", app_id="ww...")
     @router.message(sync=True)                  the default for messages; may return a Reply
+    @router.lifecycle("tenant.cancelled")       a tenant's lifecycle (tenants/events.py)
 
 A message goes to the most specific matching handler: one naming its tenant beats one naming its
 app, which beats one naming its platform, which beats one naming none; an exact type beats the
@@ -26,8 +27,8 @@ ANY = "*"
 
 @dataclass(frozen=True)
 class Route:
-    kind: str  # "message", "event" or "info"
-    name: str  # MsgType, Event or InfoType (as the platform spells it), or "*"
+    kind: str  # "message", "event", "info" or "lifecycle"
+    name: str  # MsgType, Event or InfoType (as the platform spells it), the lifecycle kind, "*"
     platform: str | None
     app_id: str | None
     tenant_id: str | None
@@ -52,12 +53,16 @@ class Route:
 
 
 def kind_of(message: Message) -> str:
+    if message.lifecycle is not None:
+        return "lifecycle"
     if message.info_type:
         return "info"
     return "event" if message.msg_type == "event" else "message"
 
 
 def _name(kind: str, message: Message) -> str:
+    if kind == "lifecycle":
+        return message.kind
     return {"info": message.info_type, "event": message.event, "message": message.msg_type}[kind]
 
 
@@ -73,6 +78,13 @@ class Router:
 
     def info(self, info_type: str = ANY, **options: Any) -> Callable[[Handler], Handler]:
         return self._register("info", info_type, **options)
+
+    def lifecycle(self, kind: str = ANY, **options: Any) -> Callable[[Handler], Handler]:
+        """Tenant lifecycle events: `tenant.authorized`, `tenant.cancelled`, ... (run in a job,
+        never in a platform's request: `sync` does not apply)."""
+        if options.get("sync"):
+            raise ValueError("lifecycle handlers run in jobs: sync=True does not apply")
+        return self._register("lifecycle", kind, **options)
 
     def _register(
         self,

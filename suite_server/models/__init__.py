@@ -5,6 +5,7 @@ from suite_server.models.apps import KINDS, PLATFORMS, App, Ticket, kind_for
 from suite_server.models.audit import AuditEntry
 from suite_server.models.authorizations import (
     AuthCodeClaim,
+    InstallLink,
     InstallState,
     PreAuthCode,
     TenantHistory,
@@ -12,7 +13,7 @@ from suite_server.models.authorizations import (
 from suite_server.models.events import InboundEvent, ProxyErrcode
 from suite_server.models.tenants import Tenant
 from suite_server.models.tokens import AppToken, JsapiTicket, TenantToken
-from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery
+from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookReceiver
 
 __all__ = [
     "KINDS",
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEntry",
     "AuthCodeClaim",
     "InboundEvent",
+    "InstallLink",
     "InstallState",
     "JsapiTicket",
     "LoginThrottle",
@@ -36,5 +38,6 @@ __all__ = [
     "Ticket",
     "WebhookAttempt",
     "WebhookDelivery",
+    "WebhookReceiver",
     "kind_for",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from suite_server.crypto.secrets import EncryptedText
@@ -54,6 +54,11 @@ class App(Base):
     provider_corpid: Mapped[str | None] = mapped_column(String(64))
     test_mode: Mapped[bool] = mapped_column(default=False)
     landing_url: Mapped[str | None] = mapped_column(String(500))
+    # Signs the assertion the landing redirect carries (authorization/context.py); made when
+    # first needed, shown once by `suite-server apps landing`.
+    landing_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    # Where an install link may send the browser back to: URL prefixes, one per line.
+    return_to_allowed: Mapped[str | None] = mapped_column(Text)
     # Where tenant messages are POSTed, signed with the secret (dispatch/webhooks/).
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     webhook_secret: Mapped[str | None] = mapped_column(EncryptedText)

@@ -30,6 +30,9 @@ class PreAuthCode(Base):
     obtained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Fetched for one install that carries a `ref` and handed to no other (Open pushes name the
+    # code, not the state: a shared code could not say whose install it was).
+    dedicated: Mapped[bool] = mapped_column(default=False)
 
 
 class InstallState(Base):
@@ -53,8 +56,29 @@ class InstallState(Base):
     # The browser's address (an IPv6 one as its /64), for the limit on starts per address.
     client_addr: Mapped[str | None] = mapped_column(String(64))
     pre_auth_code_id: Mapped[int | None] = mapped_column(
-        ForeignKey("pre_auth_codes.id", ondelete="SET NULL")
+        ForeignKey("pre_auth_codes.id", ondelete="SET NULL"), index=True
     )
+    # The install context (authorization/context.py): the ISV's opaque reference, kept on the
+    # tenant, and where the browser goes back to (from an install link).
+    ref: Mapped[str | None] = mapped_column(String(128))
+    return_to: Mapped[str | None] = mapped_column(String(500))
+
+
+class InstallLink(Base):
+    """A one-time install link minted through the API for one customer of the ISV: opening it
+    starts an install carrying its `ref` and `return_to`, once, before it expires."""
+
+    __tablename__ = "install_links"
+    __table_args__ = (Index("ix_install_links_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the link's token
+    ref: Mapped[str | None] = mapped_column(String(128))
+    return_to: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuthCodeClaim(Base):

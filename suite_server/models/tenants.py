@@ -63,6 +63,8 @@ class Tenant(Base):
     auth_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The tenant's own webhook receiver, besides the app's; signed with the app's secret.
     webhook_url: Mapped[str | None] = mapped_column(String(500))
+    # The ISV's reference of the install that authorized it (`/install/<app_id>?ref=`).
+    install_ref: Mapped[str | None] = mapped_column(String(128))
     authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

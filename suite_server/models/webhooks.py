@@ -23,6 +23,26 @@ STATUSES = ("pending", "delivered", "failed")
 BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
 
 
+class WebhookReceiver(Base):
+    """One of an app's receivers besides its webhook URL: its own URL and secret, and the kinds
+    it gets (patterns such as `text`, `event:subscribe`, `tenant.*`). A `sync` receiver is asked
+    inside the platform's request and may answer with a passive reply."""
+
+    __tablename__ = "webhook_receivers"
+    __table_args__ = (UniqueConstraint("app_pk", "name"), UniqueConstraint("app_pk", "url"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    matches: Mapped[str] = mapped_column(String(500))  # patterns, separated by spaces
+    sync: Mapped[bool] = mapped_column(default=False)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
@@ -41,6 +61,11 @@ class WebhookDelivery(Base):
     app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     tenant_id: Mapped[str | None] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(500))
+    # The receiver whose URL and secret it goes to; None: the app's or the tenant's webhook URL,
+    # signed with the app's secret. Removing a receiver removes its deliveries.
+    receiver_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_receivers.id", ondelete="CASCADE"), index=True
+    )
     # The JSON body, fixed when the delivery is scheduled so every attempt and every redelivery
     # sends the same bytes. Encrypted: it carries the message's content, like the event payload.
     body: Mapped[str] = mapped_column(EncryptedText)

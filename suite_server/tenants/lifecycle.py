@@ -5,7 +5,9 @@ Lifecycle (docs/tenants.md): a tenant is `active` once a code is exchanged; `can
 cancel_auth / unauthorized or reconciliation (tokens dropped, refreshes stop, history kept);
 `needs_reauth` when its credential is dead; any new authorization makes it `active` again.
 
-Nothing here calls a platform or commits: the caller does, with the rest of its unit of work.
+Every history line the ISV is told of also writes a lifecycle event (events.py), in the same
+transaction. Nothing here calls a platform or commits: the caller does, with the rest of its unit
+of work.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.models import App, Tenant, TenantHistory, TenantToken
+from suite_server.tenants import events
 
 
 def find_tenant(session: Session, app: App, tenant_id: str | None) -> Tenant | None:
@@ -38,10 +41,12 @@ def upsert_tenant(
     auth_info: dict[str, Any],
     source: str,
     action: str = "",
+    ref: str | None = None,
 ) -> Tenant:
     """Create the tenant or bring it back to `active` with the new credential; the caller stores
     its first token (tokens.service.store_first_token) and commits. One row per (app, tenant id)
-    whatever the order of redirect and push."""
+    whatever the order of redirect and push. `ref`: the install's context, kept on the tenant
+    (a later authorization without one keeps the old one)."""
     now = utcnow()
     inserted = insert_ignoring_conflict(
         session,
@@ -65,6 +70,7 @@ def upsert_tenant(
         tenant.credential_version += 1
     tenant.name = name or tenant.name
     tenant.auth_info = auth_info
+    tenant.install_ref = ref or tenant.install_ref
     tenant.authorized_at, tenant.cancelled_at = now, None
     if tenant.credential:
         tenant.status, tenant.status_reason = "active", None
@@ -138,10 +144,13 @@ def rotate_credential(
 def recover_credential(session: Session, tenant: Tenant, credential: str, source: str) -> None:
     """The platform holds a live credential other than ours (ours was lost or rotated): it
     becomes the credential, ours the previous one, and the tenant is active. The caller commits."""
+    previous = tenant.status
     tenant.previous_credential, tenant.credential = tenant.credential, credential
     tenant.credential_version += 1
     tenant.status, tenant.status_reason = "active", None
     record(session, tenant, "credential_recovered", source)
+    if previous != "active":
+        record(session, tenant, "reactivated", source, {"from": previous})
 
 
 def try_reactivating(tenant: Tenant) -> tuple[str, str | None, int]:
@@ -189,3 +198,4 @@ def record(
 
 def _history(session: Session, tenant_pk: int, action: str, source: str, detail: dict | None):
     session.add(TenantHistory(tenant_pk=tenant_pk, action=action, source=source, detail=detail))
+    events.emit(session, tenant_pk, action, source, detail)

@@ -30,6 +30,7 @@ def columns(*extra) -> Select:
             Tenant.status_reason,
             Tenant.authorized_at,
             Tenant.cancelled_at,
+            Tenant.install_ref,
             # IS NOT NULL in SQL: the credential is neither read nor decrypted.
             Tenant.credential.is_not(None).label("has_credential"),
             TenantToken.expires_at.label("token_expires_at"),
@@ -53,4 +54,5 @@ def view(row) -> dict[str, Any]:
         "cancelled_at": iso(row.cancelled_at),
         "token_expires_at": iso(row.token_expires_at),
         "credential": "present" if row.has_credential else "missing",
+        "ref": row.install_ref,  # the ISV's reference of the install (/install/<app_id>?ref=)
     }

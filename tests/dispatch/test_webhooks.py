@@ -12,13 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -34,88 +30,7 @@ from suite_server.models import App, InboundEvent, Tenant, WebhookAttempt, Webho
 from tests import factories
 from tests.conftest import TEST_KEY
 from tests.dispatch import worker as worker_module
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
-
-
-def documented_verifier():
-    """The receiver's verification code exactly as docs/webhooks.md shows it."""
-    code = re.search(r"```python\n(.*?def verify_webhook.*?)```", DOCS.read_text(), re.S).group(1)
-    namespace: dict = {}
-    exec(code, namespace)
-    return namespace["verify_webhook"]
-
-
-verify_webhook = documented_verifier()
-
-
-@dataclass
-class Request:
-    headers: dict[str, str]
-    body: bytes
-    documented_ok: bool
-    verify_ok: bool
-
-
-@dataclass
-class Receiver:
-    """A webhook receiver on a free loopback port: answers `answers` in turn (the last one from
-    then on; "hang" sleeps past the read timeout) and checks every request's signature."""
-
-    answers: list
-    secret: str = ""
-    requests: list[Request] = field(default_factory=list)
-    url: str = ""
-
-    def bodies(self, header: str, value: object) -> list[bytes]:
-        """What arrived with this header value (jobs run concurrently: arrival order varies)."""
-        return [r.body for r in self.requests if r.headers[header] == str(value)]
-
-    def handle(self, handler: BaseHTTPRequestHandler) -> None:
-        body = handler.rfile.read(int(handler.headers["Content-Length"]))
-        self.requests.append(
-            Request(
-                dict(handler.headers.items()),
-                body,
-                verify_webhook(self.secret, handler.headers, body),
-                webhooks.verify(self.secret, handler.headers, None, body),
-            )
-        )
-        answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
-        if answer == "hang":
-            time.sleep(0.5)
-            answer = 200
-        reply = b"ok" if answer < 300 else b"nope " * 200  # long: the excerpt keeps 500 chars
-        handler.send_response(answer)
-        handler.send_header("Content-Length", str(len(reply)))
-        handler.end_headers()
-        handler.wfile.write(reply)
-
-
-@pytest.fixture
-def receivers():
-    servers = []
-
-    def start(*answers) -> Receiver:
-        receiver = Receiver(list(answers) or [200])
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                receiver.handle(self)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        receiver.url = f"http://127.0.0.1:{server.server_port}/hook"
-        return receiver
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+from tests.dispatch.conftest import Receiver, verify_webhook
 
 
 @pytest.fixture

@@ -38,3 +38,17 @@ def contacts_changed(message: Message) -> None:
 def everything_else(message: Message) -> None:
     """The default for messages nobody else handles (images, voice, ...)."""
     log.info("%s message from %s in %s", message.msg_type, message.from_user, message.tenant_id)
+
+
+@router.lifecycle("tenant.authorized")
+def provision(message: Message) -> None:
+    """A corp or account authorized the app (docs/lifecycle.md): create its space in your system.
+    `message.ref` is the reference your install link carried, if any."""
+    tenant = message.lifecycle["tenant"]
+    log.info("new tenant %s (%s), ref %s", message.tenant_id, tenant["name"], message.ref)
+
+
+@router.lifecycle("tenant.cancelled")
+def deprovision(message: Message) -> None:
+    """The authorization ended: WeCom requires that you delete the corp's data now."""
+    log.info("tenant %s cancelled: delete its data", message.tenant_id)

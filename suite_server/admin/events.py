@@ -3,6 +3,7 @@ decrypted payload, and the actions re-process and redeliver."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from suite_server.dispatch import webhooks
 from suite_server.models import App, InboundEvent, WebhookAttempt, WebhookDelivery
 from suite_server.processing import pipeline
 from suite_server.protocol import xml
+from suite_server.tenants import events as lifecycle_events
 
 PAGE_SIZE = 50
 
@@ -57,7 +59,7 @@ def event_page(
 class EventView:
     event: InboundEvent
     app: App
-    payload: str  # pretty-printed decrypted XML
+    payload: str  # pretty-printed decrypted XML (a lifecycle event's JSON)
     deliveries: list[WebhookDelivery]
 
 
@@ -72,7 +74,11 @@ def event_view(session: Session, event_id: int) -> EventView | None:
         .options(defer(WebhookDelivery.body))
         .order_by(WebhookDelivery.id)
     ).all()
-    return EventView(event, app, xml.pretty(event.payload), list(deliveries))
+    if event.channel == lifecycle_events.CHANNEL:
+        payload = json.dumps(json.loads(event.payload), ensure_ascii=False, indent=2)
+    else:
+        payload = xml.pretty(event.payload)
+    return EventView(event, app, payload, list(deliveries))
 
 
 def reprocess(session: Session, actor: str, event_id: int) -> None:

@@ -3,5 +3,4 @@ receiver and the emptied handler registry, for the tests that follow a push past
 test_routes.py has its own `suite` and `component`, registered here only."""
 
 from tests.authorization.conftest import component, platform, suite  # noqa: F401
-from tests.dispatch.conftest import either, handlers  # noqa: F401
-from tests.dispatch.test_webhooks import receivers  # noqa: F401
+from tests.dispatch.conftest import either, handlers, receivers  # noqa: F401

@@ -423,6 +423,7 @@ def test_one_tenant_never_shows_its_credential(client, auth, corp):
         "cancelled_at",
         "token_expires_at",
         "credential",
+        "ref",
         "auth_info",
     }
     for path in ["/api/v1/apps/wwsuite/tenants", "/api/v1/apps/wwsuite/tenants/wwcorp"]:

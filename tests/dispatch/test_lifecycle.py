@@ -257,3 +257,23 @@ def test_lifecycle_and_messages_share_the_tenants_chain(
 def test_lifecycle_handlers_cannot_be_synchronous(handlers):
     with pytest.raises(ValueError, match="sync"):
         handlers.lifecycle("tenant.authorized", sync=True)
+
+
+def test_a_failed_lifecycle_handler_is_replayed(app, platform, suite, handlers):
+    calls = []
+
+    @handlers.lifecycle("tenant.authorized")
+    def flaky(message):
+        calls.append(message.event_id)
+        if len(calls) == 1:
+            raise RuntimeError("provisioning service down")
+
+    push(platform, suite, "create_auth", tenant_id="t-replay")
+    drain(app)
+    [event] = lifecycle_events(suite)
+    assert event.status == "failed" and "provisioning service down" in event.error
+
+    pipeline.reprocess(event.id)
+    drain(app)
+    assert lifecycle_events(suite)[0].status == "done"
+    assert calls == [event.id, event.id]

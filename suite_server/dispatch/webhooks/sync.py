@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 RESERVE = 0.5  # seconds of the deadline kept for recording the attempt and encrypting the reply
 MIN_BUDGET = 0.2  # less than this left: the receiver is not asked in the request
 CONNECT = 1.0  # at most, of the budget, to open the connection
+GRACE = 0.2  # past the budget, for the POST's own timeout to end it (taken out of RESERVE)
 MAX_ANSWER = 64 * 1024  # bytes of a reply read; a longer answer is no reply
 TEXT_BYTES = 2048  # the platforms' limit on a text reply's content (UTF-8)
 # The POST runs on a thread of its own, so the request waits no longer than the budget even for
@@ -126,7 +127,7 @@ def _post(url: str, body: bytes, secret: str, event_pk: int, delivery_id: int, b
         reply_within=budget,
     )
     try:
-        return future.result(timeout=budget + 0.05)
+        return future.result(timeout=budget + GRACE)
     except Overran:
         # The thread ends by its own timeouts; what it gets then is not used.
         elapsed = int((time.monotonic() - started) * 1000)

@@ -80,8 +80,10 @@ def receivers_list(app_id: str | None, as_json: bool) -> None:
 @click.option(
     "--match", "patterns", multiple=True, help="replaces the patterns; repeat for several"
 )
-@click.option("--enable/--disable", "enabled", default=None, help="start or stop sending to it")
-@click.option("--sync/--no-sync", "sync", default=None, help="ask it inside the request, or not")
+@click.option("--enable", is_flag=True, help="send to it again")
+@click.option("--disable", is_flag=True, help="stop sending to it")
+@click.option("--sync", is_flag=True, help="ask it inside the platform's request for a reply")
+@click.option("--no-sync", is_flag=True, help="make it an ordinary receiver")
 @click.option("--rotate-secret", is_flag=True, help="replace its signing secret")
 @needs_schema
 def receivers_update(
@@ -89,11 +91,17 @@ def receivers_update(
     name: str,
     url: str | None,
     patterns: tuple[str, ...],
-    enabled: bool | None,
-    sync: bool | None,
+    enable: bool,
+    disable: bool,
+    sync: bool,
+    no_sync: bool,
     rotate_secret: bool,
 ) -> None:
     """Change a receiver; a new secret is printed once."""
+    enabled, sync_ = (
+        _either(enable, disable, "--enable", "--disable"),
+        _either(sync, no_sync, "--sync", "--no-sync"),
+    )
     with db.transaction() as session:
         app = find_app(session, app_id)
         receiver = receivers.find(session, app, name)
@@ -104,7 +112,7 @@ def receivers_update(
             url=url,
             patterns=patterns or None,
             enabled=enabled,
-            sync=sync,
+            sync=sync_,
             rotate=rotate_secret,
         )
         line = _line(receiver)
@@ -123,6 +131,12 @@ def receivers_remove(app_id: str, name: str) -> None:
         app = find_app(session, app_id)
         removed = receivers.remove(session, receivers.find(session, app, name))
     click.echo(f"receiver {name} of {app_id} removed, with its {removed} deliveries")
+
+
+def _either(yes: bool, no: bool, yes_name: str, no_name: str) -> bool | None:
+    if yes and no:
+        raise click.ClickException(f"give {yes_name} or {no_name}, not both")
+    return True if yes else False if no else None
 
 
 def _line(receiver) -> str:

@@ -387,12 +387,17 @@ def test_a_sync_handler_goes_first_and_the_command_url_answers_success(
     def python(message):
         return TextReply("from python")
 
+    @handlers.info("change_contact", sync=True)
+    def replies_where_none_is_read(message):
+        return TextReply("never sent")
+
     sent = send(platform, suite, "text", tenant_id="wwfirst")
     assert decrypt_reply(suite, "wwfirst", sent["body"])["Content"] == "from python"
     # WeCom's command URL: never a reply, always `success`; the receiver gets it in a job.
     sent = push(platform, suite, "change_contact", tenant_id="wwfirst", change_type="create_user")
     assert sent["body"] == "success"
     drain(app)
+    assert event_of("change_contact").status == "done"
     got = [(a["body"]["kind"], s) for a, s in zip(bot.arrived, bot.synchronous(), strict=True)]
     assert sorted(got) == [("change_contact", False), ("tenant.authorized", False), ("text", False)]
 
@@ -548,6 +553,10 @@ def test_cli_receivers(app, runner):
     one_line_error(
         run(runner, *base, "update", "wwcli", "nobody", "--enable"),
         "no receiver 'nobody' of app 'wwcli'",
+    )
+    one_line_error(
+        run(runner, *base, "update", "wwcli", "bot", "--sync", "--no-sync"),
+        "give --sync or --no-sync, not both",
     )
     one_line_error(
         run(runner, *base, "update", "wwcli", "bot", "--url", "mailto:x"),

@@ -58,3 +58,17 @@ class WebhookForm(FlaskForm):
     url = StringField("Webhook URL", validators=[Optional(), Length(max=500)])
     rotate = BooleanField("Generate a new signing secret")
     off = BooleanField("Turn the webhook off")
+
+
+class ReceiverForm(FlaskForm):
+    """A webhook receiver's settings; one per receiver on the receivers page (with a prefix),
+    and one, with its name, to add a receiver."""
+
+    name = StringField("Name", validators=[Optional(), Length(max=64)])
+    url = StringField("URL", validators=[DataRequired(), Length(max=500)])
+    matches = StringField(
+        "Kinds it gets (patterns, separated by spaces)",
+        validators=[DataRequired(), Length(max=500)],
+    )
+    sync = BooleanField("Synchronous: asked inside the platform's request for a passive reply")
+    enabled = BooleanField("Enabled")

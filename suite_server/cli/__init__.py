@@ -2,9 +2,9 @@
 non-zero exit, never a traceback.
 
 One module per area registers its commands here: `db.py`, `apps.py`, `providers.py`,
-`tenants.py`, `events.py` (events and webhook deliveries), `accounts.py` (admin users, API keys),
-`keys.py`, `sandbox.py` and `run.py` (serve, worker, cron, demo); `common.py` holds the schema
-guard and the tables."""
+`tenants.py`, `events.py` (events and webhook deliveries), `receivers.py` (`webhooks receivers`),
+`accounts.py` (admin users, API keys), `keys.py`, `sandbox.py` and `run.py` (serve, worker, cron,
+demo); `common.py` holds the schema guard and the tables."""
 
 from __future__ import annotations
 
@@ -14,7 +14,18 @@ import click
 from flask.cli import FlaskGroup
 
 from suite_server import create_app
-from suite_server.cli import accounts, apps, db, events, keys, providers, run, sandbox, tenants
+from suite_server.cli import (
+    accounts,
+    apps,
+    db,
+    events,
+    keys,
+    providers,
+    receivers,
+    run,
+    sandbox,
+    tenants,
+)
 from suite_server.cli.common import needs_schema
 from suite_server.errors import SettingsError
 from suite_server.ops import failures, logs
@@ -43,6 +54,8 @@ def cli() -> None:
 
 # FlaskGroup's --app/--env-file/--debug would let the CLI run some other app: ours is fixed.
 cli.params.clear()
+
+events.webhooks_group.add_command(receivers.receivers_group)
 
 for command in (
     db.db_group,

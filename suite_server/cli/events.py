@@ -103,7 +103,18 @@ def webhooks_list(app_id: str | None, status: str | None, limit: int, as_json: b
         click.echo(json.dumps(rows, indent=2))
         return
     table(
-        ["ID", "APP ID", "TENANT", "EVENT", "STATUS", "ATTEMPTS", "CREATED", "URL", "LAST ERROR"],
+        [
+            "ID",
+            "APP ID",
+            "TENANT",
+            "EVENT",
+            "STATUS",
+            "ATTEMPTS",
+            "CREATED",
+            "RECEIVER",
+            "URL",
+            "LAST ERROR",
+        ],
         [
             [
                 r["id"],
@@ -113,6 +124,7 @@ def webhooks_list(app_id: str | None, status: str | None, limit: int, as_json: b
                 r["status"],
                 r["attempts"],
                 r["created_at"][:19],
+                r["receiver"] or "-",
                 r["url"][:60],
                 (r["last_error"] or "")[:40],
             ]

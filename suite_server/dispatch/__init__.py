@@ -14,7 +14,24 @@ ISV code registers handlers on the package's router:
 """
 
 from suite_server.dispatch.messages import Message
-from suite_server.dispatch.replies import ImageReply, NewsReply, Reply, TextReply
+from suite_server.dispatch.replies import (
+    ImageReply,
+    NewsReply,
+    Reply,
+    TextReply,
+    VideoReply,
+    VoiceReply,
+)
 from suite_server.dispatch.router import Router, router
 
-__all__ = ["ImageReply", "Message", "NewsReply", "Reply", "Router", "TextReply", "router"]
+__all__ = [
+    "ImageReply",
+    "Message",
+    "NewsReply",
+    "Reply",
+    "Router",
+    "TextReply",
+    "VideoReply",
+    "VoiceReply",
+    "router",
+]

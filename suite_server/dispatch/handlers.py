@@ -1,12 +1,15 @@
 """Delivering a stored tenant message or event to the ISV's code.
 
 In the platform's request (`in_request`, right after the push was stored): the release-test
-responder, then a synchronous handler if one is registered, under a deadline well inside the
-platform's 5 s; its reply is rendered, encrypted and signed. Everything else runs in the job
-`events.process` (`in_job`): the asynchronous handler and the webhooks. Either way the event ends
-`done`, `failed` (the handler raised or overran; the platform still gets `success`, so no retry
-storm) or `ignored` (no tenant here, or a cancelled one: stored and visible, not dispatched;
-except the platform's notices about a tenant, orders and registrations, see protocol/kinds).
+responder, then a synchronous handler if one is registered, or else the app's synchronous webhook
+receiver if it gets the message (webhooks/sync.py), under a deadline well inside the platform's
+5 s; the reply is rendered, encrypted and signed. Replies go only where the platform reads them
+(a message URL); elsewhere, such as WeCom's command URL, the answer is `success`. Everything
+else runs in the job `events.process` (`in_job`): the asynchronous handler and the webhooks.
+Either way the event ends `done`, `failed` (the handler raised or overran; the platform still
+gets `success`, so no retry storm) or `ignored` (no tenant here, or a cancelled one: stored and
+visible, not dispatched; except the platform's notices about a tenant, orders and registrations,
+see protocol/kinds).
 Handlers run at least once: a job lost after a handler ran is run again by the sweep.
 """
 
@@ -35,6 +38,9 @@ from suite_server.tenants import lifecycle
 log = logging.getLogger(__name__)
 
 SYNC_DEADLINE = 3.0  # seconds; the platforms give up after 5 s and retry
+# Where a passive reply is read: tenant messages (WeCom data URL, Open message URL). The WeCom
+# command URL must answer `success` (wecom-suite.md §1); system events expect no reply either.
+REPLY_CHANNELS = ("data", "msg")
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="suite-server-handler")
 
 
@@ -72,7 +78,9 @@ def message_of(session: Session, event: InboundEvent) -> tuple[Message, str | No
 def in_request(session: Session, event_id: int, receive_id: str, nonce: str) -> tuple[str, bool]:
     """Run what must answer inside the request. Returns (the answer body, whether the job
     `events.process` should still run for the rest)."""
+    deadline = time.monotonic() + SYNC_DEADLINE
     event = session.get(InboundEvent, event_id)
+    replies = event.channel in REPLY_CHANNELS
     message, refused = message_of(session, event)
     if refused:
         _finish(session, event_id, "ignored", refused)
@@ -84,11 +92,20 @@ def in_request(session: Session, event_id: int, receive_id: str, nonce: str) -> 
         return (_encrypt(message, reply, receive_id, nonce) if reply else "success"), False
     route = router.resolve(message)
     if route is None or not route.sync:
-        return "success", True  # the job runs the handler and the webhooks
+        asked = webhooks.ask_sync(session, message, deadline) if replies else None
+        if asked is None:
+            return "success", True  # the job runs the handler and the webhooks
+        if route is None:  # nothing left for a job: the webhooks are scheduled
+            _finish(session, event_id, "done", None)
+        answer = _encrypt(message, asked.reply, receive_id, nonce) if asked.reply else "success"
+        return answer, route is not None  # the job runs the handler (webhooks stay as they are)
     reply, error = _run_sync(current_app._get_current_object(), route.fn, message)
     webhooks.schedule(session, message)
     _finish(session, event_id, "failed" if error else "done", error)
     if reply is None:
+        return "success", False
+    if not replies:
+        log.warning("event %s: reply of %s dropped: none is read here", event_id, route.fn)
         return "success", False
     return _encrypt(message, reply, receive_id, nonce), False
 

@@ -45,6 +45,29 @@ class ImageReply(Reply):
 
 
 @dataclass
+class VoiceReply(Reply):
+    media_id: str
+    msg_type = "voice"
+
+    def body(self) -> str:
+        return f"<Voice><MediaId>{cdata(self.media_id)}</MediaId></Voice>"
+
+
+@dataclass
+class VideoReply(Reply):
+    media_id: str
+    title: str = ""
+    description: str = ""
+    msg_type = "video"
+
+    def body(self) -> str:
+        return (
+            f"<Video><MediaId>{cdata(self.media_id)}</MediaId><Title>{cdata(self.title)}</Title>"
+            f"<Description>{cdata(self.description)}</Description></Video>"
+        )
+
+
+@dataclass
 class Article:
     title: str
     description: str = ""

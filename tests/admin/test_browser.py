@@ -1,6 +1,7 @@
 """End to end in headless Chromium (Debian's chromium driven by Playwright) against the server
 over HTTP and the sandbox: sign in, find a tenant created through the sandbox, refresh its
-token and see the new expiry; re-process a failed event.
+token and see the new expiry; re-process a failed event; add a webhook receiver, see a message
+reach it signed with the secret shown once, disable and remove it.
 
 Skipped with the reason when Chromium or Playwright is missing here; under CI (CI=true), where
 .ci/run installs both, missing is a failure."""
@@ -19,10 +20,11 @@ from sqlalchemy import select, update
 
 from suite_server import db
 from suite_server.db import utcnow
-from suite_server.models import App, InboundEvent, TenantToken
+from suite_server.models import App, InboundEvent, TenantToken, WebhookReceiver
 from tests.admin.conftest import PASSWORD, USERNAME
 from tests.authorization.conftest import drain, push, tenant_of
 from tests.conftest import IN_CI
+from tests.dispatch.conftest import receivers  # noqa: F401
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The flags a closed machine needs: no sandboxing as root, and no calls home at start.
@@ -204,3 +206,58 @@ def test_rotate_the_aes_key_then_reload(app, platform, suite, admin_user, page):
     # The console's key still decrypts: a ticket it pushes is accepted.
     app.extensions["suite_server.callback_keys"].clear()
     assert platform.control("push", app_id=suite.app_id, kind="ticket")["delivered"]
+
+
+def test_add_a_receiver_see_a_message_reach_it_then_disable_and_remove_it(
+    app,
+    platform,
+    suite,
+    admin_user,
+    page,
+    receivers,  # noqa: F811
+):
+    push(platform, suite, "create_auth", tenant_id="wwcorp-hooks", name="Hooks Corp")
+    drain(app)
+    hook = receivers(200)
+    sign_in(page)
+    page.goto(f"/admin/apps/{suite.app_id}")
+    page.click("#receivers-link")
+    assert page.locator("h1").inner_text().startswith("Webhook receivers")
+    assert page.locator("#no-receivers").count() == 1
+    page.fill("#name", "texts")
+    page.fill("#url", hook.url)
+    page.fill("#matches", "text")
+    page.click("button:has-text('Add receiver')")
+    page.wait_for_selector(".flash.ok")
+    hook.secret = page.locator("#shown-once").input_value()
+    db.session().expire_all()
+    stored = db.session().scalar(select(WebhookReceiver).where(WebhookReceiver.name == "texts"))
+    assert stored.secret == hook.secret and stored.matches == "text"
+    snap(page, "receivers")
+
+    push(platform, suite, "text", tenant_id="wwcorp-hooks", content="to the receiver")
+    drain(app)
+    [request] = hook.requests  # the text, not the install's tenant.authorized before it
+    assert request.verify_ok and b"to the receiver" in request.body
+    page.reload()
+    assert page.locator("#shown-once").count() == 0  # shown once only
+    section = page.locator("#receiver-texts")
+    assert section.locator("tbody .badge.delivered").count() == 1
+
+    section.locator("label:has-text('Enabled') input").uncheck()
+    section.locator("button:has-text('Save texts')").click()
+    page.wait_for_selector(".flash.ok")
+    assert "saved enabled" in page.locator(".flash.ok").inner_text()
+    assert page.locator("#receiver-texts h2 .badge.failed").inner_text() == "disabled"
+    push(platform, suite, "text", tenant_id="wwcorp-hooks", content="not sent")
+    drain(app)
+    assert len(hook.requests) == 1
+
+    page.locator("#receiver-texts a:has-text('Remove')").click()
+    assert "Remove the receiver texts" in page.locator("h1").inner_text()
+    page.click("button:has-text('Remove texts')")
+    page.wait_for_selector(".flash.ok")
+    assert "removed, with its 1 deliveries" in page.locator(".flash.ok").inner_text()
+    assert page.locator("#no-receivers").count() == 1
+    page.click("a:has-text('Audit log')")
+    assert page.locator("td:has-text('receiver.remove')").count() == 1

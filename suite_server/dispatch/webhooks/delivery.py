@@ -2,8 +2,9 @@
 retried with backoff for up to a day, each attempt recorded (docs/webhooks.md is the receiver's
 side).
 
-`schedule` stores one delivery per receiver (the app's URL, and the tenant's own when it has a
-different one) with the exact JSON body, commits, and enqueues the job `webhooks.deliver`, unless
+`schedule` stores one delivery per receiver (the app's URL, the app's receivers whose patterns
+match the message's kind, and the tenant's own URL, once per URL) with the exact JSON body,
+commits, and enqueues the job `webhooks.deliver`, unless
 an older delivery of the same tenant to that receiver goes first (ordering.py: it hands over when
 done). The job POSTs the body: a 2xx marks the delivery `delivered`; anything else records the
 attempt and asks the runner to run it again later (`Retry`), after the job runners' backoff
@@ -25,8 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import requests
 from sqlalchemy import func, select
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session, defer
 from suite_server import db
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.dispatch.messages import Message
-from suite_server.dispatch.webhooks import ordering
+from suite_server.dispatch.webhooks import ordering, receivers
 from suite_server.dispatch.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from suite_server.jobs import recovery, retry, runner
 from suite_server.jobs.tasks import Retry, task
@@ -55,37 +57,62 @@ SWEEP_BATCH = 500
 
 EVENT_HEADER = "X-Suite-Server-Event"
 DELIVERY_HEADER = "X-Suite-Server-Delivery"
+REPLY_HEADER = "X-Suite-Server-Reply-Within"  # only when a passive reply is awaited (sync.py)
 USER_AGENT = "suite-server-webhooks/1"
 
 
 # -- scheduling ----------------------------------------------------------------------------------
 
 
-def targets(message: Message) -> list[str]:
-    """The receiver URLs of a message: the app's, then the tenant's own if it differs."""
-    urls = [message.app.webhook_url] if message.app.webhook_url else []
-    tenant_url = message.tenant.webhook_url if message.tenant is not None else None
-    if tenant_url and tenant_url not in urls:
-        urls.append(tenant_url)
-    return urls
+class Target(NamedTuple):
+    url: str
+    receiver_pk: int | None  # None: the app's or the tenant's URL, signed with the app's secret
 
 
-def schedule(session: Session, message: Message) -> list[int]:
+def targets(session: Session, message: Message) -> list[Target]:
+    """Where a message goes: the app's URL (everything), each enabled receiver whose patterns
+    match its kind, and the tenant's own URL; each URL once, the first of these winning."""
+    app, tenant = message.app, message.tenant
+    found = [Target(app.webhook_url, None)] if app.webhook_url else []
+    found += [Target(url, pk) for pk, url in receivers.matching(session, app.id, message.kind)]
+    if tenant is not None and tenant.webhook_url:
+        found.append(Target(tenant.webhook_url, None))
+    unique: dict[str, Target] = {}
+    for target in found:
+        unique.setdefault(target.url, target)
+    return list(unique.values())
+
+
+def schedule(session: Session, message: Message, hold: int | None = None) -> list[int]:
     """Store one delivery per receiver of this message, commit, then enqueue them. Returns the
-    delivery ids ([] when the app and tenant have no webhook). Idempotent: a message scheduled
-    again (its job re-run) keeps its deliveries, and those are not enqueued a second time."""
-    urls = targets(message)
-    if not urls:
-        return []
+    delivery ids ([] when nothing receives it). Idempotent: a message scheduled again (its job
+    re-run) keeps its deliveries, and those are not enqueued a second time. The new delivery to
+    the receiver `hold` is not enqueued: the caller sends it (sync.py), and enqueues it if that
+    fails."""
+    return _store(session, message, hold)[0]
+
+
+def schedule_holding(session: Session, message: Message, receiver_pk: int) -> int | None:
+    """`schedule`, holding back the delivery to this receiver: its id if it is new, else None
+    (the message was scheduled before: its delivery is on its way already)."""
+    return _store(session, message, receiver_pk)[1]
+
+
+def _store(session: Session, message: Message, hold: int | None) -> tuple[list[int], int | None]:
+    """The delivery ids, and that of the new one held back; enqueues the other new ones."""
+    found = targets(session, message)
+    if not found:
+        return [], None
     body = json.dumps(message.as_json(), ensure_ascii=False, separators=(",", ":"))
     now = utcnow()
-    ids, new = [], []
-    for url in urls:
+    ids, new, held = [], [], None
+    for url, receiver_pk in found:
         values = {
             "event_pk": message.event_id,
             "app_pk": message.app.id,
             "tenant_id": message.tenant_id,
             "url": url,
+            "receiver_pk": receiver_pk,
             "body": body,
             "status": "pending",
             "attempts": 0,
@@ -102,13 +129,15 @@ def schedule(session: Session, message: Message) -> list[int]:
                     WebhookDelivery.event_pk == message.event_id, WebhookDelivery.url == url
                 )
             )
+        elif hold is not None and receiver_pk == hold:
+            held = delivery_id
         else:
             new.append(delivery_id)
         ids.append(delivery_id)
     session.commit()
     for delivery_id in ordering.unblocked(session, new):  # the others are woken in turn
         _enqueue(delivery_id)
-    return ids
+    return ids, held
 
 
 def _enqueue(delivery_id: int, after: int | None = None) -> None:
@@ -147,6 +176,7 @@ class Outcome:
     latency_ms: int = 0
     excerpt: str | None = None
     error: str | None = None
+    content: bytes = field(default=b"", repr=False)  # the answer, when asked to keep it
 
     @property
     def ok(self) -> bool:
@@ -163,16 +193,43 @@ def deliver(delivery_id: int) -> str | None:
     session.rollback()  # no connection is held while the receiver takes its time
     if claimed is None:
         return None
-    url, body, event_pk, secret = claimed
+    url, body, event_pk, secret, receiver_pk = claimed
     if not secret:
-        # Webhooks were turned off after this was scheduled: nothing to sign with.
-        outcome = Outcome(error="the app has no webhook secret (suite-server apps webhook)")
-        return _record(session, delivery_id, outcome, give_up=True)
-    return _record(session, delivery_id, post(url, body.encode(), secret, event_pk, delivery_id))
+        outcome = Outcome(error=no_secret(receiver_pk))
+        status, _ = record(session, delivery_id, outcome, give_up=True)
+        return status
+    outcome = post(url, body.encode(), secret, event_pk, delivery_id)
+    status, delay = record(session, delivery_id, outcome)
+    if delay is not None:
+        raise Retry(after=delay, reason=f"webhook delivery {delivery_id}: {outcome.error}")
+    return status
 
 
-def post(url: str, body: bytes, secret: str, event_pk: int, delivery_id: int) -> Outcome:
-    """POST the body, signed; never raises for the receiver's trouble."""
+def no_secret(receiver_pk: int | None) -> str:
+    """Why a claimed delivery has nothing to sign with: turned off after it was scheduled."""
+    if receiver_pk is not None:
+        return (
+            "the receiver is disabled (suite-server webhooks receivers update APP NAME --enable, "
+            "then redeliver)"
+        )
+    return "the app has no webhook secret (suite-server apps webhook)"
+
+
+def post(
+    url: str,
+    body: bytes,
+    secret: str,
+    event_pk: int,
+    delivery_id: int,
+    *,
+    timeout: tuple[float, float] | None = None,
+    keep: int = 0,
+    reply_within: float | None = None,
+) -> Outcome:
+    """POST the body, signed; never raises for the receiver's trouble. `keep`: bytes of the
+    answer to keep whole in Outcome.content (a longer answer keeps one more, to say so);
+    `timeout` (connect, read) instead of TIMEOUT and `reply_within`, the seconds the receiver
+    has for a passive reply (in a header): for the synchronous receiver (sync.py)."""
     timestamp = str(int(time.time()))  # per attempt: a retry is not refused as stale
     headers = {
         "Content-Type": "application/json",
@@ -182,24 +239,34 @@ def post(url: str, body: bytes, secret: str, event_pk: int, delivery_id: int) ->
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: sign(secret, timestamp, body),
     }
+    if reply_within is not None:
+        headers[REPLY_HEADER] = str(int(reply_within * 1000))
     started = time.monotonic()
     try:
         # No redirects: a 3xx is an answer that is not 2xx, so the receiver's URL gets fixed.
         with requests.post(
-            url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False, stream=True
+            url,
+            data=body,
+            headers=headers,
+            timeout=timeout or TIMEOUT,
+            allow_redirects=False,
+            stream=True,
         ) as response:
             status = response.status_code
             try:
-                head = next(response.iter_content(chunk_size=4 * EXCERPT_CHARS), b"")
+                size = max(4 * EXCERPT_CHARS, keep + 1)
+                head = next(response.iter_content(chunk_size=size), b"")
             except requests.RequestException:
                 head = b""  # the status is the answer; a body that stalls does not undo it
     except requests.Timeout:
-        return Outcome(latency_ms=_since(started), error="timed out (connect 3 s, read 10 s)")
+        given = f"connect {timeout[0]:g} s, read {timeout[1]:g} s" if timeout else None
+        error = f"timed out ({given or 'connect 3 s, read 10 s'})"
+        return Outcome(latency_ms=_since(started), error=error)
     except requests.RequestException as exc:
         return Outcome(latency_ms=_since(started), error=_reason(exc))
     excerpt = head.decode("utf-8", errors="replace")[:EXCERPT_CHARS]
     error = None if 200 <= status < 300 else f"HTTP {status}"
-    return Outcome(status, _since(started), excerpt, error)
+    return Outcome(status, _since(started), excerpt, error, head if keep else b"")
 
 
 def _reason(exc: requests.RequestException) -> str:
@@ -214,15 +281,22 @@ def _since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool = False) -> str:
-    """Write the attempt and the delivery's new state; raise Retry when another attempt is due."""
+def record(
+    session: Session,
+    delivery_id: int,
+    outcome: Outcome,
+    give_up: bool = False,
+    at_once: bool = False,
+) -> tuple[str, float | None]:
+    """Write the attempt and the delivery's new state; returns the status and, when another
+    attempt is due, in how many seconds (0 with `at_once`: the caller enqueues it)."""
     now = utcnow()
     delivery = session.get(
         WebhookDelivery, delivery_id, populate_existing=True, options=[defer(WebhookDelivery.body)]
     )  # the body is not needed here, nor its decryption
-    if delivery is None:  # its event was deleted meanwhile
+    if delivery is None:  # its event (or its receiver) was deleted meanwhile
         session.rollback()
-        return "deleted"
+        return "deleted", None
     session.add(
         WebhookAttempt(
             delivery_pk=delivery_id,
@@ -242,6 +316,8 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
         deadline = delivery.window_started_at + WEBHOOK_RETRY_WINDOW
         if give_up or now >= deadline:
             delivery.status = "failed"
+        elif at_once:
+            delay = 0.0
         else:
             session.flush()
             round_attempts = session.scalar(
@@ -269,9 +345,7 @@ def _record(session: Session, delivery_id: int, outcome: Outcome, give_up: bool 
         outcome.latency_ms,
         status,
     )
-    if delay is not None:
-        raise Retry(after=delay, reason=f"webhook delivery {delivery_id}: {outcome.error}")
-    return status
+    return status, delay
 
 
 @task("webhooks.sweep", queue="low")

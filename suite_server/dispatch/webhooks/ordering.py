@@ -33,11 +33,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, aliased
 
-from suite_server.models import App, WebhookDelivery
+from suite_server.models import App, WebhookDelivery, WebhookReceiver
 
 ORDER_PATIENCE = 3  # failures of an older delivery after which the newer ones stop waiting
 # Longer than one attempt (connect 3 s + read 10 s, then recording it): a job that died with its
@@ -76,8 +76,21 @@ _CLAIM = (
         WebhookDelivery.url,
         WebhookDelivery.body,
         WebhookDelivery.event_pk,
-        # Read as the attempt starts: a rotated secret applies to retries at once.
-        select(App.webhook_secret).where(App.id == WebhookDelivery.app_pk).scalar_subquery(),
+        # Read as the attempt starts: a rotated secret applies to retries at once. A receiver's
+        # own, while it is enabled (None when it is not); the app's for its and tenants' URLs.
+        case(
+            (
+                # Not `receiver_pk IS NULL`: SQLite 3.40 answers false in a RETURNING clause.
+                func.coalesce(WebhookDelivery.receiver_pk, 0) == 0,
+                select(App.webhook_secret)
+                .where(App.id == WebhookDelivery.app_pk)
+                .scalar_subquery(),
+            ),
+            else_=select(WebhookReceiver.secret)
+            .where(WebhookReceiver.id == WebhookDelivery.receiver_pk, WebhookReceiver.enabled)
+            .scalar_subquery(),
+        ),
+        WebhookDelivery.receiver_pk,
     )
 )
 
@@ -104,8 +117,9 @@ def autocommit(session: Session) -> None:
 
 def claim(session: Session, delivery_id: int, now: datetime) -> Row | None:
     """Take the delivery for one attempt if it is pending, due, its turn, and nobody else's
-    now. Returns what the attempt needs (url, body, event_pk, the app's webhook secret), or
-    None. One statement: run it in autocommit, or commit."""
+    now. Returns what the attempt needs (url, body, event_pk, the secret to sign with,
+    receiver_pk), or None. One statement: run it in autocommit, or commit. The secret is None
+    when the app has none, or when the delivery's receiver is disabled."""
     params = {"delivery_id": delivery_id, "due": now + EARLY, "until": now + CLAIM}
     return session.execute(_CLAIM, params).first()
 

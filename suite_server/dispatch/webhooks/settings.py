@@ -1,6 +1,7 @@
 """Who receives webhooks and with which secret, for the CLI and the admin: the app's URL and
 secret (`configure_app`), a tenant's own URL (`configure_tenant`), the URL check, and the listing
-of deliveries (`overview`)."""
+of deliveries (`overview`). The app's other receivers, each with its own secret, are in
+receivers.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from suite_server.errors import ValidationError
-from suite_server.models import App, Tenant, WebhookDelivery
+from suite_server.models import App, Tenant, WebhookDelivery, WebhookReceiver
 
 
 def check_url(url: str) -> str:
@@ -25,6 +26,20 @@ def check_url(url: str) -> str:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _not_a_receivers(session: Session, app: App, url: str) -> str:
+    # Deliveries are kept and ordered per URL: one URL, one receiver and one secret.
+    name = session.scalar(
+        select(WebhookReceiver.name).where(
+            WebhookReceiver.app_pk == app.id, WebhookReceiver.url == url
+        )
+    )
+    if name is not None:
+        raise ValidationError(
+            f"that URL is receiver {name!r}'s (suite-server webhooks receivers): use another one"
+        )
+    return url
 
 
 def configure_app(
@@ -47,7 +62,7 @@ def configure_app(
         app.webhook_url = app.webhook_secret = None
         return None
     if url is not None:
-        app.webhook_url = check_url(url)
+        app.webhook_url = _not_a_receivers(session, app, check_url(url))
     if rotate or not app.webhook_secret:
         app.webhook_secret = new_secret()
         return app.webhook_secret
@@ -62,7 +77,7 @@ def configure_tenant(
     if off:
         tenant.webhook_url = None
         return None
-    tenant.webhook_url = check_url(url or "")
+    tenant.webhook_url = _not_a_receivers(session, app, check_url(url or ""))
     if not app.webhook_secret:
         app.webhook_secret = new_secret()
         return app.webhook_secret
@@ -70,12 +85,18 @@ def configure_tenant(
 
 
 def overview(
-    session: Session, app_id: str | None = None, status: str | None = None, limit: int = 50
+    session: Session,
+    app_id: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    receiver_pk: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Deliveries, newest first, for `webhooks list` and the admin pages. Never the body."""
+    """Deliveries, newest first, for `webhooks list` and the admin pages, with the name of the
+    receiver each goes to (None: the app's or the tenant's webhook URL). Never the body."""
     query = (
-        select(App.app_id, WebhookDelivery)
+        select(App.app_id, WebhookReceiver.name, WebhookDelivery)
         .join(App, App.id == WebhookDelivery.app_pk)
+        .outerjoin(WebhookReceiver, WebhookReceiver.id == WebhookDelivery.receiver_pk)
         .order_by(WebhookDelivery.id.desc())
         .limit(limit)
     )
@@ -83,6 +104,8 @@ def overview(
         query = query.where(App.app_id == app_id)
     if status:
         query = query.where(WebhookDelivery.status == status)
+    if receiver_pk is not None:
+        query = query.where(WebhookDelivery.receiver_pk == receiver_pk)
     return [
         {
             "id": delivery.id,
@@ -90,6 +113,7 @@ def overview(
             "tenant_id": delivery.tenant_id,
             "event_id": delivery.event_pk,
             "url": delivery.url,
+            "receiver": receiver,
             "status": delivery.status,
             "attempts": delivery.attempts,
             "created_at": _iso(delivery.created_at),
@@ -98,7 +122,7 @@ def overview(
             "last_error": delivery.last_error,
         }
         # The body stays unread (and undecrypted) for a listing.
-        for owner, delivery in session.execute(query.options(defer(WebhookDelivery.body)))
+        for owner, receiver, delivery in session.execute(query.options(defer(WebhookDelivery.body)))
     ]
 
 

@@ -1,0 +1,568 @@
+"""Several webhook receivers per app, over real HTTP with the sandbox: each gets the kinds its
+patterns match (lifecycle kinds included), signed with its own secret; the synchronous receiver's
+JSON answer becomes the encrypted passive reply, and a late or failing one leaves the message to
+the background job; disabled and removed receivers; the checks; the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import func, select
+
+from suite_server import db
+from suite_server.cli import cli
+from suite_server.dispatch import TextReply, webhooks
+from suite_server.dispatch import handlers as dispatch
+from suite_server.dispatch.replies import NewsReply, VideoReply, VoiceReply
+from suite_server.dispatch.webhooks import receivers as rules
+from suite_server.dispatch.webhooks import sync
+from suite_server.errors import ValidationError
+from suite_server.models import (
+    App,
+    InboundEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookReceiver,
+)
+from tests import factories
+from tests.authorization.conftest import drain, push
+from tests.dispatch.test_dispatch import decrypt_reply, installed, send
+from tests.dispatch.test_webhooks import stored_message
+
+INSTALL = {"wecom": "create_auth", "open": "authorized"}
+CANCEL = {"wecom": "cancel_auth", "open": "unauthorized"}
+
+
+def add(app: App, receiver, name: str, *patterns: str, sync_: bool = False) -> str:
+    """Add a receiver of `app` at receiver.url; its secret is kept on the receiver."""
+    session = db.session()
+    _, receiver.secret = rules.add(
+        session, app, name=name, url=receiver.url, patterns=patterns, sync=sync_
+    )
+    session.commit()
+    return receiver.secret
+
+
+def kinds(receiver) -> list[str]:
+    """The kinds a receiver got, in the order the deliveries were made."""
+    ordered = sorted(receiver.requests, key=lambda r: int(r.headers["X-Suite-Server-Delivery"]))
+    return [json.loads(r.body)["kind"] for r in ordered]
+
+
+def deliveries(**where) -> list[WebhookDelivery]:
+    db.session().expire_all()
+    query = select(WebhookDelivery).order_by(WebhookDelivery.id)
+    for name, value in where.items():
+        query = query.where(getattr(WebhookDelivery, name) == value)
+    return list(db.session().scalars(query))
+
+
+def attempts(delivery_id: int) -> list[WebhookAttempt]:
+    return list(
+        db.session().scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_pk == delivery_id)
+            .order_by(WebhookAttempt.id)
+        )
+    )
+
+
+# -- routing by kind, each receiver with its own secret --------------------------------------------
+
+
+def test_each_receiver_gets_the_kinds_it_matches_signed_with_its_own_secret(
+    app, platform, either, receivers, handlers
+):
+    everything, lifecycle, texts, events_ = (receivers(200) for _ in range(4))
+    everything.secret = webhooks.configure_app(db.session(), either, url=everything.url)
+    db.session().commit()
+    add(either, lifecycle, "lifecycle", "tenant.*")
+    add(either, texts, "texts", "text")
+    add(either, events_, "events", "event:*")
+
+    push(platform, either, INSTALL[either.platform], tenant_id="t-routes", name="Routes")
+    drain(app)
+    assert kinds(lifecycle) == ["tenant.authorized"]  # a new install, before any message
+    for kind, fields in [("text", {}), ("event", {"event": "subscribe"}), ("text", {})]:
+        push(platform, either, kind, tenant_id="t-routes", **fields)
+        drain(app)  # each dispatched before the next: the order of their deliveries is known
+    push(platform, either, CANCEL[either.platform], tenant_id="t-routes")
+    drain(app)
+
+    assert kinds(lifecycle) == ["tenant.authorized", "tenant.cancelled"]
+    assert kinds(texts) == ["text", "text"]
+    assert kinds(events_) == ["event:subscribe"]
+    assert kinds(everything) == [
+        "tenant.authorized",
+        "text",
+        "event:subscribe",
+        "text",
+        "tenant.cancelled",
+    ]
+    secrets = {r.secret for r in (everything, lifecycle, texts, events_)}
+    assert len(secrets) == 4
+    for receiver in (everything, lifecycle, texts, events_):
+        got = receiver.requests
+        assert all(r.verify_ok and r.documented_ok for r in got)
+        for other in secrets - {receiver.secret}:  # signed with its own secret, no other
+            assert not any(
+                webhooks.verify(other, r.headers, None, r.body) for r in receiver.requests
+            )
+    # One copy of each message per receiver, the same bytes everywhere.
+    first_text = texts.requests[0]
+    event_id = first_text.headers["X-Suite-Server-Event"]
+    assert everything.bodies("X-Suite-Server-Event", event_id) == [first_text.body]
+    assert {d.status for d in deliveries()} == {"delivered"}
+    named = {r.id: r.name for r in db.session().scalars(select(WebhookReceiver))}
+    by_receiver = {named.get(d.receiver_pk) for d in deliveries()}
+    assert by_receiver == {None, "lifecycle", "texts", "events"}
+
+
+def test_a_receiver_without_an_app_webhook_and_the_tenant_url(app, receivers):
+    """Receivers need no app webhook URL; a tenant's own URL still gets everything, signed with
+    the app's secret; a disabled receiver gets nothing new."""
+    session = db.session()
+    suite = factories.wecom_app(session)
+    texts, off, own = receivers(200), receivers(200), receivers(200)
+    add(suite, texts, "texts", "TEXT")  # patterns ignore case
+    add(suite, off, "off", "*")
+    receivers_of = {r.name: r for r in rules.of_app(session, suite)}
+    rules.update(session, suite, receivers_of["off"], enabled=False)
+    tenant = factories.tenant(session, suite)
+    own.secret = webhooks.configure_tenant(session, suite, tenant, url=own.url)
+    session.commit()
+
+    message = stored_message(suite, tenant)
+    assert [t.url for t in webhooks.targets(session, message)] == [texts.url, own.url]
+    webhooks.schedule(session, message)
+    drain(app)
+    assert len(texts.requests) == len(own.requests) == 1 and off.requests == []
+    assert texts.requests[0].verify_ok and own.requests[0].verify_ok
+    assert suite.webhook_url is None and suite.webhook_secret == own.secret
+
+
+def test_a_rotated_secret_signs_the_pending_deliveries(app, receivers):
+    session = db.session()
+    suite = factories.wecom_app(session)
+    receiver = receivers(200)
+    old = add(suite, receiver, "r1", "*")
+    with app.test_request_context():  # the jobs start when the block ends
+        (delivery_id,) = webhooks.schedule(session, stored_message(suite))
+        _, receiver.secret = rules.update(
+            session, suite, rules.find(session, suite, "r1"), rotate=True
+        )
+        session.commit()
+    drain(app)
+    [request] = receiver.requests
+    assert request.verify_ok and receiver.secret != old
+    assert not webhooks.verify(old, request.headers, None, request.body)
+    assert deliveries(id=delivery_id)[0].status == "delivered"
+
+
+def test_a_disabled_receiver_fails_its_pending_deliveries_until_redelivered(app, receivers):
+    session = db.session()
+    suite = factories.wecom_app(session)
+    receiver = receivers(200)
+    add(suite, receiver, "r1", "*")
+    found = rules.find(session, suite, "r1")
+    with app.test_request_context():
+        (delivery_id,) = webhooks.schedule(session, stored_message(suite))
+        rules.update(session, suite, found, enabled=False)
+        session.commit()
+    drain(app)
+    [row] = deliveries(id=delivery_id)
+    assert receiver.requests == [] and row.status == "failed"
+    assert row.last_error.startswith("the receiver is disabled")
+
+    rules.update(session, suite, found, enabled=True)
+    session.commit()
+    webhooks.redeliver(session, delivery_id)
+    drain(app)
+    assert deliveries(id=delivery_id)[0].status == "delivered" and len(receiver.requests) == 1
+
+
+def test_removing_a_receiver_removes_its_deliveries(app, receivers):
+    session = db.session()
+    suite = factories.wecom_app(session)
+    kept, gone = receivers(200), receivers(500)
+    add(suite, kept, "kept", "*")
+    add(suite, gone, "gone", "text")
+    with app.test_request_context():  # the jobs start when the block ends
+        webhooks.schedule(session, stored_message(suite))
+        assert rules.remove(session, rules.find(session, suite, "gone")) == 1
+        session.commit()
+    drain(app)
+    assert [(d.url, d.status) for d in deliveries()] == [(kept.url, "delivered")]
+    assert gone.requests == []
+
+
+# -- the synchronous receiver ----------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: object = b""  # bytes, or a dict sent as JSON
+    delay: float = 0.0
+
+
+@dataclass
+class Replying:
+    """A receiver that answers `answers` in turn (the last one from then on)."""
+
+    answers: list[Answer]
+    secret: str = ""
+    url: str = ""
+    arrived: list[dict] = field(default_factory=list)
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        body = handler.rfile.read(int(handler.headers["Content-Length"]))
+        headers = dict(handler.headers.items())
+        self.arrived.append(
+            {
+                "headers": headers,
+                "body": json.loads(body),
+                "verified": webhooks.verify(self.secret, handler.headers, None, body),
+            }
+        )
+        answer = self.answers[min(len(self.arrived), len(self.answers)) - 1]
+        time.sleep(answer.delay)
+        reply = answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
+        try:
+            handler.send_response(answer.status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(reply)))
+            handler.end_headers()
+            handler.wfile.write(reply)
+        except OSError:
+            pass  # the caller gave up waiting
+
+    def synchronous(self) -> list[bool]:
+        return ["X-Suite-Server-Reply-Within" in a["headers"] for a in self.arrived]
+
+
+@pytest.fixture
+def replying():
+    servers = []
+
+    def start(*answers: Answer) -> Replying:
+        receiver = Replying(list(answers) or [Answer()])
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                receiver.handle(self)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        receiver.url = f"http://127.0.0.1:{server.server_port}/bot"
+        return receiver
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def receive_id(owner: App, tenant_id: str) -> str:
+    return tenant_id if owner.platform == "wecom" else owner.app_id
+
+
+def event_of(kind: str) -> InboundEvent:
+    db.session().expire_all()
+    return (
+        db.session()
+        .scalars(
+            select(InboundEvent).where(InboundEvent.kind == kind).order_by(InboundEvent.id.desc())
+        )
+        .first()
+    )
+
+
+def test_the_sync_receivers_json_reply_is_the_encrypted_passive_reply(
+    app, platform, either, replying, receivers, handlers
+):
+    bot = replying(Answer(body={"reply": {"type": "text", "content": "echo <&> 你好"}}))
+    add(either, bot, "bot", "text", sync_=True)
+    watcher = receivers(200)
+    add(either, watcher, "watcher", "*")
+    installed(app, platform, either, "t-sync")
+
+    started = time.monotonic()
+    sent = send(platform, either, "text", tenant_id="t-sync", content="ping", from_user="u7")
+    assert time.monotonic() - started < 3
+    reply = decrypt_reply(either, receive_id(either, "t-sync"), sent["body"])
+    assert (reply["MsgType"], reply["Content"], reply["ToUserName"]) == (
+        "text",
+        "echo <&> 你好",
+        "u7",
+    )
+    assert sent["reply"] is not None  # the sandbox, as the platform, read it in time too
+
+    [asked] = bot.arrived
+    assert asked["verified"] and asked["body"]["fields"]["Content"] == "ping"
+    assert 0 < int(asked["headers"]["X-Suite-Server-Reply-Within"]) <= 3000
+    [row] = deliveries(url=bot.url)
+    assert (row.status, row.attempts) == ("delivered", 1)
+    assert event_of("text").status == "done"
+    drain(app)
+    assert len(bot.arrived) == 1  # not sent again by the job
+    assert kinds(watcher) == ["tenant.authorized", "text"]  # the others get it as usual
+
+    # A kind its patterns do not match: not asked inside the request, not sent at all.
+    sent = send(platform, either, "event", tenant_id="t-sync", event="subscribe")
+    assert sent["body"] == "success" and len(bot.arrived) == 1
+
+
+def test_a_late_sync_receiver_gets_success_and_a_later_delivery(
+    app, platform, suite, replying, handlers, monkeypatch
+):
+    monkeypatch.setattr(dispatch, "SYNC_DEADLINE", 1.5)  # a 1 s budget instead of 2.5 s
+    late = Answer(body={"reply": {"type": "text", "content": "too late"}}, delay=2.0)
+    bot = replying(Answer(), late, Answer())  # the install's event, the text, its retry
+    add(suite, bot, "bot", "*", sync_=True)
+    installed(app, platform, suite, "wwlate")
+
+    started = time.monotonic()
+    sent = push(platform, suite, "text", tenant_id="wwlate")
+    assert time.monotonic() - started < 1.5
+    assert sent["body"] == "success"
+    drain(app)
+    [row] = deliveries(url=bot.url, event_pk=event_of("text").id)
+    assert (row.status, row.attempts) == ("delivered", 2)
+    first, second = attempts(row.id)
+    assert first.status_code is None
+    assert first.error in ("timed out (connect 1 s, read 1 s)", "no answer within 1 s")
+    assert second.status_code == 200 and second.error is None
+    assert bot.synchronous() == [False, True, False]  # the install (a job), asked, the retry
+    assert all(a["verified"] for a in bot.arrived)
+    assert event_of("text").status == "done"
+
+
+@pytest.mark.parametrize(
+    "answer, note",
+    [
+        (Answer(status=500, body=b"down"), None),
+        (Answer(body=b"<html>ok</html>"), "reply not used: the answer is not JSON"),
+        (Answer(body={"reply": {"type": "music"}}), "reply not used: reply.type 'music' is not"),
+        (Answer(body=b""), None),
+        (Answer(body={"reply": None}), None),
+    ],
+)
+def test_no_usable_reply_is_success(app, platform, suite, replying, handlers, answer, note):
+    bot = replying(answer, Answer())
+    add(suite, bot, "bot", "text", sync_=True)
+    installed(app, platform, suite, "wwnoreply")
+    assert push(platform, suite, "text", tenant_id="wwnoreply")["body"] == "success"
+    drain(app)
+    [row] = deliveries(url=bot.url)
+    recorded = attempts(row.id)
+    assert row.status == "delivered"
+    if answer.status == 500:  # a failure: sent again by the job, as usual
+        assert [a.status_code for a in recorded] == [500, 200] and len(bot.arrived) == 2
+    else:  # a 2xx: the receiver has it; a reply it did not give is not asked for again
+        assert len(recorded) == 1 and len(bot.arrived) == 1
+        assert (recorded[0].error or "").startswith(note or "") and bool(recorded[0].error) == (
+            note is not None
+        )
+
+
+def test_a_sync_handler_goes_first_and_the_command_url_answers_success(
+    app, platform, suite, replying, handlers
+):
+    bot = replying(Answer(body={"reply": {"type": "text", "content": "from the bot"}}))
+    add(suite, bot, "bot", "*", sync_=True)
+    installed(app, platform, suite, "wwfirst")
+
+    @handlers.message("text", sync=True)
+    def python(message):
+        return TextReply("from python")
+
+    @handlers.info("change_contact", sync=True)
+    def replies_where_none_is_read(message):
+        return TextReply("never sent")
+
+    sent = send(platform, suite, "text", tenant_id="wwfirst")
+    assert decrypt_reply(suite, "wwfirst", sent["body"])["Content"] == "from python"
+    # WeCom's command URL: never a reply, always `success`; the receiver gets it in a job.
+    sent = push(platform, suite, "change_contact", tenant_id="wwfirst", change_type="create_user")
+    assert sent["body"] == "success"
+    drain(app)
+    assert event_of("change_contact").status == "done"
+    got = [(a["body"]["kind"], s) for a, s in zip(bot.arrived, bot.synchronous(), strict=True)]
+    assert sorted(got) == [("change_contact", False), ("tenant.authorized", False), ("text", False)]
+
+
+def test_a_sync_reply_of_each_type_and_refusals():
+    image = {"type": "image", "media_id": "m1"}
+    assert sync.reply_of(json.dumps({"reply": image}).encode())[0].media_id == "m1"
+    voice, _ = sync.reply_of(b'{"reply": {"type": "voice", "media_id": "v1"}}')
+    assert isinstance(voice, VoiceReply) and voice.media_id == "v1"
+    video, _ = sync.reply_of(b'{"reply": {"type": "video", "media_id": "v", "title": "T"}}')
+    assert isinstance(video, VideoReply) and (video.title, video.description) == ("T", "")
+    news, _ = sync.reply_of(
+        json.dumps({"reply": {"type": "news", "articles": [{"title": "A", "url": "u"}]}}).encode()
+    )
+    assert isinstance(news, NewsReply) and news.articles[0].url == "u"
+    for body, problem in [
+        (b"[1]", "the answer is not a JSON object"),
+        (b'{"reply": "hi"}', '"reply" is not an object'),
+        (b'{"reply": {"type": "text"}}', "reply.content must be a non-empty string"),
+        (b'{"reply": {"type": "text", "content": 5}}', "reply.content must be"),
+        (
+            json.dumps({"reply": {"type": "text", "content": "x" * 2049}}).encode(),
+            "reply.content is over",
+        ),
+        (b'{"reply": {"type": "news", "articles": []}}', "reply.articles must be a list of 1"),
+        (b'{"reply": {"type": "news", "articles": [1]}}', "each of reply.articles"),
+        (b"x" * (sync.MAX_ANSWER + 1), "the answer is over 64 KiB"),
+    ]:
+        reply, why = sync.reply_of(body)
+        assert reply is None and why.startswith(problem), (body[:40], why)
+
+
+# -- checks and the CLI ----------------------------------------------------------------------------
+
+
+def test_receiver_checks(app):
+    session = db.session()
+    suite = factories.wecom_app(session, app_id="wwchecks")
+    webhooks.configure_app(session, suite, url="https://hooks.example.com/all")
+    tenant = factories.tenant(session, suite, tenant_id="wwown")
+    webhooks.configure_tenant(session, suite, tenant, url="https://corp.example.com/own")
+    session.commit()
+    rules.add(session, suite, name="bot", url="https://b.example/", patterns="text", sync=True)
+    session.commit()
+
+    def refused(message: str, **fields) -> None:
+        values = {"name": "n", "url": "https://n.example/", "patterns": "*", **fields}
+        with pytest.raises(ValidationError, match=re.escape(message)):
+            rules.add(session, suite, **values)
+        session.rollback()
+
+    refused("receiver name must be", name="has space")
+    refused("receiver name must be", name="-x")
+    refused("receiver name must be", name="x" * 65)
+    refused("app wwchecks has a receiver 'bot' already", name="bot")
+    refused("webhook URL must be an http:// or https:// URL", url="ftp://x")
+    refused("that is the app's webhook URL", url="https://hooks.example.com/all")
+    refused("that URL is tenant wwown's own webhook", url="https://corp.example.com/own")
+    refused("receiver 'bot' of wwchecks has that URL already", url="https://b.example/")
+    refused("give at least one match pattern", patterns=" ")
+    refused("give at least one match pattern", patterns=[])
+    refused("match pattern 'event:{x}' must be", patterns="event:{x}")
+    refused("match pattern 'a?' must be", patterns=["text", "a?"])
+    refused("match pattern", patterns="x" * 65)
+    refused(
+        "the match patterns take at most 500 characters",
+        patterns=[f"p{n}" + "x" * 58 for n in range(9)],
+    )
+    refused("receiver 'bot' of wwchecks is its synchronous one already", sync=True)
+
+    # And the other way: the app's or a tenant's URL may not be a receiver's.
+    with pytest.raises(ValidationError, match="that URL is receiver 'bot'"):
+        webhooks.configure_app(session, suite, url="https://b.example/")
+    with pytest.raises(ValidationError, match="that URL is receiver 'bot'"):
+        webhooks.configure_tenant(session, suite, tenant, url="https://b.example/")
+    session.rollback()
+
+    receiver, _ = rules.add(
+        session, suite, name="many", url="https://m.example/", patterns=["text, event:*", "text"]
+    )
+    assert receiver.matches == "text event:*"
+    assert rules.matches(receiver.matches, "event:LOCATION")
+    assert not rules.matches(receiver.matches, "image")
+    assert not rules.matches("tenant.*", "text") and rules.matches("*", "tenant.updated")
+    assert session.scalar(select(func.count()).select_from(WebhookReceiver)) == 2
+
+
+def run(runner, *args):
+    return runner.invoke(cli, list(args))
+
+
+def one_line_error(result, text: str) -> None:
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines() == [f"Error: {text}"]
+
+
+def test_cli_receivers(app, runner):
+    session = db.session()
+    factories.wecom_app(session, app_id="wwcli")
+    base = ["webhooks", "receivers"]
+
+    result = run(
+        runner, *base, "add", "wwcli", "--name", "bot", "--url", "https://bot.example/hook",
+        "--match", "text", "--match", "event:*", "--sync",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    secret = re.search(r"receiver secret: (\S+)", result.output).group(1)
+    assert "bot https://bot.example/hook matches text event:* [sync]" in result.output
+    stored = session.scalar(select(WebhookReceiver).where(WebhookReceiver.name == "bot"))
+    assert stored.secret == secret and len(secret) >= 43
+
+    listed = json.loads(run(runner, *base, "list", "--json").output)
+    assert listed == [
+        {
+            "app_id": "wwcli",
+            "name": "bot",
+            "url": "https://bot.example/hook",
+            "matches": ["text", "event:*"],
+            "sync": True,
+            "enabled": True,
+            "created_at": listed[0]["created_at"],
+            "updated_at": listed[0]["updated_at"],
+        }
+    ]
+    table = run(runner, *base, "list", "--app", "wwcli").output
+    assert "bot" in table and secret not in table
+    assert run(runner, *base, "list", "--app", "other").output.strip().endswith("(none)")
+
+    result = run(
+        runner, *base, "update", "wwcli", "bot", "--disable", "--no-sync", "--match", "tenant.*"
+    )
+    assert result.exit_code == 0, result.output
+    assert "(matches, sync, enabled)" in result.output and "secret" not in result.output
+    result = run(runner, *base, "update", "wwcli", "bot", "--rotate-secret", "--enable")
+    rotated = re.search(r"receiver secret: (\S+)", result.output).group(1)
+    session.expire_all()
+    assert rotated != secret and stored.secret == rotated and stored.enabled
+    assert run(runner, *base, "update", "wwcli", "bot").output.strip().endswith("nothing changed)")
+
+    one_line_error(
+        run(runner, *base, "add", "nope", "--name", "x", "--url", "http://x/", "--match", "*"),
+        "no app 'nope'",
+    )
+    one_line_error(
+        run(runner, *base, "add", "wwcli", "--name", "x", "--url", "http://x/", "--match", "a b?"),
+        "match pattern 'b?' must be 1-64 letters, digits, '_', '.', ':', '-' or '*' "
+        "(e.g. text, event:subscribe, event:*, tenant.*, *)",
+    )
+    one_line_error(
+        run(runner, *base, "add", "wwcli", "--name", "bot", "--url", "http://x/", "--match", "*"),
+        "app wwcli has a receiver 'bot' already",
+    )
+    one_line_error(
+        run(runner, *base, "update", "wwcli", "nobody", "--enable"),
+        "no receiver 'nobody' of app 'wwcli'",
+    )
+    one_line_error(
+        run(runner, *base, "update", "wwcli", "bot", "--sync", "--no-sync"),
+        "give --sync or --no-sync, not both",
+    )
+    one_line_error(
+        run(runner, *base, "update", "wwcli", "bot", "--url", "mailto:x"),
+        "webhook URL must be an http:// or https:// URL of at most 500 chars",
+    )
+    result = run(runner, *base, "remove", "wwcli", "bot")
+    assert result.output.strip() == "receiver bot of wwcli removed, with its 0 deliveries"
+    assert session.scalar(select(func.count()).select_from(WebhookReceiver)) == 0
+    one_line_error(run(runner, *base, "remove", "wwcli", "bot"), "no receiver 'bot' of app 'wwcli'")

@@ -289,3 +289,12 @@ def test_token_client_mints_links(app, platform, live_server, api_key, suite):
     with pytest.raises(TokenClientError) as refused:
         tokens.install_link(suite.app_id, return_to="https://evil.example/")
     assert (refused.value.status, refused.value.code) == (400, "return_to_not_allowed")
+
+
+def test_the_access_log_masks_an_install_links_token(client, auth, offline):
+    from suite_server.ops.access_log import mask
+
+    url = mint(client, auth, "wwlinks", ref="cust-log").get_json()["url"]
+    line = f'127.0.0.1 - - "GET {url.split("127.0.0.1", 1)[-1]} HTTP/1.1" 302 -'
+    assert token_of(url) not in mask(line) and "link=***" in mask(line)
+    assert mask("GET /x?deeplink=keep HTTP/1.1") == "GET /x?deeplink=keep HTTP/1.1"

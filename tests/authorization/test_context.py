@@ -6,15 +6,17 @@ the landing redirect carries a signed assertion the client helper verifies."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 import requests
 from sqlalchemy import select
 
 from suite_server import db
-from suite_server.authorization import context
+from suite_server.authorization import context, flow, housekeeping
 from suite_server.client import verify_install
-from suite_server.models import App, InboundEvent, InstallState, PreAuthCode
+from suite_server.db import utcnow
+from suite_server.models import App, InboundEvent, InstallLink, InstallState, PreAuthCode
 from suite_server.sandbox.install_pages import NEW
 from suite_server.tenants import events
 from tests import factories
@@ -230,6 +232,21 @@ def test_a_customized_template_qr_install_carries_the_ref(app, platform, templat
     assert event["tenant"]["ref"] == "cust-qr"
 
 
+def test_a_templates_install_link_starts_its_qr_install_once_and_lives_as_the_qr(
+    app, platform, template, live_server
+):
+    link = context.mint_link(db.session(), template, live_server, ref="cust-qrl", return_to=None)
+    first = requests.get(link.url, allow_redirects=False, timeout=30)
+    assert first.status_code == 302, first.text
+    row = db.session().scalar(select(InstallState).where(InstallState.app_pk == template.id))
+    assert row.ref == "cust-qrl"
+    # The QR code lives 10 days (doc/98744); its state as long, up to 7 days, so a late scan
+    # still finds the ref.
+    assert row.expires_at - row.created_at > timedelta(days=6, hours=23)
+    again = requests.get(link.url, allow_redirects=False, timeout=30)
+    assert again.status_code == 400 and "already used" in again.text
+
+
 # -- refused refs --------------------------------------------------------------------------
 
 
@@ -281,3 +298,22 @@ def test_an_install_parameter_of_the_landing_url_is_replaced(platform, suite):
     where = platform.install(suite, "wwcorp-replaced").headers["Location"]
     assert where.startswith("https://isv.example.com/welcome?x=a%20b&install=")
     assert verify_install(query_of(where)["install"], SECRET)["tenant_id"] == "wwcorp-replaced"
+
+
+def test_pruning_keeps_a_dedicated_code_while_a_late_push_may_need_it(app, platform, component):
+    platform.start_install(component)  # a shared code
+    platform.start_install(component, ref="cust-prune")  # a code of its own
+    context.mint_link(db.session(), component, platform.server, ref="r", return_to=None)
+    session = db.session()
+
+    def expire_all(ago: timedelta) -> dict:
+        for model in (PreAuthCode, InstallLink, InstallState):
+            session.execute(model.__table__.update().values(expires_at=utcnow() - ago))
+        session.commit()
+        return housekeeping.prune_installs()
+
+    pruned = expire_all(timedelta(seconds=1))
+    assert pruned == {"install_states": 2, "pre_auth_codes": 1, "install_links": 1}
+    [kept] = session.scalars(select(PreAuthCode)).all()
+    assert kept.dedicated
+    assert expire_all(flow.STATE_LIFETIME + timedelta(seconds=1))["pre_auth_codes"] == 1

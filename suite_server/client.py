@@ -25,12 +25,25 @@ Any error answer of the token methods (or no answer) raises TokenClientError wit
 status and the API's error code: "tenant_cancelled" / "tenant_needs_reauth" (409) mean the
 tenant must authorize again; "forbidden" (403) that the API key is limited to other apps; a 503
 means try later (`retry_after` seconds).
+
+The landing page an install ends on checks the `install` parameter it was sent with
+`verify_install` (docs/install.md), which needs only the standard library::
+
+    claims = verify_install(request.args["install"], LANDING_SECRET, app_id=SUITE_ID)
+    bind(customer=claims["ref"], corp=claims["tenant_id"])
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
 import threading
 import time
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -221,6 +234,23 @@ class TokenClient:
         path = _tenant_base(app_id, tenant_id) + "/oauth/jscode2session"
         return self._request("POST", path, {"js_code": js_code})
 
+    # -- installs (docs/install.md) --
+
+    def install_link(
+        self,
+        app_id: str,
+        ref: str | None = None,
+        return_to: str | None = None,
+        expires_in: int | None = None,
+    ) -> dict:
+        """A one-time install link for one of your customers -> {url, expires_at, ref,
+        return_to}; a return_to outside the app's allow-list raises TokenClientError 400
+        "return_to_not_allowed"."""
+        body: dict[str, Any] = {"ref": ref, "return_to": return_to}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        return self._request("POST", f"/apps/{_q(app_id)}/install-links", body)
+
     def invalidate(self, app_id: str | None = None, tenant_id: str | None = None) -> None:
         """Forget cached tokens: all of them, those of one app (its own and its tenants') or
         provider (by its corpid), or one tenant's. The next call asks the server."""
@@ -269,7 +299,7 @@ class TokenClient:
             answer = response.json()
         except ValueError:
             answer = None
-        if response.status_code == 200 and isinstance(answer, dict):
+        if response.status_code in (200, 201) and isinstance(answer, dict):
             return answer
         error = answer.get("error") if isinstance(answer, dict) else None
         if not isinstance(error, dict):
@@ -297,3 +327,68 @@ def _tenant_base(app_id: str, tenant_id: str) -> str:
 
 def _tenant_path(app_id: str, tenant_id: str) -> str:
     return _tenant_base(app_id, tenant_id) + "/access-token"
+
+
+# -- the landing assertion (docs/install.md) -------------------------------------------------
+
+_PART = re.compile(r"[A-Za-z0-9_-]+")
+_CLAIMS = {"platform": str, "app_id": str, "tenant_id": str, "iat": int, "exp": int}
+MAX_ASSERTION = 4096
+
+
+class InstallAssertionError(ValueError):
+    """The `install` parameter cannot be trusted; `reason` is "malformed", "signature",
+    "expired" or "app" (made for another app)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def verify_install(
+    assertion: str,
+    secret: str | bytes,
+    *,
+    app_id: str | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The claims of the landing redirect's `install` parameter ({platform, app_id, tenant_id,
+    ref, iat, exp, jti}) once its HMAC-SHA256 with the app's landing `secret` is right, it has
+    not expired (10 minutes after the install) and, given `app_id`, it names that app. Raises
+    InstallAssertionError (a ValueError) otherwise."""
+    if not isinstance(assertion, str) or len(assertion) > MAX_ASSERTION:
+        raise InstallAssertionError("malformed", "not an install assertion")
+    parts = assertion.split(".")
+    if len(parts) != 2 or not all(_PART.fullmatch(p) for p in parts):
+        raise InstallAssertionError("malformed", "not an install assertion")
+    body, signature = parts
+    key = secret.encode() if isinstance(secret, str) else secret
+    expected = hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
+    try:
+        given = _unb64(signature)
+    except ValueError:
+        given = b""
+    if not hmac.compare_digest(given, expected):
+        raise InstallAssertionError("signature", "bad signature (another secret, or altered)")
+    try:
+        claims = json.loads(_unb64(body))
+    except ValueError:
+        raise InstallAssertionError("malformed", "the signed part is not JSON") from None
+    if not isinstance(claims, dict) or any(
+        type(claims.get(name)) is not kind for name, kind in _CLAIMS.items()
+    ):
+        raise InstallAssertionError("malformed", "the claims are incomplete")
+    if claims.get("ref") is not None and not isinstance(claims["ref"], str):
+        raise InstallAssertionError("malformed", "ref is not a string")
+    if claims["exp"] <= (time.time() if now is None else now):
+        raise InstallAssertionError("expired", "the assertion has expired")
+    if app_id is not None and claims["app_id"] != app_id:
+        raise InstallAssertionError("app", f"made for app {claims['app_id']!r}, not {app_id!r}")
+    return claims
+
+
+def _unb64(part: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(str(exc)) from None

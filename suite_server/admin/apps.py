@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from suite_server import apps as app_rules
 from suite_server import audit, providers
 from suite_server.admin.tenants import ActionFailed
+from suite_server.authorization import landing as landing_rules
 from suite_server.crypto.msgcrypt import generate_aes_key
 from suite_server.dispatch import webhooks
 from suite_server.errors import ValidationError
@@ -156,13 +157,21 @@ def update_settings(
     secret: str = "",
     token: str = "",
     aes_key: str = "",
+    return_to_allowed: str | None = None,
 ) -> list[str]:
     """Save the form; empty secret, token and key fields keep the stored values. A new AES key
     typed in keeps the current one as the previous (pushes still decrypt while the console
-    switches). Returns the names of what changed; ActionFailed for a refused value."""
+    switches). A landing URL or an allowed return_to prefix gives the app a landing secret if it
+    has none (never shown here: `suite-server apps landing --rotate-secret` prints one).
+    Returns the names of what changed; ActionFailed for a refused value."""
     changed: list[str] = []
     try:
         landing = app_rules.check_landing_url(landing_url.strip())
+        if landing:
+            landing_rules.check_url(landing, "landing URL")
+        prefixes = None
+        if return_to_allowed is not None:
+            prefixes = "\n".join(landing_rules.parse_allow_list(return_to_allowed)) or None
         if token:
             app_rules.check_token(token.strip())
         if aes_key:
@@ -175,15 +184,20 @@ def update_settings(
             "the system event URL needs both its Token and its EncodingAESKey: enter both"
         )
     detail: dict[str, Any] = {}
-    for field, value in (
+    fields: list[tuple[str, Any]] = [
         ("name", name.strip() or app.app_id),
         ("landing_url", landing),
         ("test_mode", test_mode),
-    ):
+    ]
+    if prefixes is not None or return_to_allowed is not None:
+        fields.append(("return_to_allowed", prefixes))
+    for field, value in fields:
         if getattr(app, field) != value:
             setattr(app, field, value)
             changed.append(field)
             detail[field] = value
+    if not app.is_provider and landing_rules.configure(app):
+        detail["landing_secret_made"] = True
     if secret.strip():
         app.secret = secret.strip()
         changed.append("secret")
@@ -193,7 +207,7 @@ def update_settings(
     if aes_key.strip() and aes_key.strip() != app.aes_key:
         app.previous_aes_key, app.aes_key = app.aes_key, aes_key.strip()
         changed.append("aes_key")
-    if changed:
+    if changed or detail:
         # Secrets are named in the log, never written to it.
         audit.record(
             session, actor, "app.update", f"app:{app.app_id}", {"changed": changed, **detail}
@@ -247,3 +261,14 @@ def configure_webhook(
     audit.record(session, actor, "app.webhook", f"app:{app.app_id}", detail)
     session.commit()
     return secret
+
+
+def rotate_landing_secret(session: Session, actor: str, app: App) -> None:
+    """A new landing secret, never shown here: assertions signed with the old one stop
+    verifying at once (a leaked secret is dead). `suite-server apps landing APP_ID
+    --rotate-secret` makes the one to give the landing page, printed once."""
+    if app.is_provider:
+        raise ActionFailed("A provider account has no installs, so no landing secret.")
+    app.landing_secret = landing_rules.new_secret()
+    audit.record(session, actor, "app.rotate_landing_secret", f"app:{app.app_id}")
+    session.commit()

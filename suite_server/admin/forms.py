@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import URL, AnyOf, DataRequired, EqualTo, Length, Optional
 
 
@@ -46,6 +46,10 @@ class AppSettingsForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=200)])
     landing_url = StringField(
         "Landing URL after an install (optional)", validators=[Optional(), URL(), Length(max=500)]
+    )
+    return_to_allowed = TextAreaField(
+        "Where install links may return to: URL prefixes, one per line (optional)",
+        validators=[Optional(), Length(max=30000)],
     )
     test_mode = BooleanField("Test mode (WeCom: installs are test installs)")
     # Write-only: never filled in from the stored value; left empty, the stored value stays.

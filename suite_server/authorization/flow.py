@@ -17,7 +17,9 @@ from urllib.parse import urlencode, urlsplit
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from suite_server.authorization import context as install_context
 from suite_server.authorization import preauth
+from suite_server.authorization.context import InstallContext
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import InstallError, UpstreamError
 from suite_server.models import App, AuthCodeClaim, InstallState, Tenant
@@ -28,6 +30,7 @@ from suite_server.upstream.results import seconds
 log = logging.getLogger(__name__)
 
 STATE_LIFETIME = timedelta(minutes=20)
+QR_LIFETIME = timedelta(days=7)
 # How long a claimed code may stay unfinished before another process may take it over (the
 # claimant died). Longer than any exchange: upstream calls time out after 10 s.
 CLAIM_LEASE = timedelta(seconds=60)
@@ -55,11 +58,14 @@ def start_install(
     mobile: bool = False,
     auth_type: int = 3,
     biz_appid: str | None = None,
+    context: InstallContext | None = None,
 ) -> str:
     """A pre-auth code (shared while valid, preauth.py) and a one-time state for `client` (its
-    starts are counted, starts.py); returns the platform page to send the browser to."""
+    starts are counted, starts.py), keeping the install's `context` (context.py; an Open install
+    with one gets a code of its own); returns the platform page to send the browser to."""
     state = secrets.token_hex(16)  # WeCom: state is at most 128 of [a-zA-Z0-9] (wecom-suite.md §4)
-    shared = preauth.code_for(session, app, api, app_token)
+    dedicated = context is not None and app.platform == "open"
+    shared = preauth.code_for(session, app, api, app_token, dedicated=dedicated)
     code, code_id = shared.code, shared.id
     session.add(
         InstallState(
@@ -68,8 +74,11 @@ def start_install(
             expires_at=utcnow() + STATE_LIFETIME,
             client_addr=client,
             pre_auth_code_id=code_id,
+            ref=context.ref if context else None,
+            return_to=context.return_to if context else None,
         )
     )
+    install_context.use_link(session, context)
     session.commit()
     redirect_uri = f"{urls.public_url}/install/{app.app_id}/done"
     if app.platform == "wecom":
@@ -100,24 +109,34 @@ def start_install(
 
 
 def start_customized_install(
-    session: Session, app: App, api, with_provider_token: Callable, *, client: str
+    session: Session,
+    app: App,
+    api,
+    with_provider_token: Callable,
+    *,
+    client: str,
+    context: InstallContext | None = None,
 ) -> str:
     """A customized-app template is installed by scanning a QR code (isv-capabilities §1): its
     link comes from get_customized_auth_url with the provider's token (`with_provider_token(call)`
     runs `call` with it, refreshing a refused one once). No redirect comes back: the corp's
-    approval arrives as a create_auth push, carrying the state (at most 32 of [a-zA-Z0-9])."""
+    approval arrives as a create_auth push, carrying the state (at most 32 of [a-zA-Z0-9]). The
+    state lives as long as the QR code (at most QR_LIFETIME), so a later scan keeps its ref."""
     state = secrets.token_hex(16)
     answer = with_provider_token(
         lambda token: api.get_customized_auth_url(token, state, [app.app_id])
     )
+    lifetime = timedelta(seconds=seconds(answer, default=0))
     session.add(
         InstallState(
             app_pk=app.id,
             state=state,
-            expires_at=utcnow() + STATE_LIFETIME,
+            expires_at=utcnow() + max(STATE_LIFETIME, min(lifetime, QR_LIFETIME)),
             client_addr=client,
+            ref=context.ref if context else None,
         )
     )
+    install_context.use_link(session, context)
     session.commit()
     return answer["qrcode_url"]
 
@@ -146,10 +165,20 @@ def consume_state(session: Session, app: App, state: str) -> None:
 
 
 def exchange_code(
-    session: Session, app: App, code: str, api, app_token: str, *, source: str, action: str = ""
+    session: Session,
+    app: App,
+    code: str,
+    api,
+    app_token: str,
+    *,
+    source: str,
+    action: str = "",
+    ref: str | None = None,
 ) -> Tenant:
     """Exchange an auth code for the tenant's credential and first token, once: a second caller
-    with the same code (the redirect and the push racing) waits for the first one's tenant."""
+    with the same code (the redirect and the push racing) waits for the first one's tenant.
+    `ref`: the install's (context.py), kept on the tenant; WeCom's answer names the state, which
+    finds it when the caller could not."""
     code_hash = _code_hash(code)
     claim_id = _claim(session, app, code_hash)
     if claim_id is None:
@@ -179,6 +208,8 @@ def exchange_code(
             )
         session.commit()
         raise
+    if ref is None and app.platform == "wecom":
+        ref = install_context.ref_of_answer(session, app, auth_info)
     tenant = upsert_tenant(
         session,
         app,
@@ -188,6 +219,7 @@ def exchange_code(
         auth_info=auth_info,
         source=source,
         action=action,
+        ref=ref,
     )
     if auth_info.get("is_customized_app") and app.kind == "suite":
         # The platform says so though the id does not start with dk: a template from now on.

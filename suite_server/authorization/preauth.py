@@ -13,6 +13,10 @@ through with it: when the browser comes back to /done with a state it was handed
 the Open `authorized` push names it (PreAuthCode). Two people on the platform's page with the same
 code at the same minute remain possible: the second is told by the platform to start again, and
 gets a fresh code once the first one's approval retired it.
+
+An install that carries a context (a `ref`, or an install link: context.py) on the Open Platform
+gets a code of its own instead (`dedicated`), handed to no other install: the `authorized` push
+names the pre-auth code, not the state, and only a code of one install says whose it was.
 """
 
 from __future__ import annotations
@@ -29,22 +33,28 @@ from suite_server.models import App, InstallState, PreAuthCode
 MARGIN = timedelta(minutes=5)
 
 
-def code_for(session: Session, app: App, api, app_token: Callable[[], str]) -> PreAuthCode:
+def code_for(
+    session: Session, app: App, api, app_token: Callable[[], str], *, dedicated: bool = False
+) -> PreAuthCode:
     """A code for one more install: the shared one while it has more than MARGIN left, else a
-    new one from the platform (`app_token` is called only then). The caller commits."""
+    new one from the platform (`app_token` is called only then). `dedicated`: always a new one,
+    never shared. The caller commits."""
     now = utcnow()
     test_mode = bool(app.test_mode)
-    shared = session.scalar(
-        select(PreAuthCode)
-        .where(
-            PreAuthCode.app_pk == app.id,
-            PreAuthCode.test_mode == test_mode,
-            PreAuthCode.used_at.is_(None),
-            PreAuthCode.expires_at > now + MARGIN,
+    shared = None
+    if not dedicated:
+        shared = session.scalar(
+            select(PreAuthCode)
+            .where(
+                PreAuthCode.app_pk == app.id,
+                PreAuthCode.test_mode == test_mode,
+                PreAuthCode.dedicated.is_(False),
+                PreAuthCode.used_at.is_(None),
+                PreAuthCode.expires_at > now + MARGIN,
+            )
+            .order_by(PreAuthCode.expires_at.desc())
+            .limit(1)
         )
-        .order_by(PreAuthCode.expires_at.desc())
-        .limit(1)
-    )
     if shared is not None:
         return shared
     token = app_token()
@@ -60,6 +70,7 @@ def code_for(session: Session, app: App, api, app_token: Callable[[], str]) -> P
         test_mode=test_mode,
         obtained_at=now,
         expires_at=now + timedelta(seconds=fresh.expires_in),
+        dedicated=dedicated,
     )
     session.add(row)
     session.flush()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from suite_server.authorization import flow, preauth
+from suite_server.authorization import context, flow, preauth
 from suite_server.models import App, InboundEvent
 from suite_server.protocol import kinds, xml
 from suite_server.tenants import lifecycle
@@ -42,8 +42,11 @@ def process(session: Session, app: App, event: InboundEvent, api, app_token: str
         # handing it out even if the browser never comes back to /done.
         preauth.retire_code(session, app, fields.get("PreAuthCode", ""))
         action = {"updateauthorized": "auth_changed", "reset_permanent_code": "credential_reset"}
+        # The install's ref, when it was started with one (context.py): by the push's State
+        # (WeCom) or its dedicated PreAuthCode (Open).
+        ref = context.ref_of_push(session, app, fields)
         flow.exchange_code(
-            session, app, code, api, app_token, source="push", action=action.get(kind, "")
+            session, app, code, api, app_token, source="push", action=action.get(kind, ""), ref=ref
         )
         return "done"
     tenant_id = fields.get("AuthCorpId") or fields.get("AuthorizerAppid")

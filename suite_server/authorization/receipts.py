@@ -4,12 +4,14 @@ result again instead of "start again".
 The install state stays single use: a reload never exchanges the code again, and another browser
 with the same URL is still refused. Only the browser that completed the install holds the
 receipt: a cookie, signed with SECRET_KEY, limited to that app's done page, naming the state it
-completed (as a hash) and the tenant it created.
+completed (as a hash), the tenant it created, and the install's ref and return_to, so a reload
+lands where the first answer did, with a fresh assertion (landing.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from flask import Response, current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -21,9 +23,24 @@ COOKIE = "suite_server_install"
 MAX_AGE = 24 * 3600  # a tab reloaded the next day still shows what happened
 
 
-def remember(response: Response, app: App, state: str, tenant: Tenant) -> None:
+@dataclass(frozen=True)
+class Receipt:
+    tenant: Tenant
+    ref: str | None
+    return_to: str | None
+
+
+def remember(
+    response: Response,
+    app: App,
+    state: str,
+    tenant: Tenant,
+    ref: str | None = None,
+    return_to: str | None = None,
+) -> None:
     """Give the browser a receipt of completing `state` with `tenant`."""
-    value = _signer().dumps({"state": _digest(state), "tenant": tenant.id})
+    receipt = {"state": _digest(state), "tenant": tenant.id, "ref": ref, "return_to": return_to}
+    value = _signer().dumps(receipt)
     response.set_cookie(
         COOKIE,
         value,
@@ -36,8 +53,8 @@ def remember(response: Response, app: App, state: str, tenant: Tenant) -> None:
     )
 
 
-def recall(session: Session, app: App, state: str) -> Tenant | None:
-    """The tenant this browser's receipt shows for `state` of `app`, or None."""
+def recall(session: Session, app: App, state: str) -> Receipt | None:
+    """What this browser's receipt shows for `state` of `app`, or None."""
     value = request.cookies.get(COOKIE)
     if not value:
         return None
@@ -49,7 +66,14 @@ def recall(session: Session, app: App, state: str) -> Tenant | None:
         return None
     tenant_pk = receipt.get("tenant")
     tenant = session.get(Tenant, tenant_pk) if isinstance(tenant_pk, int) else None
-    return tenant if tenant is not None and tenant.app_pk == app.id else None
+    if tenant is None or tenant.app_pk != app.id:
+        return None
+    ref, return_to = receipt.get("ref"), receipt.get("return_to")
+    return Receipt(
+        tenant,
+        ref if isinstance(ref, str) else None,
+        return_to if isinstance(return_to, str) else None,
+    )
 
 
 def _signer() -> URLSafeTimedSerializer:

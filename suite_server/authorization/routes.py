@@ -1,14 +1,14 @@
-"""/install/<app_id> and /install/<app_id>/done: the browser side of an install."""
+"""/install/<app_id> and /install/<app_id>/done: the browser side of an install. The start may
+carry the ISV's context (`?ref=` or an install link's `?link=`, context.py); the end lands on the
+return_to or landing URL with a signed assertion (landing.py), or shows the built-in page."""
 
 from __future__ import annotations
-
-from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 from sqlalchemy import select
 
 from suite_server import db, providers
-from suite_server.authorization import flow, preauth, receipts, starts
+from suite_server.authorization import context, flow, landing, preauth, receipts, starts
 from suite_server.errors import UpstreamError
 from suite_server.models import App, Tenant
 from suite_server.tokens.service import TokenUnavailable, app_token, with_app_token
@@ -60,6 +60,9 @@ def start(app_id: str):
     auth_type = request.args.get("auth_type", "3")
     if auth_type not in ("1", "2", "3"):
         raise flow.InstallError("auth_type must be 1 (official accounts), 2 (mini programs) or 3.")
+    install_context = context.for_start(
+        db.session(), app, ref=request.args.get("ref"), link=request.args.get("link")
+    )
     client = starts.client_key(request.remote_addr)
     starts.check(db.session(), client)
     api = api_for(app.platform, current_app.config)
@@ -76,6 +79,7 @@ def start(app_id: str):
             api,
             lambda call: with_app_token(db.session(), provider, api, call),
             client=client,
+            context=install_context,
         )
         return redirect(target, 302)
     urls = flow.InstallUrls(
@@ -93,6 +97,7 @@ def start(app_id: str):
         mobile=request.args.get("mobile") == "1",
         auth_type=int(auth_type),
         biz_appid=request.args.get("biz_appid") or None,
+        context=install_context,
     )
     return redirect(target, 302)
 
@@ -109,23 +114,25 @@ def done(app_id: str):
     try:
         flow.consume_state(session, app, state)
     except flow.InstallError:
-        # A reload by the browser that completed it: the same result, nothing exchanged again.
-        tenant = receipts.recall(session, app, state)
-        if tenant is None:
+        # A reload by the browser that completed it: the same result (a fresh assertion),
+        # nothing exchanged again.
+        receipt = receipts.recall(session, app, state)
+        if receipt is None:
             raise
-        return _finished(app, tenant)
+        return _finished(app, receipt.tenant, receipt.ref, receipt.return_to)
+    found = context.of_state(session, app, state) or context.InstallContext()
     api = api_for(app.platform, current_app.config)
     token = app_token(session, app, api)
-    tenant = flow.exchange_code(session, app, code, api, token, source="redirect")
-    response = make_response(_finished(app, tenant))
-    receipts.remember(response, app, state, tenant)
+    tenant = flow.exchange_code(session, app, code, api, token, source="redirect", ref=found.ref)
+    response = make_response(_finished(app, tenant, found.ref, found.return_to))
+    receipts.remember(response, app, state, tenant, found.ref, found.return_to)
     return response
 
 
-def _finished(app: App, tenant: Tenant):
-    if app.landing_url:
-        separator = "&" if "?" in app.landing_url else "?"
-        return redirect(f"{app.landing_url}{separator}{urlencode({'tenant_id': tenant.tenant_id})}")
+def _finished(app: App, tenant: Tenant, ref: str | None, return_to: str | None):
+    target = landing.redirect_url(db.session(), app, tenant, ref=ref, return_to=return_to)
+    if target is not None:
+        return redirect(target)
     return render_template("authorization/done.html", app=app, tenant=tenant)
 
 

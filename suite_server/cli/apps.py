@@ -1,4 +1,4 @@
-"""`suite-server apps`: register apps, list them, set their webhooks."""
+"""`suite-server apps`: register apps, list them, set their webhooks and where installs land."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import click
 from flask.cli import AppGroup
 
 from suite_server import apps, db
+from suite_server.authorization import landing
 from suite_server.cli.common import find_app, needs_schema, print_secret, table
 from suite_server.dispatch import webhooks
+from suite_server.errors import ValidationError
 
 
 @click.group("apps", cls=AppGroup)
@@ -68,7 +70,10 @@ def _add(platform: str, app_id: str, *, aes_key: str, **options: Any) -> None:
         app = apps.register_app(
             session, platform=platform, app_id=app_id, aes_key=aes_key, **options
         )
+        # A landing URL: the landing secret signing its assertion, made now and shown once.
+        secret = landing.configure(app) if app.landing_url else None
     click.echo(f"registered {platform} app {app.app_id}")
+    _print_landing_secret(secret)
 
 
 @apps_group.command("list")
@@ -116,3 +121,60 @@ def apps_webhook(app_id: str, url: str | None, off: bool, rotate_secret: bool) -
         state = app.webhook_url or "off"
     click.echo(f"webhook of {app_id}: {state}")
     print_secret(secret)
+
+
+@apps_group.command("landing")
+@click.argument("app_id")
+@click.option("--url", default=None, help="the landing URL after an install ('' clears it)")
+@click.option(
+    "--allow",
+    "allow",
+    multiple=True,
+    help="add a URL prefix an install link's return_to may start with (repeatable)",
+)
+@click.option("--clear-allow", is_flag=True, help="remove every allowed prefix (before --allow)")
+@click.option("--rotate-secret", is_flag=True, help="replace the landing secret")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@needs_schema
+def apps_landing(
+    app_id: str,
+    url: str | None,
+    allow: tuple[str, ...],
+    clear_allow: bool,
+    rotate_secret: bool,
+    as_json: bool,
+) -> None:
+    """Where installs of an app land and the secret signing what they carry there
+    (docs/install.md); a new secret is printed once. With no option, shows the settings."""
+    with db.transaction() as session:
+        app = find_app(session, app_id)
+        if app.is_provider:
+            raise ValidationError(f"{app_id} is a provider account: nothing is installed from it")
+        secret = None
+        if url is not None or allow or clear_allow or rotate_secret:
+            options: dict[str, Any] = {} if url is None else {"url": url}
+            secret = landing.configure(
+                app, allow=list(allow), clear_allow=clear_allow, rotate=rotate_secret, **options
+            )
+        shown = {
+            "app_id": app.app_id,
+            "landing_url": app.landing_url,
+            "return_to_allowed": landing.allowed_prefixes(app),
+            "landing_secret": "set" if app.landing_secret else "none",
+        }
+    if as_json:
+        click.echo(json.dumps({**shown, "new_landing_secret": secret}, indent=2))
+        if secret:
+            click.echo("store this secret now: it is not shown again", err=True)
+        return
+    click.echo(f"landing URL of {app_id}: {shown['landing_url'] or 'none (the built-in page)'}")
+    prefixes = shown["return_to_allowed"]
+    click.echo(f"allowed return_to prefixes: {', '.join(prefixes) if prefixes else 'none'}")
+    click.echo(f"landing secret: {shown['landing_secret']}")
+    _print_landing_secret(secret)
+
+
+def _print_landing_secret(secret: str | None) -> None:
+    if secret:
+        click.echo(f"new landing secret: {secret}")
+        click.echo("store this secret now: it is not shown again", err=True)

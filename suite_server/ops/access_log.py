@@ -1,7 +1,9 @@
 """What the access logs must not show: the one-time `auth_code` a platform puts in the install
 redirect (`/install/<app_id>/done?auth_code=...&state=...`). Until it is exchanged (a few
 minutes) it is worth a tenant's credential to whoever reads the log first, and the page it opens
-sends it again as the Referer of its next request.
+sends it again as the Referer of its next request. The same goes for the token of an unused
+install link (`/install/<app_id>?link=...`, authorization/context.py): whoever reads it first
+installs with the ISV's customer's ref.
 
 The access log lines are not written by our code: werkzeug's development server
 (`suite-server serve`) logs each request to the `werkzeug` logger, gunicorn (`--access-logfile`)
@@ -18,12 +20,13 @@ from collections.abc import MutableMapping
 
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
 MASK = "***"
-# The name as browsers send it, or percent-encoded (auth%5Fcode) by a careful client.
-_AUTH_CODE = re.compile(r"(auth(?:_|%5[Ff])code=)[^&\s\"'#]*")
+# The name as browsers send it, or percent-encoded (auth%5Fcode) by a careful client; an
+# install link's `link` parameter (not a longer name ending in "link").
+_AUTH_CODE = re.compile(r"(auth(?:_|%5[Ff])code=|(?<![\w%])link=)[^&\s\"'#]*")
 
 
 def mask(text: str) -> str:
-    return _AUTH_CODE.sub(r"\g<1>" + MASK, text) if "code=" in text else text
+    return _AUTH_CODE.sub(r"\g<1>" + MASK, text) if "code=" in text or "link=" in text else text
 
 
 class MaskAuthCodes(logging.Filter):
@@ -36,7 +39,7 @@ class MaskAuthCodes(logging.Filter):
         elif isinstance(args, MutableMapping):
             # gunicorn's atoms: changed in place, as its dict type answers "-" for unknown keys.
             for name, value in list(args.items()):
-                if isinstance(value, str) and "code=" in value:
+                if isinstance(value, str) and ("code=" in value or "link=" in value):
                     args[name] = mask(value)
         return True
 

@@ -7,6 +7,7 @@ import requests
 from sqlalchemy import select
 
 from suite_server import db
+from suite_server.client import verify_install
 from suite_server.models import InstallState, Tenant, TenantHistory, TenantToken
 from tests.authorization.conftest import query_of
 
@@ -85,13 +86,21 @@ def test_open_mobile_install_link(platform, component):
     )
 
 
-def test_landing_url_gets_the_tenant_id(platform, suite):
+def test_landing_url_gets_a_signed_assertion_of_the_tenant(platform, suite):
     suite.landing_url = "https://isv.example.com/welcome?from=install"
+    suite.landing_secret = "landing-secret-for-tests"
     db.session().commit()
     response = platform.install(suite, "wwcorp-landing")
     assert response.status_code == 302
-    assert response.headers["Location"] == (
-        "https://isv.example.com/welcome?from=install&tenant_id=wwcorp-landing"
+    where = response.headers["Location"]
+    assert where.startswith("https://isv.example.com/welcome?from=install&install=")
+    assert "tenant_id=" not in where  # a bare tenant id would be anyone's to forge
+    claims = verify_install(query_of(where)["install"], "landing-secret-for-tests")
+    assert (claims["platform"], claims["app_id"], claims["tenant_id"], claims["ref"]) == (
+        "wecom",
+        suite.app_id,
+        "wwcorp-landing",
+        None,
     )
 
 
@@ -153,8 +162,14 @@ def test_reloading_the_done_page_shows_the_result_again_to_that_browser_only(
     again = browser.get(back, allow_redirects=False, timeout=30)
     assert again.status_code == first.status_code == (302 if landing else 200)
     if landing:
-        assert again.headers["Location"] == first.headers["Location"]
-        assert first.headers["Location"].endswith("tenant_id=wwcorp-reload")
+        # The same landing, with a fresh assertion of the same tenant.
+        first_at, again_at = first.headers["Location"], again.headers["Location"]
+        assert first_at.split("?")[0] == again_at.split("?")[0] == "https://isv.example.com/welcome"
+        db.session().expire_all()
+        secret = db.session().get(type(suite), suite.id).landing_secret  # made at the landing
+        for where in (first_at, again_at):
+            claims = verify_install(query_of(where)["install"], secret)
+            assert claims["tenant_id"] == "wwcorp-reload"
     else:
         assert "Installed" in again.text and "wwcorp-reload" in again.text
     assert platform.calls()["get_permanent_code"] == 1  # the code was exchanged once

@@ -132,7 +132,11 @@ def test_expired_states_and_codes_are_pruned_in_batches(app, platform, suite, mo
     session.commit()
     platform.start_install(suite)  # a live one stays
     monkeypatch.setattr(housekeeping, "BATCH", 2)
-    assert housekeeping.prune_installs() == {"install_states": 5, "pre_auth_codes": 1}
+    assert housekeeping.prune_installs() == {
+        "install_states": 5,
+        "pre_auth_codes": 1,
+        "install_links": 0,
+    }
     session.expire_all()
     [left] = session.scalars(select(InstallState)).all()
     assert left.expires_at > utcnow() and left.pre_auth_code_id is not None

@@ -1,5 +1,5 @@
 """Apps: the list (and the provider accounts), one app's or provider's page (console URLs,
-settings, AES key rotation, webhook)."""
+settings, AES key rotation, webhook, landing secret rotation)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ from suite_server.admin.forms import ActionForm, AppSettingsForm, RotateForm, We
 from suite_server.admin.routes.common import actor, bp, done, form_errors
 from suite_server.admin.tenants import ActionFailed
 from suite_server.apps import key_mismatches
+
+LANDING_SECRET_MADE = (
+    "A landing secret was made to sign what installs carry to the landing page. It is never "
+    "shown here: to give it to your landing page, run on the server "
+    "suite-server apps landing {app_id} --rotate-secret (it prints a new one, once)."
+)
 
 # What an app page may show once, after the action that made it (sessions.show_once).
 SHOWN_ONCE = {
@@ -64,7 +70,11 @@ def app_page(app_id: str):
         links=apps.links(db.session(), app),
         form=ActionForm(),
         settings_form=AppSettingsForm(
-            formdata=None, name=app.name, landing_url=app.landing_url, test_mode=app.test_mode
+            formdata=None,
+            name=app.name,
+            landing_url=app.landing_url,
+            return_to_allowed=app.return_to_allowed or "",
+            test_mode=app.test_mode,
         ),
         webhook_form=WebhookForm(formdata=None, url=app.webhook_url),
         shown_once=shown_once,
@@ -76,6 +86,7 @@ def app_page(app_id: str):
 def app_settings(app_id: str):
     app = _app_or_404(app_id)
     form = AppSettingsForm()
+    had_landing_secret = bool(app.landing_secret)
     try:
         if not form.validate():
             raise ActionFailed(form_errors(form))
@@ -89,11 +100,31 @@ def app_settings(app_id: str):
             secret=form.secret.data or "",
             token=form.token.data or "",
             aes_key=form.aes_key.data or "",
+            return_to_allowed=None if app.is_provider else form.return_to_allowed.data or "",
         )
     except ActionFailed as exc:
         flash(f"Not saved: {exc}", "error")
         return done("admin.app_page", app_id=app_id)
     flash("Saved: " + ", ".join(changed) if changed else "Nothing changed.", "ok")
+    if app.landing_secret and not had_landing_secret:
+        flash(LANDING_SECRET_MADE.format(app_id=app_id), "ok")
+    return done("admin.app_page", app_id=app_id)
+
+
+@bp.post("/apps/<app_id>/rotate-landing-secret")
+def app_rotate_landing_secret(app_id: str):
+    app = _app_or_404(app_id)
+    try:
+        apps.rotate_landing_secret(db.session(), actor(), app)
+    except ActionFailed as exc:
+        flash(str(exc), "error")
+        return done("admin.app_page", app_id=app_id)
+    flash(
+        "Landing secret rotated: assertions signed with the old one no longer verify. It is "
+        "never shown here; to give your landing page a secret, run on the server: "
+        f"suite-server apps landing {app_id} --rotate-secret",
+        "ok",
+    )
     return done("admin.app_page", app_id=app_id)
 
 

@@ -162,7 +162,7 @@ def update_settings(
     """Save the form; empty secret, token and key fields keep the stored values. A new AES key
     typed in keeps the current one as the previous (pushes still decrypt while the console
     switches). A landing URL or an allowed return_to prefix gives the app a landing secret if it
-    has none (never shown here: `suite-server apps landing --rotate-secret` prints one).
+    has none (shown once on the next page).
     Returns the names of what changed; ActionFailed for a refused value."""
     changed: list[str] = []
     try:
@@ -264,9 +264,8 @@ def configure_webhook(
 
 
 def rotate_landing_secret(session: Session, actor: str, app: App) -> None:
-    """A new landing secret, never shown here: assertions signed with the old one stop
-    verifying at once (a leaked secret is dead). `suite-server apps landing APP_ID
-    --rotate-secret` makes the one to give the landing page, printed once."""
+    """A new landing secret, shown once on the next page: assertions signed with the old one
+    stop verifying at once (a leaked secret is dead)."""
     if app.is_provider:
         raise ActionFailed("A provider account has no installs, so no landing secret.")
     app.landing_secret = landing_rules.new_secret()

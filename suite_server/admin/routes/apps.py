@@ -13,12 +13,6 @@ from suite_server.admin.routes.common import actor, bp, done, form_errors
 from suite_server.admin.tenants import ActionFailed
 from suite_server.apps import key_mismatches
 
-LANDING_SECRET_MADE = (
-    "A landing secret was made to sign what installs carry to the landing page. It is never "
-    "shown here: to give it to your landing page, run on the server "
-    "suite-server apps landing {app_id} --rotate-secret (it prints a new one, once)."
-)
-
 # What an app page may show once, after the action that made it (sessions.show_once).
 SHOWN_ONCE = {
     "aes_key": (
@@ -29,6 +23,11 @@ SHOWN_ONCE = {
     "webhook_secret": (
         "New webhook signing secret",
         "Give it to your receivers now: it is not shown again (docs/webhooks.md).",
+    ),
+    "landing_secret": (
+        "New landing secret",
+        "Give it to your landing page now, to verify the `install` assertion: it is not shown "
+        "again (docs/install.md). Assertions signed with a previous one no longer verify.",
     ),
 }
 
@@ -61,7 +60,7 @@ def app_page(app_id: str):
         and sessions.take_shown_once(db.session(), current_user.session_pk, mark)
     ):
         title, note = SHOWN_ONCE[what]
-        value = app.aes_key if what == "aes_key" else app.webhook_secret
+        value = getattr(app, what)  # the keys of SHOWN_ONCE are the App's columns
         shown_once = {"title": title, "value": value, "note": note}
     return render_template(
         "admin/app.html",
@@ -107,7 +106,8 @@ def app_settings(app_id: str):
         return done("admin.app_page", app_id=app_id)
     flash("Saved: " + ", ".join(changed) if changed else "Nothing changed.", "ok")
     if app.landing_secret and not had_landing_secret:
-        flash(LANDING_SECRET_MADE.format(app_id=app_id), "ok")
+        sessions.show_once(db.session(), current_user.session_pk, f"landing_secret:{app_id}")
+        db.session().commit()
     return done("admin.app_page", app_id=app_id)
 
 
@@ -119,12 +119,9 @@ def app_rotate_landing_secret(app_id: str):
     except ActionFailed as exc:
         flash(str(exc), "error")
         return done("admin.app_page", app_id=app_id)
-    flash(
-        "Landing secret rotated: assertions signed with the old one no longer verify. It is "
-        "never shown here; to give your landing page a secret, run on the server: "
-        f"suite-server apps landing {app_id} --rotate-secret",
-        "ok",
-    )
+    sessions.show_once(db.session(), current_user.session_pk, f"landing_secret:{app_id}")
+    db.session().commit()
+    flash("Landing secret rotated.", "ok")
     return done("admin.app_page", app_id=app_id)
 
 

@@ -30,7 +30,8 @@ The landing page an install ends on checks the `install` parameter it was sent w
 `verify_install` (docs/install.md), which needs only the standard library::
 
     claims = verify_install(request.args["install"], LANDING_SECRET, app_id=SUITE_ID)
-    bind(customer=claims["ref"], corp=claims["tenant_id"])
+    if claims["ref_from"] == "link":  # an install link's ref; a "query" one anyone may write
+        bind(customer=claims["ref"], corp=claims["tenant_id"])
 """
 
 from __future__ import annotations
@@ -353,9 +354,9 @@ def verify_install(
     now: float | None = None,
 ) -> dict[str, Any]:
     """The claims of the landing redirect's `install` parameter ({platform, app_id, tenant_id,
-    ref, iat, exp, jti}) once its HMAC-SHA256 with the app's landing `secret` is right, it has
-    not expired (10 minutes after the install) and, given `app_id`, it names that app. Raises
-    InstallAssertionError (a ValueError) otherwise."""
+    ref, ref_from, iat, exp, jti}) once its HMAC-SHA256 with the app's landing `secret` is
+    right, it has not expired (10 minutes after the install) and, given `app_id`, it names that
+    app. Raises InstallAssertionError (a ValueError) otherwise."""
     if not isinstance(assertion, str) or len(assertion) > MAX_ASSERTION:
         raise InstallAssertionError("malformed", "not an install assertion")
     parts = assertion.split(".")

@@ -58,6 +58,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('install_states', schema=None) as batch_op:
         batch_op.add_column(sa.Column('ref', sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column('ref_from', sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column('return_to', sa.String(length=500), nullable=True))
         batch_op.create_index(batch_op.f('ix_install_states_pre_auth_code_id'), ['pre_auth_code_id'], unique=False)
 
@@ -70,6 +71,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('tenants', schema=None) as batch_op:
         batch_op.add_column(sa.Column('install_ref', sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column('install_ref_from', sa.String(length=8), nullable=True))
 
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('receiver_pk', sa.Integer(), nullable=True))
@@ -85,6 +87,7 @@ def downgrade() -> None:
         batch_op.drop_column('receiver_pk')
 
     with op.batch_alter_table('tenants', schema=None) as batch_op:
+        batch_op.drop_column('install_ref_from')
         batch_op.drop_column('install_ref')
 
     with op.batch_alter_table('pre_auth_codes', schema=None) as batch_op:
@@ -93,6 +96,7 @@ def downgrade() -> None:
     with op.batch_alter_table('install_states', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_install_states_pre_auth_code_id'))
         batch_op.drop_column('return_to')
+        batch_op.drop_column('ref_from')
         batch_op.drop_column('ref')
 
     with op.batch_alter_table('apps', schema=None) as batch_op:

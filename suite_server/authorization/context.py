@@ -46,6 +46,9 @@ class InstallContext:
     ref: str | None = None
     return_to: str | None = None
     link_id: int | None = None
+    # "link" for an install link's ref (the ISV minted it), "query" for `?ref=` (anyone may
+    # write one): kept with the ref, shown with it in the tenant, its events and the assertion.
+    ref_from: str | None = None
 
 
 def check_ref(ref: str | None) -> str | None:
@@ -76,10 +79,11 @@ def for_start(
         row = _usable_link(session, app, link)
         if row is None:
             raise InstallError(LINK_REFUSED)
-        return InstallContext(ref=row.ref, return_to=row.return_to, link_id=row.id)
+        ref_from = "link" if row.ref is not None else None
+        return InstallContext(row.ref, row.return_to, link_id=row.id, ref_from=ref_from)
     if ref is not None:
         try:
-            return InstallContext(ref=check_ref(ref))
+            return InstallContext(ref=check_ref(ref), ref_from="query")
         except ValidationError as exc:
             raise InstallError(f"This install link is malformed: {exc}.") from None
     return None
@@ -129,24 +133,26 @@ def of_state(session: Session, app: App, state: str | None) -> InstallContext | 
     if not state or len(state) > 64:
         return None
     row = session.execute(
-        select(InstallState.ref, InstallState.return_to).where(
+        select(InstallState.ref, InstallState.return_to, InstallState.ref_from).where(
             InstallState.app_pk == app.id, InstallState.state == state
         )
     ).first()
-    return InstallContext(ref=row.ref, return_to=row.return_to) if row else None
+    if row is None:
+        return None
+    return InstallContext(ref=row.ref, return_to=row.return_to, ref_from=row.ref_from)
 
 
-def ref_of_push(session: Session, app: App, fields: dict[str, str]) -> str | None:
-    """The ref of the install a create_auth / authorized push completes: by its State (WeCom),
-    or by its PreAuthCode when that code was dedicated to one install (Open)."""
+def of_push(session: Session, app: App, fields: dict[str, str]) -> InstallContext | None:
+    """The context of the install a create_auth / authorized push completes: by its State
+    (WeCom), or by its PreAuthCode when that code was dedicated to one install (Open)."""
     context = of_state(session, app, fields.get("State"))
     if context is not None:
-        return context.ref
+        return context
     code = fields.get("PreAuthCode")
     if not code:
         return None
-    return session.scalar(
-        select(InstallState.ref)
+    row = session.execute(
+        select(InstallState.ref, InstallState.ref_from)
         .join(PreAuthCode, PreAuthCode.id == InstallState.pre_auth_code_id)
         .where(
             PreAuthCode.app_pk == app.id,
@@ -154,15 +160,15 @@ def ref_of_push(session: Session, app: App, fields: dict[str, str]) -> str | Non
             PreAuthCode.dedicated.is_(True),
         )
         .limit(1)
-    )
+    ).first()
+    return InstallContext(ref=row.ref, ref_from=row.ref_from) if row else None
 
 
-def ref_of_answer(session: Session, app: App, auth_info: dict) -> str | None:
-    """WeCom's get_permanent_code answers the install's state: the ref when nothing else said
-    it (a create_auth push without State)."""
+def of_answer(session: Session, app: App, auth_info: dict) -> InstallContext | None:
+    """WeCom's get_permanent_code answers the install's state: its context when nothing else
+    said it (a create_auth push without State)."""
     state = auth_info.get("state")
-    context = of_state(session, app, state) if isinstance(state, str) else None
-    return context.ref if context else None
+    return of_state(session, app, state) if isinstance(state, str) else None
 
 
 # -- install links -------------------------------------------------------------------------

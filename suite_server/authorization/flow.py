@@ -75,6 +75,7 @@ def start_install(
             client_addr=client,
             pre_auth_code_id=code_id,
             ref=context.ref if context else None,
+            ref_from=context.ref_from if context else None,
             return_to=context.return_to if context else None,
         )
     )
@@ -134,6 +135,7 @@ def start_customized_install(
             expires_at=utcnow() + max(STATE_LIFETIME, min(lifetime, QR_LIFETIME)),
             client_addr=client,
             ref=context.ref if context else None,
+            ref_from=context.ref_from if context else None,
         )
     )
     install_context.use_link(session, context)
@@ -173,12 +175,12 @@ def exchange_code(
     *,
     source: str,
     action: str = "",
-    ref: str | None = None,
+    context: InstallContext | None = None,
 ) -> Tenant:
     """Exchange an auth code for the tenant's credential and first token, once: a second caller
     with the same code (the redirect and the push racing) waits for the first one's tenant.
-    `ref`: the install's (context.py), kept on the tenant; WeCom's answer names the state, which
-    finds it when the caller could not."""
+    `context`: the install's (context.py), its ref kept on the tenant; WeCom's answer names the
+    state, which finds it when the caller could not."""
     code_hash = _code_hash(code)
     claim_id = _claim(session, app, code_hash)
     if claim_id is None:
@@ -208,8 +210,8 @@ def exchange_code(
             )
         session.commit()
         raise
-    if ref is None and app.platform == "wecom":
-        ref = install_context.ref_of_answer(session, app, auth_info)
+    if (context is None or context.ref is None) and app.platform == "wecom":
+        context = install_context.of_answer(session, app, auth_info)
     tenant = upsert_tenant(
         session,
         app,
@@ -219,7 +221,8 @@ def exchange_code(
         auth_info=auth_info,
         source=source,
         action=action,
-        ref=ref,
+        ref=context.ref if context else None,
+        ref_from=context.ref_from if context else None,
     )
     if auth_info.get("is_customized_app") and app.kind == "suite":
         # The platform says so though the id does not start with dk: a template from now on.

@@ -2,9 +2,9 @@
 
 The landing redirect goes to the install link's `return_to` (when the app's allow-list still
 admits it), else to the app's landing URL, with `?install=<assertion>`: an HMAC-SHA256-signed,
-expiring statement of (platform, app_id, tenant_id, ref, iat, exp, jti), so the ISV's page knows
-which tenant was installed, for which of its customers, without trusting the query string
-(docs/install.md). The key is the app's landing secret: made when a landing URL or an allowed
+expiring statement of (platform, app_id, tenant_id, ref, ref_from, iat, exp, jti), so the ISV's
+page knows which tenant was installed, for which of its customers, without trusting the query
+string (docs/install.md). The key is the app's landing secret: made when a landing URL or an allowed
 prefix is first set (the CLI prints it once), or at the first landing of an app configured
 before the secret existed (a warning says to fetch it by rotating).
 
@@ -28,6 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from suite_server.apps import check_landing_url
+from suite_server.authorization.context import InstallContext
 from suite_server.errors import ValidationError
 from suite_server.models import App, Tenant
 
@@ -188,13 +189,14 @@ def sign(secret: str, claims: dict[str, Any]) -> str:
     return f"{body}.{_b64(mac)}"
 
 
-def assertion(secret: str, app: App, tenant: Tenant, ref: str | None, now: float) -> str:
+def assertion(secret: str, app: App, tenant: Tenant, found: InstallContext, now: float) -> str:
     iat = int(now)
     claims = {
         "platform": app.platform,
         "app_id": app.app_id,
         "tenant_id": tenant.tenant_id,
-        "ref": ref,
+        "ref": found.ref,
+        "ref_from": found.ref_from,  # "link": the ISV minted it; "query": anyone may have
         "iat": iat,
         "exp": iat + ASSERTION_SECONDS,
         "jti": secrets.token_urlsafe(12),  # lets a landing page refuse a replay
@@ -219,17 +221,16 @@ def redirect_url(
     session: Session,
     app: App,
     tenant: Tenant,
+    found: InstallContext,
     *,
-    ref: str | None,
-    return_to: str | None,
     now: float | None = None,
 ) -> str | None:
     """The landing URL with `install=<assertion>` added (any `install` parameter it had is
     replaced), or None when the app has nowhere to land."""
-    where = target(app, return_to)
+    where = target(app, found.return_to)
     if where is None:
         return None
-    signed = assertion(secret_for_landing(session, app), app, tenant, ref, now or time.time())
+    signed = assertion(secret_for_landing(session, app), app, tenant, found, now or time.time())
     parts = urlsplit(where)
     # The URL's own parameters are kept as they were written, only `install` is replaced.
     kept = [p for p in parts.query.split("&") if p and p.split("=", 1)[0] != "install"]

@@ -44,9 +44,16 @@ def process(session: Session, app: App, event: InboundEvent, api, app_token: str
         action = {"updateauthorized": "auth_changed", "reset_permanent_code": "credential_reset"}
         # The install's ref, when it was started with one (context.py): by the push's State
         # (WeCom) or its dedicated PreAuthCode (Open).
-        ref = context.ref_of_push(session, app, fields)
+        found = context.of_push(session, app, fields)
         flow.exchange_code(
-            session, app, code, api, app_token, source="push", action=action.get(kind, ""), ref=ref
+            session,
+            app,
+            code,
+            api,
+            app_token,
+            source="push",
+            action=action.get(kind, ""),
+            context=found,
         )
         return "done"
     tenant_id = fields.get("AuthCorpId") or fields.get("AuthorizerAppid")

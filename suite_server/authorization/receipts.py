@@ -4,7 +4,8 @@ result again instead of "start again".
 The install state stays single use: a reload never exchanges the code again, and another browser
 with the same URL is still refused. Only the browser that completed the install holds the
 receipt: a cookie, signed with SECRET_KEY, limited to that app's done page, naming the state it
-completed (as a hash), the tenant it created, and the install's ref and return_to, so a reload
+completed (as a hash), the tenant it created, and the install's context (ref, where the ref came
+from, return_to), so a reload
 lands where the first answer did, with a fresh assertion (landing.py).
 """
 
@@ -17,6 +18,7 @@ from flask import Response, current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
+from suite_server.authorization.context import InstallContext
 from suite_server.models import App, Tenant
 
 COOKIE = "suite_server_install"
@@ -26,8 +28,7 @@ MAX_AGE = 24 * 3600  # a tab reloaded the next day still shows what happened
 @dataclass(frozen=True)
 class Receipt:
     tenant: Tenant
-    ref: str | None
-    return_to: str | None
+    context: InstallContext
 
 
 def remember(
@@ -35,11 +36,17 @@ def remember(
     app: App,
     state: str,
     tenant: Tenant,
-    ref: str | None = None,
-    return_to: str | None = None,
+    context: InstallContext | None = None,
 ) -> None:
     """Give the browser a receipt of completing `state` with `tenant`."""
-    receipt = {"state": _digest(state), "tenant": tenant.id, "ref": ref, "return_to": return_to}
+    context = context or InstallContext()
+    receipt = {
+        "state": _digest(state),
+        "tenant": tenant.id,
+        "ref": context.ref,
+        "ref_from": context.ref_from,
+        "return_to": context.return_to,
+    }
     value = _signer().dumps(receipt)
     response.set_cookie(
         COOKIE,
@@ -68,11 +75,9 @@ def recall(session: Session, app: App, state: str) -> Receipt | None:
     tenant = session.get(Tenant, tenant_pk) if isinstance(tenant_pk, int) else None
     if tenant is None or tenant.app_pk != app.id:
         return None
-    ref, return_to = receipt.get("ref"), receipt.get("return_to")
+    kept = {k: receipt.get(k) for k in ("ref", "ref_from", "return_to")}
     return Receipt(
-        tenant,
-        ref if isinstance(ref, str) else None,
-        return_to if isinstance(return_to, str) else None,
+        tenant, InstallContext(**{k: v if isinstance(v, str) else None for k, v in kept.items()})
     )
 
 

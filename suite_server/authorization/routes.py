@@ -119,18 +119,18 @@ def done(app_id: str):
         receipt = receipts.recall(session, app, state)
         if receipt is None:
             raise
-        return _finished(app, receipt.tenant, receipt.ref, receipt.return_to)
+        return _finished(app, receipt.tenant, receipt.context)
     found = context.of_state(session, app, state) or context.InstallContext()
     api = api_for(app.platform, current_app.config)
     token = app_token(session, app, api)
-    tenant = flow.exchange_code(session, app, code, api, token, source="redirect", ref=found.ref)
-    response = make_response(_finished(app, tenant, found.ref, found.return_to))
-    receipts.remember(response, app, state, tenant, found.ref, found.return_to)
+    tenant = flow.exchange_code(session, app, code, api, token, source="redirect", context=found)
+    response = make_response(_finished(app, tenant, found))
+    receipts.remember(response, app, state, tenant, found)
     return response
 
 
-def _finished(app: App, tenant: Tenant, ref: str | None, return_to: str | None):
-    target = landing.redirect_url(db.session(), app, tenant, ref=ref, return_to=return_to)
+def _finished(app: App, tenant: Tenant, found: context.InstallContext):
+    target = landing.redirect_url(db.session(), app, tenant, found)
     if target is not None:
         return redirect(target)
     return render_template("authorization/done.html", app=app, tenant=tenant)

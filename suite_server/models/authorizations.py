@@ -61,6 +61,9 @@ class InstallState(Base):
     # The install context (authorization/context.py): the ISV's opaque reference, kept on the
     # tenant, and where the browser goes back to (from an install link).
     ref: Mapped[str | None] = mapped_column(String(128))
+    # Where the ref came from: "link" (an install link minted through the API: the ISV's own) or
+    # "query" (`?ref=` in the URL: anyone may have written it).
+    ref_from: Mapped[str | None] = mapped_column(String(8))
     return_to: Mapped[str | None] = mapped_column(String(500))
 
 

@@ -65,6 +65,7 @@ class Tenant(Base):
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     # The ISV's reference of the install that authorized it (`/install/<app_id>?ref=`).
     install_ref: Mapped[str | None] = mapped_column(String(128))
+    install_ref_from: Mapped[str | None] = mapped_column(String(8))  # "link" or "query"
     authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -42,11 +42,12 @@ def upsert_tenant(
     source: str,
     action: str = "",
     ref: str | None = None,
+    ref_from: str | None = None,
 ) -> Tenant:
     """Create the tenant or bring it back to `active` with the new credential; the caller stores
     its first token (tokens.service.store_first_token) and commits. One row per (app, tenant id)
     whatever the order of redirect and push. `ref`: the install's context, kept on the tenant
-    (a later authorization without one keeps the old one)."""
+    with where it came from, `ref_from` (a later authorization without one keeps the old one)."""
     now = utcnow()
     inserted = insert_ignoring_conflict(
         session,
@@ -70,7 +71,8 @@ def upsert_tenant(
         tenant.credential_version += 1
     tenant.name = name or tenant.name
     tenant.auth_info = auth_info
-    tenant.install_ref = ref or tenant.install_ref
+    if ref:
+        tenant.install_ref, tenant.install_ref_from = ref, ref_from
     tenant.authorized_at, tenant.cancelled_at = now, None
     if tenant.credential:
         tenant.status, tenant.status_reason = "active", None

@@ -31,6 +31,7 @@ def columns(*extra) -> Select:
             Tenant.authorized_at,
             Tenant.cancelled_at,
             Tenant.install_ref,
+            Tenant.install_ref_from,
             # IS NOT NULL in SQL: the credential is neither read nor decrypted.
             Tenant.credential.is_not(None).label("has_credential"),
             TenantToken.expires_at.label("token_expires_at"),
@@ -55,4 +56,5 @@ def view(row) -> dict[str, Any]:
         "token_expires_at": iso(row.token_expires_at),
         "credential": "present" if row.has_credential else "missing",
         "ref": row.install_ref,  # the ISV's reference of the install (/install/<app_id>?ref=)
+        "ref_from": row.install_ref_from,  # "link" (an install link's) or "query" (anyone's)
     }

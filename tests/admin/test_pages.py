@@ -548,24 +548,6 @@ def test_webhook_url_and_secret(signed_in, world):
     assert db.session().get(App, world.suite.id).webhook_url is None
 
 
-def test_landing_secret_is_shown_once_when_made_and_when_rotated(signed_in, world):
-    page = "/admin/apps/wwsuite"
-    post(signed_in, page, f"{page}/settings", name="Suite", landing_url="https://isv.example/in")
-    db.session().expire_all()
-    made = db.session().get(App, world.suite.id).landing_secret
-    assert made and made in signed_in.get(page).get_data(as_text=True)  # shown once
-    assert made not in signed_in.get(page).get_data(as_text=True)
-
-    post(signed_in, page, f"{page}/rotate-landing-secret")
-    db.session().expire_all()
-    rotated = db.session().get(App, world.suite.id).landing_secret
-    assert rotated and rotated != made
-    assert rotated in signed_in.get(page).get_data(as_text=True)
-    assert rotated not in signed_in.get(page).get_data(as_text=True)
-    actions = [e.action for e in db.session().scalars(select(AuditEntry))]
-    assert "app.rotate_landing_secret" in actions
-
-
 def test_audit_page_lists_entries_with_filters(signed_in, world):
     page = "/admin/apps/wwsuite"
     post(signed_in, page, f"{page}/webhook", url="https://hooks.example.com/a")

@@ -211,7 +211,9 @@ def test_a_link_starts_one_install_with_its_ref_and_lands_on_return_to(
     assert where.startswith("https://app.example.com/welcome?a=1&install=")
     claims = verify_install(query_of(where)["install"], SECRET, app_id=either.app_id)
     assert (claims["tenant_id"], claims["ref"]) == ("tenant-link", "cust-link")
-    assert tenant_of(either, "tenant-link").install_ref == "cust-link"
+    assert claims["ref_from"] == "link"
+    tenant = tenant_of(either, "tenant-link")
+    assert (tenant.install_ref, tenant.install_ref_from) == ("cust-link", "link")
     authorized = (
         db.session()
         .scalars(
@@ -221,14 +223,14 @@ def test_a_link_starts_one_install_with_its_ref_and_lands_on_return_to(
         )
         .all()
     )
-    assert [json.loads(e.payload)["tenant"]["ref"] for e in authorized] == ["cust-link"]
+    [body] = [json.loads(e.payload)["tenant"] for e in authorized]
+    assert (body["ref"], body["ref_from"]) == ("cust-link", "link")
 
     # A reload of the done page lands on return_to again, with a fresh assertion.
     reload = browser.get(back, allow_redirects=False, timeout=30)
     assert reload.headers["Location"].startswith("https://app.example.com/welcome?a=1&install=")
-    assert verify_install(query_of(reload.headers["Location"])["install"], SECRET)["ref"] == (
-        "cust-link"
-    )
+    again = verify_install(query_of(reload.headers["Location"])["install"], SECRET)
+    assert (again["ref"], again["ref_from"]) == ("cust-link", "link")
 
 
 @pytest.mark.parametrize("change", ["expired", "unknown", "other app", "with ref"])

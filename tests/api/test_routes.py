@@ -424,6 +424,7 @@ def test_one_tenant_never_shows_its_credential(client, auth, corp):
         "token_expires_at",
         "credential",
         "ref",
+        "ref_from",
         "auth_info",
     }
     for path in ["/api/v1/apps/wwsuite/tenants", "/api/v1/apps/wwsuite/tenants/wwcorp"]:

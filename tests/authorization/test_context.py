@@ -92,7 +92,7 @@ def test_a_ref_given_on_the_page_reaches_the_tenant_its_event_and_the_landing(
     assert done.status_code == 302, done.text
     assert tenant_of(either, "tenant-ref").install_ref == "cust-42/org:7"
     [event] = authorized_events(either)  # one, though Open's push carried the code again
-    assert event["tenant"]["ref"] == "cust-42/org:7"
+    assert (event["tenant"]["ref"], event["tenant"]["ref_from"]) == ("cust-42/org:7", "query")
     assert event["tenant"]["tenant_id"] == "tenant-ref"
     where = done.headers["Location"]
     assert where.startswith("https://isv.example.com/welcome?install=")
@@ -102,6 +102,7 @@ def test_a_ref_given_on_the_page_reaches_the_tenant_its_event_and_the_landing(
         "tenant-ref",
         "cust-42/org:7",
     )
+    assert claims["ref_from"] == "query"  # anyone may write ?ref=: not proof of who chose it
     assert claims["exp"] - claims["iat"] == 600
 
 
@@ -113,7 +114,8 @@ def test_open_push_arriving_before_the_redirect_still_carries_the_ref(app, platf
     drain(app)  # ...and processed before the browser comes back
     early = tenant_of(component, "wxaccount-early")
     assert early is not None and early.install_ref == "cust-early"
-    assert [e["tenant"]["ref"] for e in authorized_events(component)] == ["cust-early"]
+    [event] = authorized_events(component)
+    assert (event["tenant"]["ref"], event["tenant"]["ref_from"]) == ("cust-early", "query")
 
     done = requests.get(back, allow_redirects=False, timeout=30)  # the second arrival
     drain(app)
@@ -205,12 +207,13 @@ def test_the_push_state_and_the_answer_state_each_find_the_ref(app, platform, su
     """Either suffices: a create_auth without State still finds it by the answer's."""
     page = platform.start_install(suite, ref="cust-answer")
     state = state_of(page, suite)
-    assert context.ref_of_push(db.session(), suite, {"State": state}) == "cust-answer"
-    assert context.ref_of_push(db.session(), suite, {"State": ""}) is None
-    found = context.ref_of_answer(db.session(), suite, {"state": state})
-    assert found == "cust-answer"
-    assert context.ref_of_answer(db.session(), suite, {"state": "f" * 32}) is None
-    assert context.ref_of_answer(db.session(), suite, {}) is None
+    pushed = context.of_push(db.session(), suite, {"State": state})
+    assert (pushed.ref, pushed.ref_from) == ("cust-answer", "query")
+    assert context.of_push(db.session(), suite, {"State": ""}) is None
+    found = context.of_answer(db.session(), suite, {"state": state})
+    assert (found.ref, found.ref_from) == ("cust-answer", "query")
+    assert context.of_answer(db.session(), suite, {"state": "f" * 32}) is None
+    assert context.of_answer(db.session(), suite, {}) is None
 
 
 def test_a_customized_template_qr_install_carries_the_ref(app, platform, template, live_server):

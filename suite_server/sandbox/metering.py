@@ -30,6 +30,10 @@ def tenant_hint() -> str | None:
         if not corpid and isinstance(body, dict):
             corpid = body.get("corpid")
         return corpid if isinstance(corpid, str) and corpid else None
+    if request.path.startswith("/cgi-bin/license/") and isinstance(body, dict):
+        # License calls (license_api.py) name the customer corp as `corpid`.
+        corpid = body.get("corpid")
+        return corpid if isinstance(corpid, str) and corpid else None
     if isinstance(body, dict):
         for name in _TENANT_FIELDS:
             if isinstance(body.get(name), str) and body[name]:

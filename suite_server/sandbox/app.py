@@ -26,6 +26,8 @@ from suite_server.sandbox import (
     license_api,
     license_control,
     open_api,
+    order_api,
+    order_control,
     providers,
     signin,
     wecom_api,
@@ -65,7 +67,7 @@ def create_sandbox_app(
     app.register_blueprint(customized_install.bp)
     app.register_blueprint(gateway_api.bp)
     app.register_blueprint(gateway_api.control)
-    for blueprint in (license_api.bp, license_control.bp):
+    for blueprint in (license_api.bp, license_control.bp, order_api.bp, order_control.bp):
         app.register_blueprint(blueprint)
     for blueprint in (jsapi_api.wecom_bp, jsapi_api.open_bp, jsapi_api.control_bp):
         app.register_blueprint(blueprint)

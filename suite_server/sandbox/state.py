@@ -153,7 +153,7 @@ class Tenant:
     install_state: str = ""  # WeCom: the `state` of the install that created it
     installer: str = ""  # WeCom: userid of the admin who installed
     # WeCom: when the corp FIRST installed the app (re-authorizing keeps it): the license trial
-    # (licenses.py) counts from it.
+    # (licenses.py) and the paid-app trial (orders.py) count from it.
     first_authorized_at: float = 0.0
 
     def public(self) -> dict[str, Any]:
@@ -210,6 +210,9 @@ class SandboxState:
         self.signins: dict[str, Any] = {}
         # licenses.py: a LicenseBook per provider corpid.
         self.license_books: dict[str, Any] = {}
+        # orders.py: paid-app orders by orderid, and each corp's edition by (suite id, corpid).
+        self.app_orders: dict[str, Any] = {}
+        self.editions: dict[tuple[str, str], Any] = {}
 
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and go back to the settings the sandbox started with; the random

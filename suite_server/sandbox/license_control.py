@@ -141,11 +141,9 @@ def open_app() -> ResponseReturnValue:
             return jsonify(outcome="licensed", active_code=code.code if code else None, push=None)
         if now < lic.trial(tenant)[1]:
             return jsonify(outcome="trial", active_code=None, push=None)
-        activated = (
-            lic.auto_activate(state, ledger, corpid, userid)
-            if (corpid in ledger.auto_active)
-            else None
-        )
+        activated = None
+        if corpid in ledger.auto_active:
+            activated = lic.auto_activate(state, ledger, corpid, userid)
     if activated is None:
         push = events.push_message(
             state, sandbox.pusher, app, tenant, "event", from_user=userid, event="unlicensed_notify"

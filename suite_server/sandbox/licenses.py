@@ -128,9 +128,10 @@ class ActiveCode:
             "status": self.status(now),
             "create_time": self.create_time,
         }
-        if self.userid:
-            info.update(userid=self.userid, active_time=self.active_time)
-            info["expire_time"] = self.expire_time
+        if self.userid:  # active_time and expire_time only once bound
+            info.update(
+                userid=self.userid, active_time=self.active_time, expire_time=self.expire_time
+            )
         merge = {"to_active_code": self.merged_to, "from_active_code": self.merged_from}
         if any(merge.values()):
             info["merge_info"] = {k: v for k, v in merge.items() if v}

@@ -23,7 +23,11 @@ from suite_server.sandbox import (
     gateway_api,
     install_pages,
     jsapi_api,
+    license_api,
+    license_control,
     open_api,
+    order_api,
+    order_control,
     providers,
     signin,
     wecom_api,
@@ -63,6 +67,8 @@ def create_sandbox_app(
     app.register_blueprint(customized_install.bp)
     app.register_blueprint(gateway_api.bp)
     app.register_blueprint(gateway_api.control)
+    for blueprint in (license_api.bp, license_control.bp, order_api.bp, order_control.bp):
+        app.register_blueprint(blueprint)
     for blueprint in (jsapi_api.wecom_bp, jsapi_api.open_bp, jsapi_api.control_bp):
         app.register_blueprint(blueprint)
     for blueprint in (signin.wecom_bp, signin.open_bp, signin.control_bp):

@@ -40,6 +40,7 @@ def authorize(state: SandboxState, app: App, tenant_id: str, name: str, **detail
                 name=name or tenant_id,
                 credential=new_credential(app),
                 authorized_at=now,
+                first_authorized_at=now,
             )
             if app.platform == WECOM:
                 tenant.agent_id = state.next_agent_id()

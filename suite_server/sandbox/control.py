@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 from suite_server.sandbox import control_input as given
+from suite_server.sandbox import order_control
 from suite_server.sandbox.control_input import ControlError
 from suite_server.sandbox.faults import parse_rule
 from suite_server.sandbox.runtime import current_sandbox
@@ -183,8 +184,10 @@ def settings() -> ResponseReturnValue:
 
 @bp.route("/clock", methods=["GET", "POST"])
 def clock() -> ResponseReturnValue:
-    """POST {"advance": seconds}: move the sandbox's clock forward (tokens, codes, tickets age)."""
-    state = current_sandbox().state
+    """POST {"advance": seconds}: move the sandbox's clock forward (tokens, codes, tickets age);
+    editions that expire on the way are pushed as change_editon (order_control.py)."""
+    sandbox = current_sandbox()
+    state = sandbox.state
     if request.method == "POST":
         advance = given.body().get("advance")
         if (
@@ -195,6 +198,7 @@ def clock() -> ResponseReturnValue:
             raise ControlError(400, "advance must be a number of seconds from 0 to 1e8")
         with state.lock:
             state.offset += advance
+        order_control.push_expiries(sandbox)
     return jsonify({"now": state.now(), "offset": state.offset})
 
 

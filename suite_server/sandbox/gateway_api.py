@@ -3,7 +3,8 @@ ones, each taking exactly the token kind the platform takes there, so a call mad
 kind is refused with the platform's errcode.
 
 WeCom (qyapi.weixin.qq.com):
-- `cgi-bin/user/get?userid=` (corp token): a member; 41009 without userid.
+- `cgi-bin/user/get?userid=` (corp token): a member; 41009 without userid; 701016 for a member
+  without a license once the app's license trial is over (licenses.py).
 - `cgi-bin/media/upload?type=` (corp token; multipart field `media`): stores the bytes, answers
   a media_id (40004 bad type, 41005 no media, 40006 under 5 bytes).
 - `cgi-bin/media/get?media_id=` (corp token): the bytes as uploaded, with their Content-Type and
@@ -30,7 +31,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from suite_server.sandbox import control_input as given
-from suite_server.sandbox import customized, wecom
+from suite_server.sandbox import customized, licenses, wecom
 from suite_server.sandbox.api_common import post_body
 from suite_server.sandbox.control_input import ControlError
 from suite_server.sandbox.errors import ApiError, error_response
@@ -94,6 +95,7 @@ def user_get() -> ResponseReturnValue:
         raise ApiError(41009, "missing userid")
     if len(userid) > 64:
         raise ApiError(60111, "userid not found")
+    licenses.check_member(_state(), tenant, userid)
     return jsonify(
         {
             **OK,

@@ -30,6 +30,15 @@ def tenant_hint() -> str | None:
         if not corpid and isinstance(body, dict):
             corpid = body.get("corpid")
         return corpid if isinstance(corpid, str) and corpid else None
+    if request.path.startswith("/cgi-bin/license/") and isinstance(body, dict):
+        # License calls (license_api.py) name the customer corp as `corpid`.
+        corpid = body.get("corpid")
+        return corpid if isinstance(corpid, str) and corpid else None
+    if isinstance(body, dict) and isinstance(body.get("orderid"), str):
+        # A paid-app order (order_api.py) is about the corp that placed it.
+        with state.lock:
+            order = state.app_orders.get(body["orderid"])
+        return order.corpid if order is not None else None
     if isinstance(body, dict):
         for name in _TENANT_FIELDS:
             if isinstance(body.get(name), str) and body[name]:

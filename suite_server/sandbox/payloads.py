@@ -120,6 +120,21 @@ def wecom_change_contact(
     return xml_document(merge(fields, extra))
 
 
+def wecom_order_event(
+    info_type: str, suite_id: str, paid_corpid: str, timestamp: int, extra: dict | None = None
+) -> str:
+    """Paid-app pushes (isv-capabilities.md §8): SuiteId, PaidCorpId, InfoType, TimeStamp, then
+    OrderId + OperatorId (open_order), OldOrderId + NewOrderId (change_order), OrderId
+    (pay_for_app_success, refund), nothing more (change_editon, sic)."""
+    fields: list[Field] = [
+        ("SuiteId", suite_id),
+        ("PaidCorpId", paid_corpid),
+        ("InfoType", info_type),
+        ("TimeStamp", timestamp),
+    ]
+    return xml_document(merge(fields, extra))
+
+
 # --- WeCom provider system-event URL (isv-capabilities.md §2) ----------------------------------
 
 

@@ -41,6 +41,9 @@ class SandboxSettings:
     # ...but create_auth, change_auth, cancel_auth and reset_permanent_code must be answered
     # within 1000 ms (doc/90642, doc/97175).
     auth_push_timeout: float = 1.0
+    # isv-capabilities.md §8: how long a corp's trial edition of a paid app lasts from its first
+    # install. The ISV sets it in its console; 15 days here (orders.py).
+    edition_trial: float = 15 * 86400
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes` once every key and value checks out; ValueError names a bad one."""

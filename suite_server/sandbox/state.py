@@ -152,6 +152,9 @@ class Tenant:
     func_ids: list[int] = field(default_factory=list)  # Open: granted permission sets
     install_state: str = ""  # WeCom: the `state` of the install that created it
     installer: str = ""  # WeCom: userid of the admin who installed
+    # WeCom: when the corp FIRST installed the app (re-authorizing keeps it): the license trial
+    # (licenses.py) and the paid-app trial (orders.py) count from it.
+    first_authorized_at: float = 0.0
 
     def public(self) -> dict[str, Any]:
         return {
@@ -205,6 +208,11 @@ class SandboxState:
         self.ticket_calls: dict[tuple, deque[float]] = {}
         # signin.py: sign-in codes, user tickets and users' OAuth tokens, by value.
         self.signins: dict[str, Any] = {}
+        # licenses.py: a LicenseBook per provider corpid.
+        self.license_books: dict[str, Any] = {}
+        # orders.py: paid-app orders by orderid, and each corp's edition by (suite id, corpid).
+        self.app_orders: dict[str, Any] = {}
+        self.editions: dict[tuple[str, str], Any] = {}
 
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and go back to the settings the sandbox started with; the random

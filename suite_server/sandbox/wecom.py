@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from suite_server.sandbox import authorizations as auth
+from suite_server.sandbox import orders
 from suite_server.sandbox.errors import ApiError
 from suite_server.sandbox.state import WECOM, App, SandboxState, Tenant, is_template
 from suite_server.sandbox.tokens import EXPIRED, VALID
@@ -103,24 +104,35 @@ def get_permanent_code(state: SandboxState, app: App, body: dict[str, Any]) -> d
                 "corp", app.app_id, tenant.tenant_id, now, state.settings.token_ttl
             )
             answer.update(access_token=token.value, expires_in=token.remaining(now))
-        return {
-            **answer,
-            "permanent_code": tenant.credential,
-            "auth_corp_info": corp_info(tenant),
-            "auth_info": agent_info(app, tenant),
-            "auth_user_info": {
+        answer.update(
+            permanent_code=tenant.credential,
+            auth_corp_info=corp_info(tenant),
+            auth_info=agent_info(app, tenant),
+            auth_user_info={
                 "userid": tenant.installer,
                 "open_userid": "wo" + tenant.tenant_id[2:] + "admin",
                 "name": tenant.installer,
                 "avatar": "https://wework.qpic.cn/sandbox/avatar/0",
             },
-            "state": tenant.install_state,
-        }
+            state=tenant.install_state,
+        )
+        return _with_edition(state, app, tenant, answer)
 
 
 def get_auth_info(state: SandboxState, app: App, body: dict[str, Any]) -> dict[str, Any]:
     tenant = _tenant_by_permanent_code(state, app, body)
-    return {**OK, "auth_corp_info": corp_info(tenant), "auth_info": agent_info(app, tenant)}
+    answer = {**OK, "auth_corp_info": corp_info(tenant), "auth_info": agent_info(app, tenant)}
+    return _with_edition(state, app, tenant, answer)
+
+
+def _with_edition(
+    state: SandboxState, app: App, tenant: Tenant, answer: dict[str, Any]
+) -> dict[str, Any]:
+    """Paid apps (not 代开发 templates) also carry the corp's edition_info (doc/91911)."""
+    info = orders.edition_info(state, app, tenant)
+    if info is not None:
+        answer["edition_info"] = info
+    return answer
 
 
 def get_corp_token(state: SandboxState, app: App, body: dict[str, Any]) -> dict[str, Any]:

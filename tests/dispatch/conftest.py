@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from suite_server.cli import cli
 from suite_server.dispatch import router, webhooks
 from tests.authorization.conftest import component, platform, suite  # noqa: F401
 
@@ -93,21 +94,41 @@ def receivers():
 
     def start(*answers) -> Receiver:
         receiver = Receiver(list(answers) or [200])
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                receiver.handle(self)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        receiver.url = f"http://127.0.0.1:{server.server_port}/hook"
+        receiver.url = serve(receiver.handle, "/hook", servers)
         return receiver
 
     yield start
+    stop(servers)
+
+
+def serve(handle, path: str, servers: list) -> str:
+    """An HTTP server on a free loopback port whose POSTs go to `handle(handler)`; it is added
+    to `servers` (for `stop`). Returns the URL of `path` on it."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            handle(self)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    servers.append(server)
+    return f"http://127.0.0.1:{server.server_port}{path}"
+
+
+def stop(servers: list) -> None:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def run(runner, *args):
+    """A CLI command's result, as a user typing it would get it."""
+    return runner.invoke(cli, list(args))
+
+
+def one_line_error(result, text: str) -> None:
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines() == [f"Error: {text}"]

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import func, select
 
 from suite_server import db
-from suite_server.cli import cli
 from suite_server.dispatch import TextReply, webhooks
 from suite_server.dispatch import handlers as dispatch
 from suite_server.dispatch.replies import NewsReply, VideoReply, VoiceReply
@@ -32,6 +30,7 @@ from suite_server.models import (
 )
 from tests import factories
 from tests.authorization.conftest import drain, push
+from tests.dispatch.conftest import one_line_error, run, serve, stop
 from tests.dispatch.test_dispatch import decrypt_reply, installed, send
 from tests.dispatch.test_webhooks import stored_message
 
@@ -253,24 +252,11 @@ def replying():
 
     def start(*answers: Answer) -> Replying:
         receiver = Replying(list(answers) or [Answer()])
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                receiver.handle(self)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        receiver.url = f"http://127.0.0.1:{server.server_port}/bot"
+        receiver.url = serve(receiver.handle, "/bot", servers)
         return receiver
 
     yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    stop(servers)
 
 
 def receive_id(owner: App, tenant_id: str) -> str:
@@ -483,15 +469,6 @@ def test_receiver_checks(app):
     assert not rules.matches(receiver.matches, "image")
     assert not rules.matches("tenant.*", "text") and rules.matches("*", "tenant.updated")
     assert session.scalar(select(func.count()).select_from(WebhookReceiver)) == 2
-
-
-def run(runner, *args):
-    return runner.invoke(cli, list(args))
-
-
-def one_line_error(result, text: str) -> None:
-    assert result.exit_code != 0
-    assert result.output.strip().splitlines() == [f"Error: {text}"]
 
 
 def test_cli_receivers(app, runner):

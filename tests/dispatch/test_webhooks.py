@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import select
 
 from suite_server import db
-from suite_server.cli import cli
 from suite_server.dispatch import Message, webhooks
 from suite_server.dispatch.webhooks import delivery as webhook_delivery
 from suite_server.jobs import attempts as job_attempts
@@ -30,7 +29,7 @@ from suite_server.models import App, InboundEvent, Tenant, WebhookAttempt, Webho
 from tests import factories
 from tests.conftest import TEST_KEY
 from tests.dispatch import worker as worker_module
-from tests.dispatch.conftest import Receiver, verify_webhook
+from tests.dispatch.conftest import Receiver, one_line_error, run, verify_webhook
 
 
 @pytest.fixture
@@ -303,15 +302,6 @@ def test_a_delivery_without_a_secret_fails_unsent(app, receivers):
 
 
 # -- CLI -------------------------------------------------------------------------------------------
-
-
-def run(runner, *args):
-    return runner.invoke(cli, list(args))
-
-
-def one_line_error(result, text: str) -> None:
-    assert result.exit_code != 0
-    assert result.output.strip().splitlines() == [f"Error: {text}"]
 
 
 def test_cli_app_and_tenant_webhooks(app, runner):

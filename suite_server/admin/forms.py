@@ -27,9 +27,11 @@ class PasswordForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """The form of a confirmation page: the action is done only with confirm=yes, which the
-    page's button sends; a POST from anywhere else is sent to the confirmation page first."""
+    page's form sends (rendered `form.confirm(value="yes")`); a POST from anywhere else is sent
+    to the confirmation page first. No default: a default would stand in for a confirm the POST
+    did not send."""
 
-    confirm = HiddenField(default="yes", validators=[AnyOf(["yes"])])
+    confirm = HiddenField(validators=[AnyOf(["yes"])])
 
 
 class DeactivateForm(ConfirmForm):

@@ -400,6 +400,18 @@ def test_tenant_search_filters_and_keyset_pages(signed_in, world):
 # -- actions that need no platform -------------------------------------------------------------
 
 
+def test_a_deactivation_not_sent_from_its_confirmation_page_is_not_done(signed_in, world):
+    """A POST without confirm=yes (another page's form, a forged link with a CSRF token) is sent
+    to the confirmation page; the tenant stays active."""
+    page = "/admin/tenants/wwsuite/wwcorp1"
+    response = post(signed_in, page, f"{page}/deactivate", reason="no confirm")
+    assert response.status_code == 303 and response.headers["Location"] == f"{page}/deactivate"
+    db.session().expire_all()
+    assert db.session().get(Tenant, world.tenant.id).status == "active"
+    confirm = signed_in.get(f"{page}/deactivate").get_data(as_text=True)
+    assert 'name="confirm" type="hidden" value="yes"' in confirm
+
+
 def test_deactivate_cancels_the_tenant_and_is_audited(signed_in, world):
     page = "/admin/tenants/wwsuite/wwcorp1"
     # The tenant page leads to a confirmation page; its form does it.

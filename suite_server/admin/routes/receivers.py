@@ -147,8 +147,7 @@ def app_receiver_remove_confirm(app_id: str, receiver_id: int):
 def app_receiver_remove(app_id: str, receiver_id: int):
     app, receiver = _receiver_or_404(app_id, receiver_id)
     form = ConfirmForm()
-    # Its raw value: the field's default would stand in for a confirm the POST did not send.
-    if form.confirm.raw_data != ["yes"] or not form.validate():
+    if not form.validate():
         # Not sent from the confirmation page: show it first.
         flash("Confirm the removal below.")
         return done("admin.app_receiver_remove_confirm", app_id=app_id, receiver_id=receiver_id)

@@ -2,7 +2,8 @@
 by the process's threads; a race costs at most one extra query, never a wrong answer).
 
 Used where a hot read would otherwise cost a query per request: callback keys
-(callbacks/keys.py), API keys (api/auth.py), served tokens (api/token_cache.py). Each caller
+(callbacks/keys.py), API keys (api/auth.py), served tokens (api/token_cache.py), an app's
+synchronous webhook receiver (dispatch/webhooks/receivers.py). Each caller
 keeps its own CACHE_SECONDS and its own clock (`now` and `until` are whatever it compares:
 time.monotonic() or a datetime), and says when an entry is forgotten early.
 """

@@ -295,6 +295,12 @@ def test_tenant_page_shows_info_token_and_credential_presence(signed_in, world):
     assert "needs_reauth" in reauth and "61023" in reauth and "/install/wxcomp" in reauth
     assert f"/admin/events/{world.event.id}" in reauth  # its recent events
     assert f"/admin/webhooks/{world.delivery.id}" in reauth  # and deliveries
+    assert 'id="install-ref"' not in body  # installed without a ref
+
+    world.tenant.install_ref, world.tenant.install_ref_from = "cust-<42>", "query"
+    db.session().commit()
+    body = signed_in.get("/admin/tenants/wwsuite/wwcorp1").get_data(as_text=True)
+    assert "<code>cust-&lt;42&gt;</code>" in body and "anyone may have written it" in body
 
 
 def test_unknown_things_are_404(signed_in, world):

@@ -32,6 +32,18 @@ KINDS = {
     "refund": "order.refunded",
     "change_editon": "edition.changed",  # sic: as WeCom spells it
 }
+# order_status and order_type as WeCom numbers them (isv-capabilities §8).
+STATUSES = {
+    0: "unpaid",
+    1: "paid",
+    2: "closed",
+    3: "expired unpaid",
+    4: "refund requested",
+    5: "refunded",
+    6: "refund refused",
+    7: "void",
+}
+TYPES = {0: "new", 1: "more seats", 2: "renewal", 3: "edition change"}
 _TIMES = ("order_time", "paid_time", "begin_time", "end_time")
 _NUMBERS = ("order_status", "order_type", "price", "user_count", "order_period")
 
@@ -108,6 +120,17 @@ def store_order(session: Session, app: App, answer: dict[str, Any]) -> AppOrder:
     order.answer = answer
     session.flush()
     return order
+
+
+def recent(
+    session: Session, app_pk: int, tenant_id: str | None = None, limit: int = 10
+) -> list[AppOrder]:
+    """The app's (or one corp's) latest orders, newest first."""
+    query = select(AppOrder).where(AppOrder.app_pk == app_pk)
+    if tenant_id is not None:
+        query = query.where(AppOrder.tenant_id == tenant_id)
+    order_by = (AppOrder.order_time.desc(), AppOrder.id.desc())
+    return list(session.scalars(query.order_by(*order_by).limit(limit)))
 
 
 def as_json(order: AppOrder) -> dict[str, Any]:

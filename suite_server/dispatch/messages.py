@@ -82,7 +82,7 @@ class Message:
     @property
     def ref(self) -> str | None:
         """A lifecycle event's install reference (the tenant's `ref`), else None."""
-        return (self.lifecycle or {}).get("tenant", {}).get("ref")
+        return ((self.lifecycle or {}).get("tenant") or {}).get("ref")
 
     def as_json(self) -> dict[str, Any]:
         """The message as webhooks send it (no secrets: the payload the platform pushed; for a

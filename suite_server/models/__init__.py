@@ -10,6 +10,7 @@ from suite_server.models.authorizations import (
     PreAuthCode,
     TenantHistory,
 )
+from suite_server.models.billing import AppOrder
 from suite_server.models.events import InboundEvent, ProxyErrcode
 from suite_server.models.tenants import Tenant
 from suite_server.models.tokens import AppToken, JsapiTicket, TenantToken
@@ -22,6 +23,7 @@ __all__ = [
     "AdminUser",
     "ApiKey",
     "App",
+    "AppOrder",
     "AppToken",
     "AuditEntry",
     "AuthCodeClaim",

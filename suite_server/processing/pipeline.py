@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from suite_server import db
 from suite_server.authorization import pushes
+from suite_server.billing import orders
 from suite_server.db import utcnow
 from suite_server.dispatch import handlers as dispatch
 from suite_server.errors import InstallError, UpstreamError
@@ -42,9 +43,12 @@ def processable(platform: str, channel: str, kind: str) -> bool:
 
 
 def _authorization(platform: str, channel: str, kind: str) -> bool:
-    """An authorization push, on the URL the platform sends them to (not a provider's system
-    event URL, whatever it is sent)."""
-    return channel in ("command", "auth") and kind in kinds.AUTHORIZATIONS[platform]
+    """An authorization push, or a paid-app order or edition push (billing/), on the URL the
+    platform sends them to (not a provider's system event URL, whatever it is sent): work with
+    the app token, then lifecycle events."""
+    if channel not in ("command", "auth"):
+        return False
+    return kinds.is_authorization(platform, kind) or kinds.is_billing(platform, kind)
 
 
 def after_store(
@@ -122,7 +126,10 @@ def process(event_id: int) -> str | None:
     api = api_for(app.platform, current_app.config)
     try:
         token = app_token(session, app, api)
-        outcome = pushes.process(session, app, event, api, token)
+        if kinds.is_billing(app.platform, event.kind):
+            outcome = orders.process(session, app, event, api, token)
+        else:
+            outcome = pushes.process(session, app, event, api, token)
     except TokenUnavailable as exc:
         session.rollback()
         if exc.retryable:
@@ -143,11 +150,16 @@ def process(event_id: int) -> str | None:
         session.rollback()
         _mark_failed("events.process", [event_id], {}, exc)
         return "failed"
-    session.execute(
+    marked = session.execute(
         update(InboundEvent.__table__)
         .where(InboundEvent.id == event_id, InboundEvent.status == "pending")
         .values(status=outcome, error=None, processed_at=utcnow())
-    )
+    ).rowcount
+    if not marked:
+        # Another run finished it meanwhile: what this one stored (an order's lifecycle event,
+        # not yet committed) is dropped, so it is told once.
+        session.rollback()
+        return None
     session.commit()
     log.info("event %s (%s) processed: %s", event_id, event.kind, outcome)
     return outcome

@@ -29,6 +29,14 @@ NOTICES = {
 }
 
 
+# Paid-app order and edition pushes (isv-capabilities §8): processed (billing/), each making a
+# lifecycle event (`order.paid`, `edition.changed`, ...); no longer handed on raw.
+BILLING = {
+    "wecom": ("open_order", "change_order", "pay_for_app_success", "refund", "change_editon"),
+    "open": (),
+}
+
+
 def kind_of(fields: dict[str, str]) -> str:
     """InfoType for platform pushes; MsgType, or event:<Event>, for tenant messages."""
     if fields.get("InfoType"):
@@ -40,6 +48,10 @@ def kind_of(fields: dict[str, str]) -> str:
 
 def is_authorization(platform: str, kind: str) -> bool:
     return kind in AUTHORIZATIONS[platform]
+
+
+def is_billing(platform: str, kind: str) -> bool:
+    return kind in BILLING[platform]
 
 
 def is_notice(platform: str, kind: str) -> bool:

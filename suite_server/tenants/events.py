@@ -40,9 +40,12 @@ KINDS = {
     "reactivated": "tenant.reactivated",
     "credential_reset": "tenant.credential_reset",
 }
-ALL = sorted(set(KINDS.values()))
+# Kinds that are not a history line (emit_kind): paid-app orders and editions (billing/).
+OTHER_KINDS = ("order.opened", "order.changed", "order.paid", "order.refunded", "edition.changed")
+ALL = sorted(set(KINDS.values()) | set(OTHER_KINDS))
 RETRIES = 8  # as processing/pipeline.py gives every event's job
 _CHANGES = "suite_server.lifecycle_changes"  # noted, written before the commit
+_OTHERS = "suite_server.lifecycle_others"  # emit_kind's, written before the commit
 _PENDING = "suite_server.lifecycle_events"  # written, enqueued after the commit
 
 
@@ -54,11 +57,62 @@ def emit(session: Session, tenant_pk: int, action: str, source: str, detail: dic
         session.info.setdefault(_CHANGES, []).append((tenant_pk, action, source, detail or {}))
 
 
+def emit_kind(
+    session: Session, app_pk: int, tenant_id: str, kind: str, body: dict[str, Any]
+) -> None:
+    """Note an event of a kind that is no history line (OTHER_KINDS), about the app's corp or
+    account `tenant_id`, which may not be a tenant here: written when the caller commits, inside
+    that transaction, with `body` beside the tenant as the token API shows it then (or null),
+    and enqueued after it."""
+    if kind not in OTHER_KINDS:
+        raise ValueError(f"not a lifecycle kind of its own: {kind}")
+    session.info.setdefault(_OTHERS, []).append((app_pk, tenant_id, kind, body))
+
+
 @orm_event.listens_for(Session, "before_commit")
 def _write_events(session: Session) -> None:
+    written = _write_changes(session) + _write_others(session)
+    if written:
+        session.flush()
+        session.info.setdefault(_PENDING, []).extend(event.id for event in written)
+
+
+def _stored(app_pk: int, tenant_id: str, kind: str, body: dict) -> InboundEvent:
+    return InboundEvent(
+        app_pk=app_pk,
+        tenant_id=tenant_id,
+        channel=CHANNEL,
+        kind=kind,
+        dedupe_key=f"{CHANNEL}:{uuid.uuid4().hex}",
+        raw="",
+        payload=json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str),
+        status="pending",
+    )
+
+
+def _write_others(session: Session) -> list[InboundEvent]:
+    others = session.info.pop(_OTHERS, None)
+    if not others:
+        return []
+    session.flush()
+    written = []
+    for app_pk, tenant_id, kind, extra in others:
+        row = session.execute(
+            views.columns(Tenant.auth_info).where(
+                Tenant.app_pk == app_pk, Tenant.tenant_id == tenant_id
+            )
+        ).first()
+        tenant = {**views.view(row), "auth_info": row.auth_info} if row is not None else None
+        stored = _stored(app_pk, tenant_id, kind, {"tenant": tenant, **extra})
+        session.add(stored)
+        written.append(stored)
+    return written
+
+
+def _write_changes(session: Session) -> list[InboundEvent]:
     changes = session.info.pop(_CHANGES, None)
     if not changes:
-        return
+        return []
     session.flush()  # the changes themselves, so the views below read them
     pks = {tenant_pk for tenant_pk, *_ in changes}
     rows = session.execute(
@@ -74,24 +128,14 @@ def _write_events(session: Session) -> None:
             "tenant": {**views.view(row), "auth_info": row.auth_info},  # as GET .../tenants/<id>
             "change": {"action": action, "source": source, "detail": detail},
         }
-        stored = InboundEvent(
-            app_pk=row.app_pk,
-            tenant_id=row.tenant_id,
-            channel=CHANNEL,
-            kind=KINDS[action],
-            dedupe_key=f"{CHANNEL}:{uuid.uuid4().hex}",
-            raw="",
-            payload=json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str),
-            status="pending",
-        )
+        stored = _stored(row.app_pk, row.tenant_id, KINDS[action], body)
         session.add(stored)
         written.append(stored)
-    session.flush()
-    session.info.setdefault(_PENDING, []).extend(event.id for event in written)
+    return written
 
 
 def body_of(payload: str) -> dict[str, Any]:
-    """What `emit` stored: {"tenant": ..., "change": ...}."""
+    """What `emit` stored: {"tenant": ..., "change": ...}; `emit_kind`: {"tenant", ...body}."""
     return json.loads(payload)
 
 
@@ -107,4 +151,5 @@ def _enqueue_committed(session: Session) -> None:
 @orm_event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_CHANGES, None)
+    session.info.pop(_OTHERS, None)
     session.info.pop(_PENDING, None)

@@ -3,6 +3,7 @@ read without the credential, and the JSON object made of them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -36,6 +37,7 @@ def columns(*extra) -> Select:
             Tenant.credential.is_not(None).label("has_credential"),
             TenantToken.expires_at.label("token_expires_at"),
             App.kind.label("app_kind"),
+            Tenant.auth_info["edition_info"].label("edition_info"),
             *extra,
         )
         .join(App, App.id == Tenant.app_pk)
@@ -57,4 +59,24 @@ def view(row) -> dict[str, Any]:
         "credential": "present" if row.has_credential else "missing",
         "ref": row.install_ref,  # the ISV's reference of the install (/install/<app_id>?ref=)
         "ref_from": row.install_ref_from,  # "link" (an install link's) or "query" (anyone's)
+        "edition": edition(row.edition_info),
+    }
+
+
+def edition(edition_info: Any) -> dict[str, Any] | None:
+    """A WeCom paid app's edition from auth_info.edition_info (its first agent), or None: not a
+    WeCom suite, or the platform told of none."""
+    agents = edition_info.get("agent") if isinstance(edition_info, dict) else None
+    if not agents or not isinstance(agents[0], dict):
+        return None
+    agent = agents[0]
+    expired = agent.get("expired_time")
+    return {
+        "edition_id": agent.get("edition_id"),
+        "edition_name": agent.get("edition_name"),
+        "app_status": agent.get("app_status"),
+        "user_limit": agent.get("user_limit"),
+        "expired_time": (
+            iso(datetime.fromtimestamp(expired, UTC)) if isinstance(expired, int) else None
+        ),
     }

@@ -82,6 +82,14 @@ class WeComApi(PlatformApi):
         body = {"auth_corpid": auth_corpid, "permanent_code": permanent_code}
         return self._post("/cgi-bin/service/get_auth_info", suite_token, body)
 
+    def get_order(self, suite_token: str, order_id: str) -> dict[str, Any]:
+        """A paid-app order (isv-capabilities §8): orderid, order_status, order_type,
+        paid_corpid, edition_id, edition_name, price, user_count, order_period, order_time,
+        paid_time, begin_time, end_time, ... beside errcode."""
+        answer = self._post("/cgi-bin/service/get_order", suite_token, {"orderid": order_id})
+        required(answer, "orderid", "service/get_order")
+        return answer
+
     def get_provider_token(self, corpid: str, provider_secret: str) -> Token:
         """provider_access_token (isv-capabilities §2): success has no errcode, and the same
         token comes back while it is valid."""

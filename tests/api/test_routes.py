@@ -425,6 +425,7 @@ def test_one_tenant_never_shows_its_credential(client, auth, corp):
         "credential",
         "ref",
         "ref_from",
+        "edition",
         "auth_info",
     }
     for path in ["/api/v1/apps/wwsuite/tenants", "/api/v1/apps/wwsuite/tenants/wwcorp"]:

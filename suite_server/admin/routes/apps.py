@@ -12,8 +12,10 @@ from suite_server.admin.forms import ActionForm, AppSettingsForm, RotateForm, We
 from suite_server.admin.routes.common import actor, bp, done, form_errors
 from suite_server.admin.tenants import ActionFailed
 from suite_server.apps import key_mismatches
+from suite_server.billing import orders
 
 # What an app page may show once, after the action that made it (sessions.show_once).
+RECENT_ORDERS = 10  # a suite's latest paid-app orders on its page
 SHOWN_ONCE = {
     "aes_key": (
         "New EncodingAESKey",
@@ -67,6 +69,7 @@ def app_page(app_id: str):
         app=app,
         urls=apps.console_urls(app),
         links=apps.links(db.session(), app),
+        orders=orders.recent(db.session(), app.id, limit=RECENT_ORDERS),
         form=ActionForm(),
         settings_form=AppSettingsForm(
             formdata=None,

@@ -22,6 +22,7 @@ from flask_wtf.csrf import CSRFError
 from suite_server import db
 from suite_server.admin import apps as app_service
 from suite_server.admin.extensions import csrf
+from suite_server.billing import orders
 from suite_server.db import utcnow
 from suite_server.errors import BadNumber
 from suite_server.whole_numbers import MAX_ID, whole_number
@@ -109,6 +110,17 @@ def app_kind(kind: str) -> str:
 def tenant_kind(app_kind: str) -> str:
     """The kind of tenant an app of this kind has: "customized", "third-party" or "account"."""
     return app_service.tenant_kind_label(app_kind)
+
+
+@bp.app_template_filter("order_status")
+def order_status(value: int) -> str:
+    """A paid-app order's status as WeCom numbers it: "paid", "refunded", ..."""
+    return orders.STATUSES.get(value, str(value))
+
+
+@bp.app_template_filter("order_type")
+def order_type(value: int) -> str:
+    return orders.TYPES.get(value, str(value))
 
 
 @bp.app_template_filter("duration")

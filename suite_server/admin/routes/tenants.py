@@ -9,8 +9,12 @@ from suite_server.admin import tenants
 from suite_server.admin.forms import ActionForm, DeactivateForm
 from suite_server.admin.routes.common import actor, app_ids, arg, bp, done, int_arg, utc
 from suite_server.admin.tenants import ActionFailed
+from suite_server.billing import orders
 from suite_server.models.tenants import STATUSES as TENANT_STATUSES
+from suite_server.tenants import views
 from suite_server.whole_numbers import MAX_SMALL_ID
+
+RECENT_ORDERS = 10  # a tenant's paid-app orders on its page
 
 
 @bp.get("/tenants")
@@ -46,7 +50,11 @@ def _back(app_id: str, tenant_id: str):
 def tenant_page(app_id: str, tenant_id: str):
     app, tenant = _tenant_or_404(app_id, tenant_id)
     return render_template(
-        "admin/tenant.html", view=tenants.page_of(db.session(), app, tenant), form=ActionForm()
+        "admin/tenant.html",
+        view=tenants.page_of(db.session(), app, tenant),
+        edition=views.edition((tenant.auth_info or {}).get("edition_info")),
+        orders=orders.recent(db.session(), app.id, tenant.tenant_id, limit=RECENT_ORDERS),
+        form=ActionForm(),
     )
 
 

@@ -42,7 +42,6 @@ KINDS = {
 }
 # Kinds that are not a history line (emit_kind): paid-app orders and editions (billing/).
 OTHER_KINDS = ("order.opened", "order.changed", "order.paid", "order.refunded", "edition.changed")
-ALL = sorted(set(KINDS.values()) | set(OTHER_KINDS))
 RETRIES = 8  # as processing/pipeline.py gives every event's job
 _CHANGES = "suite_server.lifecycle_changes"  # noted, written before the commit
 _OTHERS = "suite_server.lifecycle_others"  # emit_kind's, written before the commit

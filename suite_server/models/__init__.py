@@ -10,7 +10,7 @@ from suite_server.models.authorizations import (
     PreAuthCode,
     TenantHistory,
 )
-from suite_server.models.billing import AppOrder
+from suite_server.models.billing import AppOrder, LicenseAccount, LicenseOrder, TenantLicense
 from suite_server.models.events import InboundEvent, ProxyErrcode
 from suite_server.models.tenants import Tenant
 from suite_server.models.tokens import AppToken, JsapiTicket, TenantToken
@@ -31,11 +31,14 @@ __all__ = [
     "InstallLink",
     "InstallState",
     "JsapiTicket",
+    "LicenseAccount",
+    "LicenseOrder",
     "LoginThrottle",
     "PreAuthCode",
     "ProxyErrcode",
     "Tenant",
     "TenantHistory",
+    "TenantLicense",
     "TenantToken",
     "Ticket",
     "WebhookAttempt",

@@ -217,11 +217,14 @@ def ping() -> None:
         connection.execute(text("SELECT 1"))
 
 
-def insert_ignoring_conflict(session: Session, model: type, values: dict, conflict: list[str]):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a row with
-    the same `conflict` columns already exists. One statement, safe against concurrent writers
-    on both PostgreSQL and SQLite (no read-then-write race)."""
-    statement = _insert_ignoring(session.get_bind().dialect.name, model.__table__, tuple(conflict))
+def insert_ignoring_conflict(
+    session: Session, model: type, values: dict, conflict: list[str], returning: str = "id"
+):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id (or `returning`): the new row's id, or None
+    when a row with the same `conflict` columns already exists. One statement, safe against
+    concurrent writers on both PostgreSQL and SQLite (no read-then-write race)."""
+    dialect = session.get_bind().dialect.name
+    statement = _insert_ignoring(dialect, model.__table__, tuple(conflict), (returning,))
     return session.scalar(statement, values)
 
 

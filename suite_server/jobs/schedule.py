@@ -53,6 +53,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("webhook sweep", 60, "webhooks.sweep"),  # pending deliveries whose job was lost
     Periodic("reconcile tenants", "0 3 * * *", "tenants.reconcile"),
     Periodic("prune install states", 600, "installs.prune"),  # authorization/housekeeping.py
+    Periodic("license sync", 3600, "licenses.sync"),  # billing/licenses.py: each corp daily
 ]
 
 

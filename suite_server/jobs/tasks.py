@@ -36,6 +36,7 @@ MODULES = (
     "suite_server.tokens.tasks",
     "suite_server.dispatch.release_check",
     "suite_server.dispatch.webhooks.delivery",
+    "suite_server.billing.licenses",
 )
 
 

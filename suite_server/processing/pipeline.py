@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from suite_server import db
 from suite_server.authorization import pushes
-from suite_server.billing import orders
+from suite_server.billing import licenses, orders
 from suite_server.db import utcnow
 from suite_server.dispatch import handlers as dispatch
 from suite_server.errors import InstallError, UpstreamError
@@ -39,16 +39,21 @@ SWEEP_BATCH = 500
 
 def processable(platform: str, channel: str, kind: str) -> bool:
     """Whether events of this kind have work to do after the answer."""
-    return _authorization(platform, channel, kind) or dispatch.dispatchable(platform, channel, kind)
+    return _processed_here(platform, channel, kind) or dispatch.dispatchable(
+        platform, channel, kind
+    )
 
 
-def _authorization(platform: str, channel: str, kind: str) -> bool:
-    """An authorization push, or a paid-app order or edition push (billing/), on the URL the
-    platform sends them to (not a provider's system event URL, whatever it is sent): work with
-    the app token, then lifecycle events."""
-    if channel not in ("command", "auth"):
-        return False
-    return kinds.is_authorization(platform, kind) or kinds.is_billing(platform, kind)
+def _processed_here(platform: str, channel: str, kind: str) -> bool:
+    """A push acted on here rather than handed on raw, each on the URL the platform sends it
+    to: an authorization push, a paid-app order or edition push (billing/orders.py), a license
+    push on a provider's system event URL or unlicensed_notify on a data URL
+    (billing/licenses.py). Each makes lifecycle events."""
+    if channel in ("command", "auth"):
+        return kinds.is_authorization(platform, kind) or kinds.is_billing(platform, kind)
+    if channel == "system":
+        return kinds.is_license(platform, kind)
+    return channel == "data" and kind == kinds.UNLICENSED
 
 
 def after_store(
@@ -63,7 +68,7 @@ def after_store(
     """Right after a new push was stored, inside the platform's request: what to answer.
     Authorization pushes go to a job; tenant messages may be answered by a synchronous handler
     (or the release-test responder) now, the rest goes to a job."""
-    if _authorization(platform, channel, kind):
+    if _processed_here(platform, channel, kind):
         schedule(event_id)
         return "success"
     if not dispatch.dispatchable(platform, channel, kind):
@@ -119,14 +124,18 @@ def process(event_id: int) -> str | None:
     app = session.get(App, event.app_pk)
     if not processable(app.platform, event.channel, event.kind):
         return None
-    if not _authorization(app.platform, event.channel, event.kind):
+    if not _processed_here(app.platform, event.channel, event.kind):
         return dispatch.in_job(session, event)
     event.attempts += 1
     session.commit()
     api = api_for(app.platform, current_app.config)
+    token = None
     try:
-        token = app_token(session, app, api)
-        if kinds.is_billing(app.platform, event.kind):
+        # unlicensed_notify calls nothing upstream; a license push uses the provider's token.
+        token = None if event.kind == kinds.UNLICENSED else app_token(session, app, api)
+        if event.kind == kinds.UNLICENSED or event.channel == "system":
+            outcome = licenses.process(session, app, event, api, token)
+        elif kinds.is_billing(app.platform, event.kind):
             outcome = orders.process(session, app, event, api, token)
         else:
             outcome = pushes.process(session, app, event, api, token)
@@ -138,7 +147,7 @@ def process(event_id: int) -> str | None:
         return "failed"
     except UpstreamError as exc:
         session.rollback()
-        if exc.kind == "token":
+        if exc.kind == "token" and token:
             # The app token was refused: expire it so the retry fetches a new one (unless
             # another process has stored a newer one meanwhile: that one is kept).
             expire_app_token(session, app, token, str(exc))
@@ -196,7 +205,7 @@ def reprocess(event_id: int) -> InboundEvent:
         raise ValueError(f"event {event_id} ({event.kind}) has no processing to run")
     if event.status not in ("failed", "ignored"):
         raise ValueError(f"event {event_id} is {event.status}: only failed or ignored ones re-run")
-    if _authorization(app.platform, event.channel, event.kind):
+    if _processed_here(app.platform, event.channel, event.kind):
         pushes.allow_rerun(session, app, event)
     event.status, event.error, event.processed_at = "pending", None, None
     session.commit()

@@ -37,6 +37,13 @@ BILLING = {
 }
 
 
+# License pushes (isv-capabilities §4) on a provider's system event URL, and the event a member
+# blocked for lack of a license sends on the data URL: processed (billing/licenses.py), each
+# making a lifecycle event (`license.paid`, `license.unlicensed`, ...).
+LICENSES = {"wecom": ("license_pay_success", "license_refund", "auto_activate"), "open": ()}
+UNLICENSED = "event:unlicensed_notify"
+
+
 def kind_of(fields: dict[str, str]) -> str:
     """InfoType for platform pushes; MsgType, or event:<Event>, for tenant messages."""
     if fields.get("InfoType"):
@@ -56,3 +63,7 @@ def is_billing(platform: str, kind: str) -> bool:
 
 def is_notice(platform: str, kind: str) -> bool:
     return kind in NOTICES[platform]
+
+
+def is_license(platform: str, kind: str) -> bool:
+    return kind in LICENSES[platform]

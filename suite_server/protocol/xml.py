@@ -35,6 +35,19 @@ def parse(data: bytes | str) -> dict[str, str]:
     return fields
 
 
+def items(data: bytes | str, tag: str) -> list[dict[str, str]]:
+    """Each <tag> child of the root as {child tag: text}, in order: the repeated groups of a push
+    (auto_activate's AccountList). MalformedXml as parse()."""
+    try:
+        root = _tree(data)
+    except _REFUSED as exc:
+        raise MalformedXml(exc.__class__.__name__) from None
+    return [
+        {child.tag: child.text or "" for child in item if isinstance(child.tag, str)}
+        for item in root.findall(tag)
+    ]
+
+
 def pretty(payload: str) -> str:
     """The payload indented for reading; as given when it does not parse."""
     try:

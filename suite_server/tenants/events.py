@@ -40,8 +40,18 @@ KINDS = {
     "reactivated": "tenant.reactivated",
     "credential_reset": "tenant.credential_reset",
 }
-# Kinds that are not a history line (emit_kind): paid-app orders and editions (billing/).
-OTHER_KINDS = ("order.opened", "order.changed", "order.paid", "order.refunded", "edition.changed")
+# Kinds that are not a history line (emit_kind): paid-app orders and editions, licenses (billing/).
+OTHER_KINDS = (
+    "order.opened",
+    "order.changed",
+    "order.paid",
+    "order.refunded",
+    "edition.changed",
+    "license.paid",
+    "license.refunded",
+    "license.auto_activated",
+    "license.unlicensed",
+)
 RETRIES = 8  # as processing/pipeline.py gives every event's job
 _CHANGES = "suite_server.lifecycle_changes"  # noted, written before the commit
 _OTHERS = "suite_server.lifecycle_others"  # emit_kind's, written before the commit

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from suite_server.db import iso
-from suite_server.models import App, Tenant, TenantToken
+from suite_server.db import iso, utcnow
+from suite_server.models import App, Tenant, TenantLicense, TenantToken
 
 # What kind of tenant an app's kind makes (models.apps.KINDS): a WeCom corp that installed a
 # third-party app or a customized one (its token from gettoken), or an Open Platform account.
@@ -18,6 +18,24 @@ TENANT_KINDS = {"suite": "third_party", "template": "customized", "component": "
 
 def kind_of(app: App) -> str:
     return TENANT_KINDS.get(app.kind, app.kind)
+
+
+# A WeCom tenant's license state (billing/licenses.py keeps it), as `license_<name>` columns.
+LICENSE_COLUMNS = tuple(
+    getattr(TenantLicense, name).label(f"license_{name}")
+    for name in (
+        "license_status",
+        "trial_start",
+        "trial_end",
+        "check_time",
+        "active_accounts",
+        "checked_at",
+        "check_error",
+        "unlicensed_count",
+        "unlicensed_userid",
+        "unlicensed_at",
+    )
+)
 
 
 def columns(*extra) -> Select:
@@ -38,10 +56,12 @@ def columns(*extra) -> Select:
             TenantToken.expires_at.label("token_expires_at"),
             App.kind.label("app_kind"),
             Tenant.auth_info["edition_info"].label("edition_info"),
+            *LICENSE_COLUMNS,
             *extra,
         )
         .join(App, App.id == Tenant.app_pk)
         .outerjoin(TenantToken, TenantToken.tenant_pk == Tenant.id)
+        .outerjoin(TenantLicense, TenantLicense.tenant_pk == Tenant.id)
     )
 
 
@@ -60,6 +80,7 @@ def view(row) -> dict[str, Any]:
         "ref": row.install_ref,  # the ISV's reference of the install (/install/<app_id>?ref=)
         "ref_from": row.install_ref_from,  # "link" (an install link's) or "query" (anyone's)
         "edition": edition(row.edition_info),
+        "license": license_view(row),
     }
 
 
@@ -79,4 +100,42 @@ def edition(edition_info: Any) -> dict[str, Any] | None:
         "expired_time": (
             iso(datetime.fromtimestamp(expired, UTC)) if isinstance(expired, int) else None
         ),
+    }
+
+
+def license_state(license_status, trial_end, active_accounts, now=None) -> str:
+    """`licensed` (members hold accounts), `trial` (the 90 days are not over), `unlicensed` (the
+    trial is over and no member holds an account), `not_required` (the platform does not check
+    this app: license_status 0), or `unknown` (not read yet)."""
+    now = now or utcnow()
+    if license_status is None:
+        return "unknown"
+    if license_status == 0:
+        return "not_required"
+    if active_accounts:
+        return "licensed"
+    if trial_end is not None and now < trial_end:
+        return "trial"
+    return "unlicensed"
+
+
+def license_view(row, now=None) -> dict[str, Any] | None:
+    """A row's `license_*` columns as JSON, or None: never read (not a WeCom tenant, or the
+    provider account is not registered here)."""
+    if row.license_checked_at is None and not row.license_unlicensed_count:
+        return None
+    return {
+        "state": license_state(
+            row.license_license_status, row.license_trial_end, row.license_active_accounts, now
+        ),
+        "license_status": row.license_license_status,
+        "trial_start": iso(row.license_trial_start),
+        "trial_end": iso(row.license_trial_end),
+        "check_time": iso(row.license_check_time),
+        "active_accounts": row.license_active_accounts or 0,
+        "checked_at": iso(row.license_checked_at),
+        "check_error": row.license_check_error,
+        "unlicensed_count": row.license_unlicensed_count or 0,
+        "unlicensed_userid": row.license_unlicensed_userid,
+        "unlicensed_at": iso(row.license_unlicensed_at),
     }

@@ -98,6 +98,12 @@ class WeComApi(PlatformApi):
         endpoint = "service/get_provider_token"
         return Token(required(answer, "provider_access_token", endpoint), seconds(answer))
 
+    def license(self, provider_token: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /cgi-bin/license/<name>` with the provider token (isv-capabilities §4):
+        get_order, list_order_account, list_actived_account, get_app_license_info, ..."""
+        params = {"provider_access_token": provider_token}
+        return self.client.call("POST", f"/cgi-bin/license/{name}", params=params, body=body)
+
     def get_customized_auth_url(
         self, provider_token: str, state: str, template_ids: list[str]
     ) -> dict[str, Any]:

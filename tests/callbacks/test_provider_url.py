@@ -87,7 +87,8 @@ def test_a_system_event_is_stored_once_and_reaches_the_webhook(
     pushed = control(
         platform_sandbox,
         f"providers/{CORPID}/push",
-        kind="license_pay_success",
+        # A system event handed on as it came (license pushes are processed: billing/).
+        kind="advanced_api_trial_expired",
         auth_corpid="wwbuyercorp",
         fields={"OrderId": "OI000001", "BuyerUserId": "zhangsan"},
     )
@@ -97,7 +98,7 @@ def test_a_system_event_is_stored_once_and_reaches_the_webhook(
     [event] = events(provider)
     assert (event.channel, event.kind, event.tenant_id) == (
         "system",
-        "license_pay_success",
+        "advanced_api_trial_expired",
         "wwbuyercorp",
     )
     assert event.receive_id == CORPID and event.status == "done"
@@ -106,7 +107,7 @@ def test_a_system_event_is_stored_once_and_reaches_the_webhook(
     assert (sent["app_id"], sent["tenant_id"], sent["kind"]) == (
         CORPID,
         "wwbuyercorp",
-        "license_pay_success",
+        "advanced_api_trial_expired",
     )
     assert sent["fields"]["OrderId"] == "OI000001"
     assert db.session().scalar(select(func.count()).select_from(WebhookDelivery)) == 1

@@ -1,0 +1,344 @@
+"""Interface licenses (接口许可, isv-capabilities §4): what the provider's license pushes say, and
+each WeCom tenant's license state kept fresh.
+
+- The pushes on the provider's system event URL (`license_pay_success`, `license_refund`,
+  `auto_activate`) are processed after `success` from the stored event: the order is read back
+  with `license/get_order` and stored in `license_orders`, then the corp is synced (below), then
+  one lifecycle event (`license.paid`, `license.refunded`, `license.auto_activated`) is noted for
+  the provider, in the same transaction.
+- `unlicensed_notify` on a suite's data URL (a member opened the app without a license after
+  the trial) is counted on the tenant and becomes `license.unlicensed`; no upstream call.
+- Syncing a corp: `get_app_license_info` for each of its active tenants among the provider's
+  apps (`tenant_licenses`), and `list_actived_account` for the members holding an account
+  (`license_accounts`, replaced by what the platform lists). The job `licenses.sync` (hourly)
+  syncs corps never checked or checked more than a day ago, a bounded batch per run.
+
+Beside authorization/ on the data's path, run by processing/pipeline.py. `process` does not
+commit: the caller marks the event done in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from suite_server import db
+from suite_server.db import insert_ignoring_conflict, iso, utcnow
+from suite_server.errors import UpstreamError
+from suite_server.jobs import runner
+from suite_server.jobs.tasks import task
+from suite_server.models import (
+    App,
+    InboundEvent,
+    LicenseAccount,
+    LicenseOrder,
+    Tenant,
+    TenantLicense,
+)
+from suite_server.protocol import kinds, xml
+from suite_server.tenants import events, lifecycle
+from suite_server.tokens.service import TokenUnavailable, with_app_token
+from suite_server.upstream import api_for
+
+log = logging.getLogger(__name__)
+
+# The push (or event) and the lifecycle kind it makes.
+KINDS = {
+    "license_pay_success": "license.paid",
+    "license_refund": "license.refunded",
+    "auto_activate": "license.auto_activated",
+    kinds.UNLICENSED: "license.unlicensed",
+}
+BASIC = 1  # account type: 1 basic (基础帐号), 2 interop (互通帐号)
+PAGE = 1000  # list_actived_account's largest page
+CHECK_EVERY = timedelta(days=1)
+SYNC_BATCH = 1000  # corps enqueued per run of licenses.sync
+RETRIES = 5
+_TIMES = ("create_time", "pay_time")
+
+
+def process(session: Session, app: App, event: InboundEvent, api, token: str | None) -> str:
+    """Act on one stored license push (`app` the provider, `token` its token) or
+    unlicensed_notify (`app` the suite, no token); returns the outcome. Raises UpstreamError for
+    the caller to retry or fail. Does not commit."""
+    fields = xml.parse(event.payload)
+    if event.kind == kinds.UNLICENSED:
+        return _unlicensed(session, app, event, fields)
+    corp = fields.get("AuthCorpId") or event.tenant_id or ""
+    body: dict[str, Any] = {"corp_id": corp}
+    if event.kind == "auto_activate":
+        body["scene"] = _number(fields.get("Scene"))
+        pushed = xml.items(event.payload, "AccountList")
+        body["accounts"] = [_pushed_account(item) for item in pushed]
+    else:
+        order_id = fields.get("OrderId", "")
+        if not order_id:
+            return "ignored"
+        answer = api.license(token, "get_order", {"order_id": order_id})
+        order = store_order(session, app, answer.get("order") or {})
+        corp = body["corp_id"] = corp or order.corpid
+        body["order"] = order_json(order)
+        if fields.get("BuyerUserId"):
+            body["buyer_userid"] = fields["BuyerUserId"]
+    if corp:
+        sync_corp(session, app, corp, api, token)
+    events.emit_kind(session, app.id, corp, KINDS[event.kind], body)
+    return "done"
+
+
+def _unlicensed(session: Session, app: App, event: InboundEvent, fields: dict[str, str]) -> str:
+    tenant = lifecycle.find_tenant(session, app, event.tenant_id)
+    if tenant is None:
+        return "ignored"
+    row = _license_row(session, tenant)
+    row.unlicensed_count = (row.unlicensed_count or 0) + 1
+    row.unlicensed_userid = fields.get("FromUserName", "")[:64] or None
+    row.unlicensed_at = event.received_at or utcnow()
+    body = {"userid": row.unlicensed_userid, "unlicensed_count": row.unlicensed_count}
+    events.emit_kind(session, app.id, tenant.tenant_id, KINDS[kinds.UNLICENSED], body)
+    return "done"
+
+
+def _pushed_account(item: dict[str, str]) -> dict[str, Any]:
+    return {
+        "active_code": item.get("ActiveCode"),
+        "userid": item.get("UserId"),
+        "type": _number(item.get("Type")),
+        "expire_time": iso(_time(item.get("ExpireTime"))),
+        "previous_status": _number(item.get("PreviousStatus")) or None,
+        "previous_active_code": item.get("PreviousActiveCode") or None,
+    }
+
+
+# --- syncing a corp -----------------------------------------------------------------------------
+
+
+def sync_corp(
+    session: Session, provider: App, corpid: str, api, token: str, now: datetime | None = None
+) -> list[TenantLicense]:
+    """Read the corp's accounts and, for each of its active tenants among the provider's apps,
+    the app's license info; store both. Busy or token errors raise (the caller retries); an
+    error about one tenant (never installed, 40013...) is kept on its row. Does not commit."""
+    now = now or utcnow()
+    accounts = _accounts(api, token, corpid)
+    _replace_accounts(session, provider, corpid, accounts)
+    active = sum(
+        1 for a in accounts if a["type"] == BASIC and (a["expire"] is None or a["expire"] > now)
+    )
+    rows = []
+    for tenant, app in session.execute(
+        select(Tenant, App)
+        .join(App, App.id == Tenant.app_pk)
+        .where(
+            App.provider_corpid == provider.app_id,
+            App.platform == "wecom",
+            App.kind.in_(("suite", "template")),
+            Tenant.tenant_id == corpid,
+            Tenant.status == "active",
+        )
+    ).all():
+        row = _license_row(session, tenant)
+        try:
+            info = api.license(
+                token, "get_app_license_info", {"corpid": corpid, "suite_id": app.app_id}
+            )
+        except UpstreamError as exc:
+            if exc.kind in ("busy", "token"):
+                raise
+            row.check_error = f"{exc.endpoint}: errcode {exc.errcode} {exc.errmsg}"[:300]
+        else:
+            trial = info.get("trail_info") or info.get("trial_info") or {}  # sic: `trail`
+            row.license_status = _number(info.get("license_status"))
+            row.trial_start = _time(trial.get("start_time"))
+            row.trial_end = _time(trial.get("end_time"))
+            row.check_time = _time(info.get("license_check_time"))
+            row.check_error = None
+        row.active_accounts = active
+        row.checked_at = now
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def _accounts(api, token: str, corpid: str) -> list[dict[str, Any]]:
+    """Every member of the corp holding an account, over list_actived_account's pages."""
+    accounts, cursor = [], ""
+    while True:
+        body: dict[str, Any] = {"corpid": corpid, "limit": PAGE}
+        if cursor:
+            body["cursor"] = cursor
+        answer = api.license(token, "list_actived_account", body)
+        for item in answer.get("account_list") or []:
+            if not isinstance(item, dict) or not item.get("userid"):
+                continue
+            accounts.append(
+                {
+                    "userid": str(item["userid"])[:64],
+                    "type": _number(item.get("type")) or BASIC,
+                    "active": _time(item.get("active_time")),
+                    "expire": _time(item.get("expire_time")),
+                }
+            )
+        cursor = answer.get("next_cursor") or ""
+        if not answer.get("has_more") or not cursor:
+            return accounts
+
+
+def _replace_accounts(
+    session: Session, provider: App, corpid: str, accounts: list[dict[str, Any]]
+) -> None:
+    """The corp's account rows become what the platform listed (an active code a push named
+    is kept on its member's row)."""
+    kept = {(a["userid"], a["type"]) for a in accounts}
+    where = and_(LicenseAccount.provider_pk == provider.id, LicenseAccount.corpid == corpid)
+    existing = {(r.userid, r.type): r for r in session.scalars(select(LicenseAccount).where(where))}
+    for key, row in existing.items():
+        if key not in kept:
+            session.delete(row)
+    for account in accounts:
+        row = existing.get((account["userid"], account["type"]))
+        if row is None:
+            row = LicenseAccount(
+                provider_pk=provider.id,
+                corpid=corpid,
+                userid=account["userid"],
+                type=account["type"],
+            )
+            session.add(row)
+        row.active_time, row.expire_time = account["active"], account["expire"]
+
+
+def _license_row(session: Session, tenant: Tenant) -> TenantLicense:
+    row = session.get(TenantLicense, tenant.id)
+    if row is None:
+        values = {"tenant_pk": tenant.id}
+        insert_ignoring_conflict(session, TenantLicense, values, ["tenant_pk"], "tenant_pk")
+        row = session.get(TenantLicense, tenant.id)
+        session.refresh(row)
+    return row
+
+
+@task("licenses.sync", queue="low")
+def sync(limit: int = SYNC_BATCH) -> int:
+    """Enqueue a sync of each corp (per provider) with an active tenant whose license state is
+    unknown or older than CHECK_EVERY, at most `limit`; returns how many were enqueued."""
+    session = db.session()
+    provider = aliased(App)
+    due = utcnow() - CHECK_EVERY
+    rows = session.execute(
+        select(provider.id, Tenant.tenant_id)
+        .join(App, App.id == Tenant.app_pk)
+        .join(provider, and_(provider.app_id == App.provider_corpid, provider.kind == "provider"))
+        .outerjoin(TenantLicense, TenantLicense.tenant_pk == Tenant.id)
+        .where(
+            Tenant.status == "active",
+            App.kind.in_(("suite", "template")),
+            or_(TenantLicense.checked_at.is_(None), TenantLicense.checked_at < due),
+        )
+        .distinct()
+        .limit(limit)
+    ).all()
+    session.rollback()
+    for provider_pk, corpid in rows:
+        runner.enqueue(
+            "licenses.sync_corp",
+            provider_pk,
+            corpid,
+            job_id=f"licenses:{provider_pk}:{corpid}",
+            retries=RETRIES,
+        )
+    return len(rows)
+
+
+@task("licenses.sync_corp", queue="low")
+def sync_corp_job(provider_pk: int, corpid: str) -> int:
+    """Sync one corp's license state now (the hourly batch, an admin's "check now"); returns
+    how many tenants were checked. Upstream trouble that may pass raises for a retry."""
+    session = db.session()
+    provider = session.get(App, provider_pk)
+    if provider is None or not provider.is_provider:
+        return 0
+    api = api_for(provider.platform, current_app.config)
+    try:
+        rows = with_app_token(
+            session, provider, api, lambda token: sync_corp(session, provider, corpid, api, token)
+        )
+    except (UpstreamError, TokenUnavailable):
+        session.rollback()
+        raise
+    session.commit()
+    return len(rows)
+
+
+# --- license orders -----------------------------------------------------------------------------
+
+
+def store_order(session: Session, provider: App, order: dict[str, Any]) -> LicenseOrder:
+    """Insert or update the provider's license order as get_order's `order` answered it."""
+    order_id = str(order.get("order_id") or "")
+    if not order_id:
+        raise UpstreamError("license/get_order", -1, "the answer has no order_id", kind="other")
+    insert_ignoring_conflict(
+        session,
+        LicenseOrder,
+        {
+            "provider_pk": provider.id,
+            "order_id": order_id,
+            "corpid": str(order.get("corpid") or ""),
+            "answer": order,
+        },
+        ["provider_pk", "order_id"],
+    )
+    row = session.scalar(
+        select(LicenseOrder).where(
+            LicenseOrder.provider_pk == provider.id, LicenseOrder.order_id == order_id
+        )
+    )
+    session.refresh(row)
+    counts = order.get("account_count") or {}
+    duration = order.get("account_duration") or {}
+    row.corpid = str(order.get("corpid") or row.corpid)
+    row.order_type = _number(order.get("order_type"))
+    row.order_status = _number(order.get("order_status"))
+    row.base_count = _number(counts.get("base_count"))
+    row.external_contact_count = _number(counts.get("external_contact_count"))
+    row.months, row.days = _number(duration.get("months")), _number(duration.get("days"))
+    row.price = _number(order.get("price"))
+    for name in _TIMES:
+        setattr(row, name, _time(order.get(name)))
+    row.answer = order
+    session.flush()
+    return row
+
+
+def order_json(order: LicenseOrder) -> dict[str, Any]:
+    """A stored license order as events, the API and the admin show it."""
+    return {
+        "order_id": order.order_id,
+        "corp_id": order.corpid,
+        "order_type": order.order_type,
+        "order_status": order.order_status,
+        "base_count": order.base_count,
+        "external_contact_count": order.external_contact_count,
+        "months": order.months,
+        "days": order.days,
+        "price": order.price,
+        **{name: iso(getattr(order, name)) for name in _TIMES},
+    }
+
+
+def _number(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _time(value: Any) -> datetime | None:
+    seconds = _number(value)
+    return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None

@@ -9,15 +9,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from suite_server import db
 from suite_server.billing import licenses
 from suite_server.db import utcnow
-from suite_server.models import App, LicenseAccount, LicenseOrder, TenantLicense
+from suite_server.models import (
+    App,
+    InboundEvent,
+    LicenseAccount,
+    LicenseOrder,
+    TenantLicense,
+)
+from suite_server.processing import pipeline
 from suite_server.tenants import views
 from tests import factories
-from tests.authorization.conftest import drain, push, tenant_of
+from tests.authorization.conftest import drain, miss_pushes, push, tenant_of
 from tests.billing.test_orders import tenant_view
 from tests.dispatch.test_lifecycle import hooked, received
 from tests.gateway.helpers import proxied
@@ -147,3 +154,67 @@ def test_an_unlicensed_member_is_counted_on_the_tenant(
     monkeypatch.setattr(views, "utcnow", lambda: later)
     view = tenant_view(platform, suite, CORP)["license"]
     assert (view["state"], view["unlicensed_count"]) == ("unlicensed", 1)
+
+
+def pushes_of(provider: App, kind: str) -> list[InboundEvent]:
+    db.session().expire_all()
+    query = select(InboundEvent).where(
+        InboundEvent.app_pk == provider.id, InboundEvent.kind == kind
+    )
+    return list(db.session().scalars(query.order_by(InboundEvent.id)))
+
+
+def test_a_refund_is_read_back_and_told_once(
+    app, platform, suite, provider, receivers, api_key, fast_retries
+):
+    receiver = receivers(200)
+    hooked(provider, receiver)
+    # The corp installed on the platform, but its push never reached us: not a tenant here.
+    miss_pushes(platform, suite, True)
+    platform.control("push", app_id=suite.app_id, kind="create_auth", tenant_id="wwnotyet")
+    miss_pushes(platform, suite, False)
+    order_id = buy(platform, api_key, corp="wwnotyet")
+    platform.control(f"providers/{PROVIDER}/licenses/{order_id}/pay")
+    drain(app)
+    platform.control("faults", endpoint="license_get_order", errcode=-1, count=2)
+    platform.control(f"providers/{PROVIDER}/licenses/{order_id}/refund", accept=True)
+    drain(app)
+
+    [event] = pushes_of(provider, "license_refund")
+    assert (event.status, event.attempts, event.tenant_id) == ("done", 3, "wwnotyet")
+    order = db.session().scalar(select(LicenseOrder).where(LicenseOrder.order_id == order_id))
+    assert order.order_status == 5
+    kinds = [b["kind"] for b in received(receiver)]
+    assert kinds == ["license.paid", "license.refunded"]
+    refunded = received(receiver)[1]
+    assert refunded["tenant"] is None and refunded["order"]["order_status"] == 5
+    assert pipeline.process(event.id) is None  # done: a second run tells nothing new
+    drain(app)
+    assert len(received(receiver)) == 2
+
+
+def test_the_sync_checks_each_corp_once_a_day_and_keeps_what_it_could_not_read(
+    app, platform, suite, provider
+):
+    push(platform, suite, "create_auth", tenant_id="wwfresh")
+    drain(app)
+    # A tenant here the platform does not know: get_app_license_info refuses it (40013).
+    factories.tenant(db.session(), suite, tenant_id="wwghost")
+    sync(app)
+    fresh, ghost = license_of(suite, "wwfresh"), license_of(suite, "wwghost")
+    assert fresh.license_status == 1 and fresh.check_error is None
+    assert ghost.license_status is None and "40013" in ghost.check_error
+    assert ghost.checked_at is not None  # tried: not asked again before the day is over
+    calls = platform.calls().get("get_app_license_info", 0)
+
+    sync(app)  # nothing is due
+    assert platform.calls().get("get_app_license_info", 0) == calls
+    db.session().execute(
+        update(TenantLicense)
+        .where(TenantLicense.tenant_pk == tenant_of(suite, "wwfresh").id)
+        .values(checked_at=utcnow() - licenses.CHECK_EVERY - timedelta(minutes=1))
+    )
+    db.session().commit()
+    assert licenses.sync() == 1
+    drain(app)
+    assert platform.calls().get("get_app_license_info", 0) == calls + 1

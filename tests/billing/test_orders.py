@@ -8,24 +8,16 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
 import requests
 from sqlalchemy import select
 
 from suite_server import db
 from suite_server.accounts import create_api_key
-from suite_server.jobs import attempts
 from suite_server.models import App, AppOrder, InboundEvent
 from suite_server.processing import pipeline
 from suite_server.tenants import events
 from tests.authorization.conftest import drain, miss_pushes, push
 from tests.dispatch.test_lifecycle import hooked, received
-
-
-@pytest.fixture
-def fast_retries(monkeypatch):
-    """Backoff in tenths of a second instead of tens of seconds (time, not the network)."""
-    monkeypatch.setattr(attempts, "BACKOFF_BASE", 0.1)
 
 
 def lifecycle(app: App, tenant_id: str) -> list[InboundEvent]:

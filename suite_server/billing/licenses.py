@@ -20,6 +20,7 @@ commit: the caller marks the event done in the same transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +60,9 @@ PAGE = 1000  # list_actived_account's largest page
 CHECK_EVERY = timedelta(days=1)
 SYNC_BATCH = 1000  # corps enqueued per run of licenses.sync
 RETRIES = 5
+CATCH_UP = timedelta(days=31)  # list_order's longest span
+UNSETTLED = (0, 1, 4)  # unpaid, paid (may be refunded), refund requested: read again
+TOLD = {1: "license.paid", 5: "license.refunded", 6: "license.refunded"}  # by order_status
 _TIMES = ("create_time", "pay_time")
 
 
@@ -80,7 +84,10 @@ def process(session: Session, app: App, event: InboundEvent, api, token: str | N
         if not order_id:
             return "ignored"
         answer = api.license(token, "get_order", {"order_id": order_id})
-        order = store_order(session, app, answer.get("order") or {})
+        order, previous = store_order(session, app, answer.get("order") or {})
+        if previous == order.order_status:
+            # Told already: the daily catch-up found the change before this push came.
+            return "done"
         corp = body["corp_id"] = corp or order.corpid
         body["order"] = order_json(order)
         if fields.get("BuyerUserId"):
@@ -125,6 +132,7 @@ def sync_corp(
     the app's license info; store both. Busy or token errors raise (the caller retries); an
     error about one tenant (never installed, 40013...) is kept on its row. Does not commit."""
     now = now or utcnow()
+    _catch_up_orders(session, provider, corpid, api, token, now)
     accounts = _accounts(api, token, corpid)
     _replace_accounts(session, provider, corpid, accounts)
     active = sum(
@@ -165,28 +173,53 @@ def sync_corp(
     return rows
 
 
-def _accounts(api, token: str, corpid: str) -> list[dict[str, Any]]:
-    """Every member of the corp holding an account, over list_actived_account's pages."""
-    accounts, cursor = [], ""
+def _catch_up_orders(
+    session: Session, provider: App, corpid: str, api, token: str, now: datetime
+) -> None:
+    """Orders of the corp placed in the last CATCH_UP (list_order's longest span) that may
+    have moved since we stored them, read again: a payment or refund whose push was lost is
+    stored and told (with `caught_up`), once, as its push would have been."""
+    where = and_(LicenseOrder.provider_pk == provider.id, LicenseOrder.corpid == corpid)
+    known = dict(
+        session.execute(select(LicenseOrder.order_id, LicenseOrder.order_status).where(where)).all()
+    )
+    span = {"start_time": int((now - CATCH_UP).timestamp()), "end_time": int(now.timestamp())}
+    listed = _pages(api, token, "list_order", {"corpid": corpid, **span}, "order_list")
+    for order_id in [str(item.get("order_id") or "") for item in listed]:
+        if not order_id or (order_id in known and known[order_id] not in UNSETTLED):
+            continue
+        answer = api.license(token, "get_order", {"order_id": order_id})
+        order, previous = store_order(session, provider, answer.get("order") or {})
+        kind = TOLD.get(order.order_status)
+        if kind and previous != order.order_status:
+            body = {"corp_id": corpid, "order": order_json(order), "caught_up": True}
+            events.emit_kind(session, provider.id, corpid, kind, body)
+
+
+def _pages(api, token: str, name: str, body: dict[str, Any], key: str) -> Iterator[dict]:
+    """The objects of the list `key` over the pages of a cursor-paged license call."""
+    cursor = ""
     while True:
-        body: dict[str, Any] = {"corpid": corpid, "limit": PAGE}
-        if cursor:
-            body["cursor"] = cursor
-        answer = api.license(token, "list_actived_account", body)
-        for item in answer.get("account_list") or []:
-            if not isinstance(item, dict) or not item.get("userid"):
-                continue
-            accounts.append(
-                {
-                    "userid": str(item["userid"])[:64],
-                    "type": _number(item.get("type")) or BASIC,
-                    "active": _time(item.get("active_time")),
-                    "expire": _time(item.get("expire_time")),
-                }
-            )
+        paging = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
+        answer = api.license(token, name, {**body, **paging})
+        yield from (item for item in answer.get(key) or [] if isinstance(item, dict))
         cursor = answer.get("next_cursor") or ""
         if not answer.get("has_more") or not cursor:
-            return accounts
+            return
+
+
+def _accounts(api, token: str, corpid: str) -> list[dict[str, Any]]:
+    """Every member of the corp holding an account (list_actived_account)."""
+    return [
+        {
+            "userid": str(item["userid"])[:64],
+            "type": _number(item.get("type")) or BASIC,
+            "active": _time(item.get("active_time")),
+            "expire": _time(item.get("expire_time")),
+        }
+        for item in _pages(api, token, "list_actived_account", {"corpid": corpid}, "account_list")
+        if item.get("userid")
+    ]
 
 
 def _replace_accounts(
@@ -278,12 +311,15 @@ def sync_corp_job(provider_pk: int, corpid: str) -> int:
 # --- license orders -----------------------------------------------------------------------------
 
 
-def store_order(session: Session, provider: App, order: dict[str, Any]) -> LicenseOrder:
-    """Insert or update the provider's license order as get_order's `order` answered it."""
+def store_order(
+    session: Session, provider: App, order: dict[str, Any]
+) -> tuple[LicenseOrder, int | None]:
+    """Insert or update the provider's license order as get_order's `order` answered it;
+    returns it with the status it had before (None: new)."""
     order_id = str(order.get("order_id") or "")
     if not order_id:
         raise UpstreamError("license/get_order", -1, "the answer has no order_id", kind="other")
-    insert_ignoring_conflict(
+    inserted = insert_ignoring_conflict(
         session,
         LicenseOrder,
         {
@@ -300,6 +336,7 @@ def store_order(session: Session, provider: App, order: dict[str, Any]) -> Licen
         )
     )
     session.refresh(row)
+    previous = None if inserted is not None else row.order_status
     counts = order.get("account_count") or {}
     duration = order.get("account_duration") or {}
     row.corpid = str(order.get("corpid") or row.corpid)
@@ -313,7 +350,7 @@ def store_order(session: Session, provider: App, order: dict[str, Any]) -> Licen
         setattr(row, name, _time(order.get(name)))
     row.answer = order
     session.flush()
-    return row
+    return row, previous
 
 
 def order_json(order: LicenseOrder) -> dict[str, Any]:

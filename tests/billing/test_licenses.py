@@ -24,7 +24,7 @@ from suite_server.models import (
 from suite_server.processing import pipeline
 from suite_server.tenants import views
 from tests import factories
-from tests.authorization.conftest import drain, miss_pushes, push, tenant_of
+from tests.authorization.conftest import DEAD_URL, drain, miss_pushes, push, tenant_of
 from tests.billing.test_orders import tenant_view
 from tests.dispatch.test_lifecycle import hooked, received
 from tests.gateway.helpers import proxied
@@ -218,3 +218,45 @@ def test_the_sync_checks_each_corp_once_a_day_and_keeps_what_it_could_not_read(
     assert licenses.sync() == 1
     drain(app)
     assert platform.calls().get("get_app_license_info", 0) == calls + 1
+
+
+def test_a_payment_whose_push_was_lost_is_caught_up_and_told_once(
+    app, platform, suite, provider, receivers, api_key
+):
+    receiver = receivers(200)
+    hooked(provider, receiver)
+    push(platform, suite, "create_auth", tenant_id=CORP)
+    drain(app)
+    order_id = buy(platform, api_key)
+    platform.control(
+        "providers",
+        corpid=provider.app_id,
+        secret=provider.secret,
+        token=provider.token,
+        aes_key=provider.aes_key,
+        server_url=DEAD_URL,
+    )
+    assert not platform.control(f"providers/{PROVIDER}/licenses/{order_id}/pay")["push"][
+        "delivered"
+    ]
+    platform.register_provider(provider)  # pushes reach us again
+    assert pushes_of(provider, "license_pay_success") == []
+
+    sync(app)
+    order = db.session().scalar(select(LicenseOrder).where(LicenseOrder.order_id == order_id))
+    assert order.order_status == 1
+    [body] = received(receiver)
+    assert (body["kind"], body["caught_up"]) == ("license.paid", True)
+    assert body["order"]["order_id"] == order_id
+
+    # The push comes late after all: stored and done, and not told a second time.
+    again = platform.control(
+        f"providers/{PROVIDER}/push",
+        kind="license_pay_success",
+        auth_corpid=CORP,
+        fields={"OrderId": order_id, "BuyerUserId": "boss"},
+    )
+    assert again["delivered"]
+    drain(app)
+    assert [e.status for e in pushes_of(provider, "license_pay_success")] == ["done"]
+    assert len(received(receiver)) == 1

@@ -5,7 +5,8 @@ Revises: 0014
 Create Date: 2026-12-01 05:59:36
 
 WeCom interface licenses: the provider's license orders, the members holding an account, and
-each tenant's license state (trial, check, unlicensed members seen).
+each tenant's license state (trial, check, unlicensed members seen); which lifecycle kinds
+were told of each order, so a push and the daily catch-up tell each once.
 """
 
 from alembic import op
@@ -48,6 +49,7 @@ def upgrade() -> None:
     sa.Column('create_time', sa.DateTime(), nullable=True),
     sa.Column('pay_time', sa.DateTime(), nullable=True),
     sa.Column('answer', sa.JSON(), nullable=False),
+    sa.Column('told', sa.JSON(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['provider_pk'], ['apps.id'], name=op.f('fk_license_orders_provider_pk_apps'), ondelete='CASCADE'),
@@ -74,10 +76,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('tenant_licenses', schema=None) as batch_op:
         batch_op.create_index('ix_tenant_licenses_trial_end', ['trial_end'], unique=False)
-
+    with op.batch_alter_table('app_orders', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('told', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('app_orders', schema=None) as batch_op:
+        batch_op.drop_column('told')
+
     with op.batch_alter_table('tenant_licenses', schema=None) as batch_op:
         batch_op.drop_index('ix_tenant_licenses_trial_end')
 

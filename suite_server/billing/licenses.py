@@ -29,6 +29,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from suite_server import db
+from suite_server.billing.orders import first_time
 from suite_server.db import insert_ignoring_conflict, iso, utcnow
 from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
@@ -84,10 +85,9 @@ def process(session: Session, app: App, event: InboundEvent, api, token: str | N
         if not order_id:
             return "ignored"
         answer = api.license(token, "get_order", {"order_id": order_id})
-        order, previous = store_order(session, app, answer.get("order") or {})
-        if previous == order.order_status:
-            # Told already: the daily catch-up found the change before this push came.
-            return "done"
+        order = store_order(session, app, answer.get("order") or {})
+        if not first_time(order, KINDS[event.kind]):
+            return "done"  # told already: the daily catch-up found it before this push came
         corp = body["corp_id"] = corp or order.corpid
         body["order"] = order_json(order)
         if fields.get("BuyerUserId"):
@@ -189,9 +189,9 @@ def _catch_up_orders(
         if not order_id or (order_id in known and known[order_id] not in UNSETTLED):
             continue
         answer = api.license(token, "get_order", {"order_id": order_id})
-        order, previous = store_order(session, provider, answer.get("order") or {})
+        order = store_order(session, provider, answer.get("order") or {})
         kind = TOLD.get(order.order_status)
-        if kind and previous != order.order_status:
+        if kind and first_time(order, kind):
             body = {"corp_id": corpid, "order": order_json(order), "caught_up": True}
             events.emit_kind(session, provider.id, corpid, kind, body)
 
@@ -311,15 +311,12 @@ def sync_corp_job(provider_pk: int, corpid: str) -> int:
 # --- license orders -----------------------------------------------------------------------------
 
 
-def store_order(
-    session: Session, provider: App, order: dict[str, Any]
-) -> tuple[LicenseOrder, int | None]:
-    """Insert or update the provider's license order as get_order's `order` answered it;
-    returns it with the status it had before (None: new)."""
+def store_order(session: Session, provider: App, order: dict[str, Any]) -> LicenseOrder:
+    """Insert or update the provider's license order as get_order's `order` answered it."""
     order_id = str(order.get("order_id") or "")
     if not order_id:
         raise UpstreamError("license/get_order", -1, "the answer has no order_id", kind="other")
-    inserted = insert_ignoring_conflict(
+    insert_ignoring_conflict(
         session,
         LicenseOrder,
         {
@@ -336,7 +333,6 @@ def store_order(
         )
     )
     session.refresh(row)
-    previous = None if inserted is not None else row.order_status
     counts = order.get("account_count") or {}
     duration = order.get("account_duration") or {}
     row.corpid = str(order.get("corpid") or row.corpid)
@@ -350,7 +346,7 @@ def store_order(
         setattr(row, name, _time(order.get(name)))
     row.answer = order
     session.flush()
-    return row, previous
+    return row
 
 
 def order_json(order: LicenseOrder) -> dict[str, Any]:

@@ -3,26 +3,37 @@
 `service/get_order` and stored in `app_orders`; change_editon re-reads the tenant's auth info so
 its `edition_info` is current. Each push then makes one lifecycle event (`order.opened`,
 `order.changed`, `order.paid`, `order.refunded`, `edition.changed`), written in the same
-transaction as what it stored.
+transaction as what it stored. A push may be lost: the daily `orders.catch_up` reads each suite's
+orders of the last month with `get_order_list` and tells what no push told (each kind once per
+order, whichever comes first).
 
 Beside authorization/ on the data's path: it calls the platform with the app token and changes
-tenants, and is run by processing/pipeline.py. Nothing here commits: the caller marks the event
-done in the same transaction, so a run that fails stores nothing and a second run finds the event
-done and does nothing.
+tenants, and is run by processing/pipeline.py. Nothing here but the catch-up's job commits: the
+caller marks the event done in the same transaction, so a run that fails stores nothing and a
+second run finds the event done and does nothing.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from suite_server.db import insert_ignoring_conflict, iso
-from suite_server.models import App, AppOrder, InboundEvent
+from suite_server import db
+from suite_server.db import insert_ignoring_conflict, iso, utcnow
+from suite_server.errors import UpstreamError
+from suite_server.jobs.tasks import task
+from suite_server.models import App, AppOrder, InboundEvent, LicenseOrder
 from suite_server.protocol import xml
 from suite_server.tenants import events, lifecycle, views
+from suite_server.tokens.service import TokenUnavailable, with_app_token
+from suite_server.upstream import api_for
+
+log = logging.getLogger(__name__)
 
 # The push and the lifecycle kind it makes.
 KINDS = {
@@ -44,6 +55,8 @@ STATUSES = {
     7: "void",
 }
 TYPES = {0: "new", 1: "more seats", 2: "renewal", 3: "edition change"}
+CATCH_UP = timedelta(days=31)  # orders placed this long ago are read again every day
+TOLD_BY_STATUS = {0: "order.opened", 1: "order.paid", 5: "order.refunded"}
 _TIMES = ("order_time", "paid_time", "begin_time", "end_time")
 _NUMBERS = ("order_status", "order_type", "price", "user_count", "order_period")
 
@@ -67,6 +80,8 @@ def process(session: Session, app: App, event: InboundEvent, api, app_token: str
             return "ignored"
         old = store_order(session, app, api.get_order(app_token, old_id)) if old_id else None
         new = store_order(session, app, api.get_order(app_token, new_id))
+        if not first_time(new, KINDS[kind]):
+            return "done"
         body = {"order": as_json(new), "old_order": as_json(old) if old else None}
         events.emit_kind(session, app.id, new.tenant_id or corp, KINDS[kind], body)
         return "done"
@@ -74,20 +89,91 @@ def process(session: Session, app: App, event: InboundEvent, api, app_token: str
     if not order_id:
         return "ignored"
     order = store_order(session, app, api.get_order(app_token, order_id))
+    if not first_time(order, KINDS[kind]):
+        return "done"  # told already: the daily catch-up found it first
     events.emit_kind(
         session, app.id, order.tenant_id or corp, KINDS[kind], {"order": as_json(order)}
     )
     return "done"
 
 
-def _edition_changed(session: Session, app: App, corp: str, api, app_token: str) -> str:
+def _edition_changed(
+    session: Session, app: App, corp: str, api, app_token: str, caught_up: bool = False
+) -> str:
+    """Re-read the corp's auth info and tell its edition (the catch-up: only if it changed)."""
     tenant = lifecycle.find_tenant(session, app, corp)
+    before = (tenant.auth_info or {}).get("edition_info") if tenant is not None else None
     if tenant is not None and tenant.status == "active" and tenant.credential:
         answer = api.get_auth_info(app_token, tenant.tenant_id, tenant.credential)
         lifecycle.merge_auth_info(tenant, answer)
     info = (tenant.auth_info or {}).get("edition_info") if tenant is not None else None
-    events.emit_kind(session, app.id, corp, "edition.changed", {"edition": views.edition(info)})
+    if caught_up and info == before:
+        return "done"
+    body: dict[str, Any] = {"edition": views.edition(info)}
+    if caught_up:
+        body["caught_up"] = True
+    events.emit_kind(session, app.id, corp, "edition.changed", body)
     return "done"
+
+
+@task("orders.catch_up", queue="low")
+def catch_up() -> dict[str, int | str]:
+    """The daily catch-up of every WeCom suite's orders (a push may be lost): per app id, how
+    many order changes were told, or why the app could not be read."""
+    session = db.session()
+    results: dict[str, int | str] = {}
+    for app in session.scalars(
+        select(App).where(App.platform == "wecom", App.kind == "suite").order_by(App.id)
+    ).all():
+        api = api_for(app.platform, current_app.config)
+        try:
+            results[app.app_id] = with_app_token(
+                session,
+                app,
+                api,
+                lambda token, app=app, api=api: catch_up_app(session, app, api, token),
+            )
+            session.commit()
+        except (UpstreamError, TokenUnavailable) as exc:
+            session.rollback()
+            log.warning("app %s: orders not caught up: %s", app.app_id, exc)
+            results[app.app_id] = str(exc)
+    return results
+
+
+def catch_up_app(
+    session: Session, app: App, api, app_token: str, now: datetime | None = None
+) -> int:
+    """Store the app's orders placed in the last CATCH_UP as get_order_list lists them; tell
+    each order's state (opened, paid, refunded) not yet told, with `caught_up`, and the
+    edition of a corp whose order was paid or refunded if it changed. Does not commit."""
+    now = now or utcnow()
+    span = (int((now - CATCH_UP).timestamp()), int(now.timestamp()))
+    told, corps = 0, set()
+    for item in api.get_order_list(app_token, *span):
+        if not item.get("orderid"):
+            continue
+        order = store_order(session, app, item)
+        kind = TOLD_BY_STATUS.get(order.order_status)
+        if kind and first_time(order, kind):
+            body = {"order": as_json(order), "caught_up": True}
+            events.emit_kind(session, app.id, order.tenant_id, kind, body)
+            told += 1
+            if kind != "order.opened":
+                corps.add(order.tenant_id)
+    for corp in sorted(corps):
+        _edition_changed(session, app, corp, api, app_token, caught_up=True)
+    return told
+
+
+def first_time(order: AppOrder | LicenseOrder, kind: str) -> bool:
+    """Whether `kind` is yet to be told of this order, noting that it now is: a push and the
+    daily catch-up (whichever reads the order first) tell each kind once."""
+    told = list(order.told or [])
+    if kind in told:
+        return False
+    order.told = [*told, kind]
+    return True
 
 
 def store_order(session: Session, app: App, answer: dict[str, Any]) -> AppOrder:

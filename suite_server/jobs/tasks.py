@@ -37,6 +37,7 @@ MODULES = (
     "suite_server.dispatch.release_check",
     "suite_server.dispatch.webhooks.delivery",
     "suite_server.billing.licenses",
+    "suite_server.billing.orders",
 )
 
 

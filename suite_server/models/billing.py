@@ -39,6 +39,7 @@ class AppOrder(Base):
     begin_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer: Mapped[dict[str, Any]] = mapped_column(JSON)  # get_order's whole answer
+    told: Mapped[list[str] | None] = mapped_column(JSON)  # lifecycle kinds told of it, once each
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -70,6 +71,7 @@ class LicenseOrder(Base):
     create_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pay_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer: Mapped[dict[str, Any]] = mapped_column(JSON)  # get_order's `order`
+    told: Mapped[list[str] | None] = mapped_column(JSON)  # lifecycle kinds told of it, once each
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -90,6 +90,13 @@ class WeComApi(PlatformApi):
         required(answer, "orderid", "service/get_order")
         return answer
 
+    def get_order_list(self, suite_token: str, start_time: int, end_time: int) -> list[dict]:
+        """The suite's paid-app orders placed in [start_time, end_time] (Unix seconds), each as
+        get_order answers one (isv-capabilities §8)."""
+        body = {"start_time": start_time, "end_time": end_time, "test_mode": 0}
+        answer = self._post("/cgi-bin/service/get_order_list", suite_token, body)
+        return [item for item in answer.get("order_list") or [] if isinstance(item, dict)]
+
     def get_provider_token(self, corpid: str, provider_secret: str) -> Token:
         """provider_access_token (isv-capabilities §2): success has no errcode, and the same
         token comes back while it is valid."""

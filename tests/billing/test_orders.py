@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from suite_server import db
 from suite_server.accounts import create_api_key
+from suite_server.billing import orders
 from suite_server.models import App, AppOrder, InboundEvent
 from suite_server.processing import pipeline
 from suite_server.tenants import events
@@ -198,3 +199,33 @@ def test_get_order_refused_fails_the_push_and_stores_nothing(app, platform, suit
     assert push_event.status == "failed" and "errcode 40058" in push_event.error
     assert stored(suite, order_id) is None
     assert kinds(suite, "wwrefused") == ["tenant.authorized"]
+
+
+def test_orders_whose_pushes_were_lost_are_caught_up_and_told_once(app, platform, suite, receivers):
+    receiver = receivers(200)
+    hooked(suite, receiver)
+    push(platform, suite, "create_auth", tenant_id="wwmissed")
+    drain(app)
+    miss_pushes(platform, suite, True)
+    order_id = place(platform, suite, "wwmissed", user_count=30)
+    act(platform, suite, order_id, "pay")  # open_order, pay_for_app_success, change_editon: lost
+    miss_pushes(platform, suite, False)
+    assert stored(suite, order_id) is None
+
+    assert orders.catch_up() == {suite.app_id: 1}
+    drain(app)
+    assert stored(suite, order_id).order_status == 1
+    bodies = {b["kind"]: b for b in received(receiver) if b["kind"] != "tenant.authorized"}
+    assert sorted(bodies) == ["edition.changed", "order.paid"]
+    assert all(body["caught_up"] for body in bodies.values())
+    assert bodies["edition.changed"]["edition"]["user_limit"] == 30
+    assert tenant_view(platform, suite, "wwmissed")["edition"]["user_limit"] == 30
+
+    assert orders.catch_up() == {suite.app_id: 0}  # nothing new: nothing told again
+    time.sleep(1.05)  # a change_editon in another second than the lost one
+    act(platform, suite, order_id, "refund")  # this push arrives
+    drain(app)
+    assert orders.catch_up() == {suite.app_id: 0}
+    drain(app)
+    told = [b["kind"] for b in received(receiver) if b["kind"].startswith("order.")]
+    assert told == ["order.paid", "order.refunded"]

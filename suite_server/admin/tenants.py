@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session, defer
 
 from suite_server import audit
 from suite_server.admin.pages import Page, cut
+from suite_server.billing import ledger, licenses
 from suite_server.errors import UpstreamError
 from suite_server.gateway import errcodes
+from suite_server.jobs import runner
 from suite_server.models import (
     App,
     InboundEvent,
@@ -296,6 +298,41 @@ def reactivate(session: Session, actor: str, app: App, tenant: Tenant) -> Served
     lifecycle.reactivated(session, tenant, "admin", {"from": before[0], "by": actor})
     _audit(session, actor, "tenant.reactivate", app, tenant, previous=before[0])
     return served
+
+
+def check_licenses(session: Session, actor: str, app: App, tenant: Tenant) -> bool:
+    """Enqueue `licenses.sync_corp` for the tenant's corp under the app's provider: its license
+    info and its members' accounts are read again in the background. Returns False when a check
+    of the corp is already waiting (that one does it)."""
+    if not ledger.licensed_app(app):
+        _audit(session, actor, "tenant.check_licenses", app, tenant, error="no licenses")
+        raise ActionFailed("Only WeCom suites and templates have interface licenses.")
+    provider = ledger.provider_of(session, app)
+    if provider is None:
+        _audit(session, actor, "tenant.check_licenses", app, tenant, error="no provider")
+        raise ActionFailed(
+            "No provider account is registered for this app: register it (suite-server "
+            "providers add) for its licenses to be read."
+        )
+    job_id = f"licenses:{provider.id}:{tenant.tenant_id}"
+    queued = runner.enqueue(
+        "licenses.sync_corp",
+        provider.id,
+        tenant.tenant_id,
+        job_id=job_id,
+        retries=licenses.RETRIES,
+    )
+    _audit(
+        session,
+        actor,
+        "tenant.check_licenses",
+        app,
+        tenant,
+        provider=provider.app_id,
+        job_id=job_id,
+        queued=queued is not None,
+    )
+    return queued is not None
 
 
 def _audit(session: Session, actor: str, action: str, app: App, tenant: Tenant, **detail) -> None:

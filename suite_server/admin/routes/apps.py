@@ -12,10 +12,11 @@ from suite_server.admin.forms import ActionForm, AppSettingsForm, RotateForm, We
 from suite_server.admin.routes.common import actor, bp, done, form_errors
 from suite_server.admin.tenants import ActionFailed
 from suite_server.apps import key_mismatches
-from suite_server.billing import orders
+from suite_server.billing import ledger, orders
 
 # What an app page may show once, after the action that made it (sessions.show_once).
 RECENT_ORDERS = 10  # a suite's latest paid-app orders on its page
+RECENT_LICENSE_ORDERS = 20  # license orders on an app's or a provider's page
 SHOWN_ONCE = {
     "aes_key": (
         "New EncodingAESKey",
@@ -32,6 +33,12 @@ SHOWN_ONCE = {
         "again (docs/install.md). Assertions signed with a previous one no longer verify.",
     ),
 }
+
+
+# License orders' status and type, and account types, by name (billing/ledger.py).
+bp.add_app_template_filter(ledger.status_name, "license_order_status")
+bp.add_app_template_filter(ledger.type_name, "license_order_type")
+bp.add_app_template_filter(ledger.account_type_name, "license_account_type")
 
 
 @bp.get("/apps")
@@ -70,6 +77,11 @@ def app_page(app_id: str):
         urls=apps.console_urls(app),
         links=apps.links(db.session(), app),
         orders=orders.recent(db.session(), app.id, limit=RECENT_ORDERS),
+        license_orders=(
+            ledger.orders_of_app(db.session(), app, limit=RECENT_LICENSE_ORDERS)
+            if app.is_provider or ledger.licensed_app(app)
+            else None
+        ),
         form=ActionForm(),
         settings_form=AppSettingsForm(
             formdata=None,

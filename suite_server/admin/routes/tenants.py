@@ -9,7 +9,7 @@ from suite_server.admin import tenants
 from suite_server.admin.forms import ActionForm, DeactivateForm
 from suite_server.admin.routes.common import actor, app_ids, arg, bp, done, int_arg, utc
 from suite_server.admin.tenants import ActionFailed
-from suite_server.billing import orders
+from suite_server.billing import ledger, orders
 from suite_server.models.tenants import STATUSES as TENANT_STATUSES
 from suite_server.tenants import views
 from suite_server.whole_numbers import MAX_SMALL_ID
@@ -54,6 +54,9 @@ def tenant_page(app_id: str, tenant_id: str):
         view=tenants.page_of(db.session(), app, tenant),
         edition=views.edition((tenant.auth_info or {}).get("edition_info")),
         orders=orders.recent(db.session(), app.id, tenant.tenant_id, limit=RECENT_ORDERS),
+        licenses=(
+            ledger.of_tenant(db.session(), app, tenant) if ledger.licensed_app(app) else None
+        ),
         form=ActionForm(),
     )
 
@@ -89,6 +92,24 @@ def tenant_reread(app_id: str, tenant_id: str):
         flash("Auth info re-read: " + ("it changed." if changed else "no change."), "ok")
     except ActionFailed as exc:
         flash(str(exc), "error")
+    return _back(app_id, tenant_id)
+
+
+@bp.post("/tenants/<app_id>/<tenant_id>/check-licenses")
+def tenant_check_licenses(app_id: str, tenant_id: str):
+    app, tenant = _tenant_or_404(app_id, tenant_id)
+    try:
+        queued = tenants.check_licenses(db.session(), actor(), app, tenant)
+    except ActionFailed as exc:
+        flash(str(exc), "error")
+        return _back(app_id, tenant_id)
+    flash(
+        "License check queued: the corp's license info and accounts are read again in the "
+        "background; reload this page in a moment."
+        if queued
+        else "A license check of this corp is already waiting: it will do.",
+        "ok",
+    )
     return _back(app_id, tenant_id)
 
 

@@ -83,6 +83,19 @@ def install(link_url: str, tenant_id: str) -> requests.Response:
     return requests.get(approved.headers["Location"], timeout=10)
 
 
+def tenant_license(env: dict[str, str], tenant_id: str) -> dict:
+    """The demo suite's tenant through the token API, with a key made in "another shell"."""
+    made = command(env, "apikeys", "create", f"test-{tenant_id}", "--app", "wwdemosuite")
+    assert made.returncode == 0, made.stderr
+    response = requests.get(
+        f"{env['SUITE_SERVER_PUBLIC_URL']}/api/v1/apps/wwdemosuite/tenants/{tenant_id}",
+        headers={"Authorization": f"Bearer {made.stdout.strip()}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["license"]
+
+
 def test_demo_runs_installs_and_stops(tmp_path):
     process, lines = start_demo(tmp_path)
     try:
@@ -95,6 +108,11 @@ def test_demo_runs_installs_and_stops(tmp_path):
         assert output.count("/callback/wecom/provider/wwdemoprovider") == 1
         assert output.count(": verified") == 5, output
         assert "Customized template: wwdemocustomer installed it" in output
+        # Two corps installed the suite: one in its license trial, one licensed (an order
+        # bought through the provider proxy, paid on the sandbox, an account activated).
+        assert re.search(r"wwdemotrial \(Demo trial corp\): trial until \d{4}-", output), output
+        assert "wwdemolicensed (Demo licensed corp): licensed, 1 account" in output, output
+        assert re.search(r"wwdemolicensed: order OI\w+ paid", output), output
         password = re.search(r"one-time password: (\S+)", output).group(1)
         assert len(password) >= 12
 
@@ -111,6 +129,16 @@ def test_demo_runs_installs_and_stops(tmp_path):
         env = demo_env(lines)
         assert env["SUITE_SERVER_WECOM_API_BASE"] == env["SUITE_SERVER_WECHAT_API_BASE"]
         assert env["SUITE_SERVER_WECOM_API_BASE"] == sandbox.removesuffix("/sandbox/")
+        # What the ISV's code reads: the tenant API's `license` of each.
+        licensed = tenant_license(env, "wwdemolicensed")
+        assert (licensed["state"], licensed["license_status"], licensed["active_accounts"]) == (
+            "licensed",
+            1,
+            1,
+        )
+        trial = tenant_license(env, "wwdemotrial")
+        assert (trial["state"], trial["active_accounts"]) == ("trial", 0)
+        assert trial["trial_end"] > trial["trial_start"]
         reconciled = command(env, "tenants", "reconcile")
         assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
         assert "wwdemosuite: " in reconciled.stdout and "not reconciled" not in reconciled.stdout
@@ -127,6 +155,7 @@ def test_demo_runs_installs_and_stops(tmp_path):
     assert tenants["wwacme"]["status"] == tenants["wxacme"]["status"] == "active"
     assert tenants["wwacme"]["app_id"] == "wwdemosuite"
     assert tenants["wxacme"]["app_id"] == "wxdemocomponent"
+    assert tenants["wwdemotrial"]["app_id"] == tenants["wwdemolicensed"]["app_id"] == "wwdemosuite"
     customer = tenants["wwdemocustomer"]
     assert (customer["app_id"], customer["kind"], customer["status"]) == (
         "dkdemotemplate",

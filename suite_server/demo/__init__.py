@@ -1,7 +1,8 @@
 """`suite-server demo`: the newcomer's one command. The sandbox plays both platforms on one port,
 the server runs on another with the in-process job runner, a demo suite, a demo component, the
 demo provider account and a customized-app template are registered on both sides (one corp has
-installed the template already), an admin is created, and the URLs to open are printed.
+installed the template already, two the suite: one in its license trial, one licensed, see
+`licenses.py`), an admin is created, and the URLs to open are printed.
 
 The demo keeps its own SQLite database (`<instance>/demo.db`), made afresh on every start: the
 sandbox's corps and accounts live in its memory, so tenants from an earlier run would hold
@@ -28,6 +29,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from suite_server import accounts, apps, create_app, db, instance_path, providers, schema
 from suite_server.crypto.msgcrypt import generate_aes_key
+from suite_server.demo import licenses
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
 from suite_server.models import App, Tenant
@@ -51,6 +53,10 @@ DEMO_APPS = (
 # The corp that has installed the customized template when the demo starts (by scanning its QR
 # code: the sandbox pushes create_auth, as WeCom does).
 DEMO_CUSTOMER = ("wwdemocustomer", "Demo customer (customized app)")
+# The corps that have installed the demo suite from the market: the first stays in its 90-day
+# license trial, the second's members are licensed (an order bought, paid and activated).
+DEMO_TRIAL = ("wwdemotrial", "Demo trial corp")
+DEMO_LICENSED = ("wwdemolicensed", "Demo licensed corp")
 ADMIN = "admin"
 # The settings that point the server at the platforms: all of them at the sandbox.
 SANDBOX_SETTINGS = ("WECOM_API_BASE", "WECHAT_API_BASE", "WECOM_INSTALL_URL", "OPEN_AUTH_URL")
@@ -181,15 +187,14 @@ def _set_up(demo: Demo) -> None:
         session.commit()
 
 
-def _customized_install(demo: Demo) -> str:
-    """A corp installs the customized template (the sandbox pushes create_auth, as WeCom does
-    when the QR code is scanned); its tenant appears once the job has exchanged the code."""
-    tenant_id, name = DEMO_CUSTOMER
-    template = next(app_id for _, app_id, *_ in DEMO_APPS if app_id.startswith("dk"))
+def _install(demo: Demo, app_id: str, tenant_id: str, name: str) -> str:
+    """A corp installs the app (the sandbox pushes create_auth, as WeCom does when a customized
+    template's QR code is scanned or a suite is installed from the market); its tenant appears
+    once the job has exchanged the code."""
     try:
         answer = requests.post(
             f"{demo.sandbox.base_url}/sandbox/push",
-            json={"app_id": template, "kind": "create_auth", "tenant_id": tenant_id, "name": name},
+            json={"app_id": app_id, "kind": "create_auth", "tenant_id": tenant_id, "name": name},
             timeout=10,
         ).json()
     except (requests.RequestException, ValueError) as exc:
@@ -200,12 +205,40 @@ def _customized_install(demo: Demo) -> str:
         deadline = time.monotonic() + TOKEN_WAIT
         while time.monotonic() < deadline:
             session = db.session()
-            found = session.scalar(select(Tenant.status).where(Tenant.tenant_id == tenant_id))
+            found = session.scalar(
+                select(Tenant.status)
+                .join(App, App.id == Tenant.app_pk)
+                .where(App.app_id == app_id, Tenant.tenant_id == tenant_id)
+            )
             session.rollback()
             if found == "active":
                 return f"{tenant_id} installed it"
             time.sleep(0.2)
     return f"{tenant_id}: install still in progress"
+
+
+def _licenses(demo: Demo) -> list[str]:
+    """Two corps install the suite; the second is licensed; both are synced (licenses.py)."""
+    suite = DEMO_APPS[0][1]
+    corps = [DEMO_TRIAL, DEMO_LICENSED]
+    for corp, name in corps:
+        installed = _install(demo, suite, corp, name)
+        if not installed.endswith("installed it"):
+            return [f"  Licenses: {installed}"]
+    licensed = DEMO_LICENSED[0]
+    try:
+        order_id = licenses.license_corp(
+            demo.app, demo.sandbox.base_url, demo.public_url, DEMO_PROVIDER, licensed
+        )
+        bought = f"order {order_id} paid, an account activated for {licenses.MEMBER}"
+    except licenses.StepFailed as exc:
+        bought = f"no license bought ({exc})"
+    licenses.sync(demo.app, DEMO_PROVIDER, [corp for corp, _ in corps])
+    return [
+        f"  Licenses of the demo suite (provider {DEMO_PROVIDER}):",
+        *licenses.states(demo.app, suite, corps),
+        f"    {licensed}: {bought}",
+    ]
 
 
 def mirror_provider(provider: App, server_url: str) -> SandboxProvider:
@@ -243,7 +276,9 @@ def _report(demo: Demo) -> None:
         for app in session.query(App).order_by(App.id):
             kind = "provider" if app.is_provider else app.platform
             lines.append(f"  {app.name} ({kind} {app.app_id}): {_first_token(app)}")
-    lines.append(f"  Customized template: {_customized_install(demo)}")
+    template = DEMO_APPS[2][1]
+    lines.append(f"  Customized template: {_install(demo, template, *DEMO_CUSTOMER)}")
+    lines.extend(_licenses(demo))
     base, sandbox = demo.public_url, demo.sandbox.base_url
     click.echo(
         "\n".join(

@@ -8,8 +8,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from suite_server.sandbox import quota
 from suite_server.sandbox.errors import ApiError, error_response
 from suite_server.sandbox.metering import drop_fields, meter_and_inject
+from suite_server.sandbox.state import OPEN
 
 
 def platform_blueprint(name: str, platform: str) -> Blueprint:
@@ -22,7 +24,8 @@ def platform_blueprint(name: str, platform: str) -> Blueprint:
 
     @bp.after_request
     def _drop(response: Response) -> Response:
-        return drop_fields(response)
+        response = drop_fields(response)
+        return quota.keep_rid(response) if platform == OPEN else response
 
     @bp.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:

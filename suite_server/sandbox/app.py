@@ -29,6 +29,7 @@ from suite_server.sandbox import (
     order_api,
     order_control,
     providers,
+    quota_api,
     signin,
     wecom_api,
 )
@@ -72,6 +73,8 @@ def create_sandbox_app(
     for blueprint in (jsapi_api.wecom_bp, jsapi_api.open_bp, jsapi_api.control_bp):
         app.register_blueprint(blueprint)
     for blueprint in (signin.wecom_bp, signin.open_bp, signin.control_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (quota_api.bp, quota_api.control):
         app.register_blueprint(blueprint)
 
     @app.get("/")

@@ -7,9 +7,11 @@ import time
 
 from flask import Response, current_app, jsonify, request
 
+from suite_server.sandbox import quota
 from suite_server.sandbox.errors import error_body
 from suite_server.sandbox.faults import drop_path, take_drops, take_matching
 from suite_server.sandbox.runtime import current_sandbox
+from suite_server.sandbox.state import OPEN
 
 # Body fields that name the tenant a call is about, on either platform.
 _TENANT_FIELDS = ("auth_corpid", "authorizer_appid")
@@ -68,7 +70,7 @@ def meter_and_inject(platform: str) -> Response | None:
     with state.lock:
         rule = take_matching(state.faults, endpoint, tenant_id, state.random)
     if rule is None:
-        return None
+        return quota.charge(endpoint) if platform == OPEN else None
     if rule.delay:
         time.sleep(rule.delay)  # outside the lock: other calls go on meanwhile
     if rule.http_status is not None:

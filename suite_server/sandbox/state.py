@@ -210,6 +210,7 @@ class SandboxState:
         self.signins: dict[str, Any] = {}
         # licenses.py: a LicenseBook per provider corpid.
         self.license_books: dict[str, Any] = {}
+        self.quota: Any = None  # quota.py: the Open Platform's daily counts, clears and rids
         # orders.py: paid-app orders by orderid, and each corp's edition by (suite id, corpid).
         self.app_orders: dict[str, Any] = {}
         self.editions: dict[tuple[str, str], Any] = {}

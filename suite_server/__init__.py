@@ -61,6 +61,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _register_gauges() -> None:
     """The state /metrics reads at each scrape, from the modules that own it."""
     from suite_server import apps
+    from suite_server.billing import gauges as billing_gauges
     from suite_server.jobs import gauges as job_gauges
     from suite_server.tenants import gauges as tenant_gauges
     from suite_server.tokens import gauges as token_gauges
@@ -69,3 +70,4 @@ def _register_gauges() -> None:
     tenant_gauges.register()
     token_gauges.register()
     job_gauges.register()
+    billing_gauges.register()

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from suite_server.apps import key_mismatches, overview
+from suite_server.billing import risks
 from suite_server.db import utcnow
 from suite_server.models import (
     App,
@@ -116,6 +117,11 @@ class AtRisk:
     failed_tokens: list[Any]  # rows: kind, app_id, tenant_id, last_error, last_error_at
     failed_events: list[Any]  # (InboundEvent, app_id)
     failing_webhooks: list[Any]  # (WebhookDelivery, app_id)
+    # Licenses and paid-app editions (billing/risks.py): rows as its functions give them.
+    trials_ending: list[dict[str, Any]] = field(default_factory=list)
+    unlicensed_seen: list[dict[str, Any]] = field(default_factory=list)
+    editions_at_risk: list[dict[str, Any]] = field(default_factory=list)
+    refunds: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -126,6 +132,10 @@ class AtRisk:
             or self.failed_tokens
             or self.failed_events
             or self.failing_webhooks
+            or self.trials_ending
+            or self.unlicensed_seen
+            or self.editions_at_risk
+            or self.refunds
         )
 
 
@@ -203,4 +213,8 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
         failed_tokens,
         list(failed_events),
         list(failing_webhooks),
+        trials_ending=risks.trials_ending(session, now, AT_RISK_LIMIT),
+        unlicensed_seen=risks.unlicensed_seen(session, now, AT_RISK_LIMIT),
+        editions_at_risk=risks.editions_at_risk(session, now, AT_RISK_LIMIT),
+        refunds=risks.refunds(session, now, AT_RISK_LIMIT),
     )

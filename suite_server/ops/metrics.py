@@ -4,11 +4,12 @@ the owners of the state register at start (`gauge`).
 Counters and histograms are per process; under gunicorn (several processes) set
 PROMETHEUS_MULTIPROC_DIR to an empty directory, as prometheus-client's multiprocess mode wants,
 and /metrics adds up every process's files. State that lives in the database or Redis (ticket age,
-tenants by status, tokens about to expire, queue depth) is read when /metrics is scraped, so it
-is the same whichever process answers: each owner registers its reading with `gauge` from
-create_app (apps.register_gauges, tenants/gauges.py, tokens/gauges.py, jobs/gauges.py), so this
-module knows no domain. With METRICS_TOKEN set, only a request bearing it is answered. Series
-are labelled with registered apps only, never with an id a request made up.
+tenants by status, tokens about to expire, queue depth, licenses at risk) is read when /metrics
+is scraped, so it is the same whichever process answers: each owner registers its reading with
+`gauge` from create_app (apps.register_gauges, tenants/gauges.py, tokens/gauges.py,
+jobs/gauges.py, billing/gauges.py), so this module knows no domain. With METRICS_TOKEN set, only
+a request bearing it is answered. Series are labelled with registered apps only, never with an
+id a request made up.
 """
 
 from __future__ import annotations

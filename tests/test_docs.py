@@ -230,7 +230,7 @@ def test_readme_keeps_two_set_up_commands_and_says_what_the_tests_need():
         if variable.endswith("REDIS_URL"):
             number = default.rsplit("/", 1)[1]
             assert f"flush Redis database {number}" in set_up
-    browser = (ROOT / "tests" / "admin" / "test_browser.py").read_text(encoding="utf-8")
+    browser = (ROOT / "tests" / "admin" / "browsing.py").read_text(encoding="utf-8")
     chromium = re.search(r'os\.environ\.get\("CHROMIUM", "([^"]+)"\)', browser).group(1)
     assert "Chromium" in set_up and chromium in set_up and "`CHROMIUM`" in set_up
 

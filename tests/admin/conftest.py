@@ -10,6 +10,7 @@ from flask import g
 from flask.testing import FlaskClient
 
 from suite_server import accounts, db
+from tests.admin.browsing import browser, page  # noqa: F401
 from tests.authorization.conftest import component, platform, suite  # noqa: F401
 
 USERNAME, PASSWORD = "ops", "correct horse battery"
@@ -37,20 +38,20 @@ def client(app):
     return app.test_client()
 
 
-def csrf_token(client: FlaskClient, page: str) -> str:
-    """The CSRF token of the forms on `page` (GET), as a browser would read it."""
-    response = client.get(page)
-    assert response.status_code == 200, (page, response.status_code)
+def csrf_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token of the forms on the page at `url` (GET), as a browser would read it."""
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
     found = _TOKEN.search(response.get_data(as_text=True))
-    assert found, f"no CSRF token on {page}"
+    assert found, f"no CSRF token on {url}"
     return found.group(1) or found.group(2)
 
 
-def post(client: FlaskClient, page: str, action: str, address: str = "127.0.0.1", **data):
-    """Submit a form of `page` to `action` with the page's CSRF token, from `address`."""
+def post(client: FlaskClient, at: str, action: str, address: str = "127.0.0.1", **data):
+    """Submit a form of the page at `at` to `action` with its CSRF token, from `address`."""
     return client.post(
         action,
-        data={"csrf_token": csrf_token(client, page), **data},
+        data={"csrf_token": csrf_token(client, at), **data},
         environ_base={"REMOTE_ADDR": address},
     )
 

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from suite_server import db
 from suite_server.models import AuditEntry
-from tests.admin.test_browser import browser, page, sign_in, snap
+from tests.admin.browsing import sign_in, snap
 from tests.api.conftest import api_key
 from tests.authorization.conftest import drain, push
 from tests.billing.test_licenses import CORP, PROVIDER, buy, lic, provider, sync
 
-__all__ = ["api_key", "browser", "page", "provider"]  # the fixtures
+__all__ = ["api_key", "provider"]  # the fixtures
 
 
 def test_see_a_tenants_licenses_and_check_them_now(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from suite_server.billing import ledger, orders
 from suite_server.db import utcnow
 from suite_server.models import App, AppOrder, LicenseOrder, ProxyErrcode, Tenant, TenantLicense
 
@@ -20,14 +21,10 @@ UNLICENSED_RECENT = timedelta(days=7)
 EDITION_WARNING = timedelta(days=14)
 REFUNDS_RECENT = timedelta(days=30)
 DAY = timedelta(days=1)
-# 701xxx: the license family of errcodes; 701016 is a call refused for an unlicensed member.
-LICENSE_ERRCODES = (701000, 702000)
 # Paid-app orders: 4 refund requested, 5 refunded (billing/orders.STATUSES). License orders: the
 # same, and 6 refund refused.
 APP_ORDER_REFUNDS = (4, 5)
 LICENSE_ORDER_REFUNDS = (4, 5, 6)
-LICENSE_ORDER_STATUSES = {4: "refund requested", 5: "refunded", 6: "refund refused"}
-APP_ORDER_STATUSES = {4: "refund requested", 5: "refunded"}
 # edition_info agent app_status: 2 trial expired, 4 paid expired, 6 over its seats (within the
 # 7 days' grace), 7 over its seats past the grace.
 EXPIRED_STATUSES = (2, 4)
@@ -96,7 +93,7 @@ def _notified_since(since: datetime) -> ColumnElement[bool]:
 
 
 def _refused_since(since: datetime) -> ColumnElement[bool]:
-    low, high = LICENSE_ERRCODES
+    low, high = ledger.LICENSE_ERRCODES.start, ledger.LICENSE_ERRCODES.stop
     return and_(
         ProxyErrcode.errcode >= low, ProxyErrcode.errcode < high, ProxyErrcode.last_at >= since
     )
@@ -346,7 +343,7 @@ def refunds(
             "name": name,
             "tenant_app_id": app_id if tenant_pk is not None else None,
             "order_id": order.order_id,
-            "status": APP_ORDER_STATUSES.get(order.order_status, str(order.order_status)),
+            "status": orders.STATUSES.get(order.order_status, str(order.order_status)),
             "price": order.price,
             "updated_at": order.updated_at,
         }
@@ -359,7 +356,7 @@ def refunds(
             "name": None,
             "tenant_app_id": tenant_app_id,
             "order_id": order.order_id,
-            "status": LICENSE_ORDER_STATUSES.get(order.order_status, str(order.order_status)),
+            "status": ledger.status_name(order.order_status),
             "price": order.price,
             "updated_at": order.updated_at,
         }

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, defer
 from suite_server.apps import key_mismatches, overview
 from suite_server.billing import risks
 from suite_server.db import utcnow
+from suite_server.gateway import quota
 from suite_server.models import (
     App,
     AppToken,
@@ -122,6 +123,8 @@ class AtRisk:
     unlicensed_seen: list[dict[str, Any]] = field(default_factory=list)
     editions_at_risk: list[dict[str, Any]] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
+    # Open Platform accounts refused for their daily API quota today (gateway/quota.py).
+    over_quota: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -136,6 +139,7 @@ class AtRisk:
             or self.unlicensed_seen
             or self.editions_at_risk
             or self.refunds
+            or self.over_quota
         )
 
 
@@ -217,4 +221,5 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
         unlicensed_seen=risks.unlicensed_seen(session, now, AT_RISK_LIMIT),
         editions_at_risk=risks.editions_at_risk(session, now, AT_RISK_LIMIT),
         refunds=risks.refunds(session, now, AT_RISK_LIMIT),
+        over_quota=quota.over_quota(session, now, AT_RISK_LIMIT),
     )

@@ -11,7 +11,7 @@ from suite_server.models.authorizations import (
     TenantHistory,
 )
 from suite_server.models.billing import AppOrder, LicenseAccount, LicenseOrder, TenantLicense
-from suite_server.models.events import InboundEvent, ProxyErrcode
+from suite_server.models.events import InboundEvent, ProxyErrcode, QuotaClear
 from suite_server.models.tenants import Tenant
 from suite_server.models.tokens import AppToken, JsapiTicket, TenantToken
 from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookReceiver
@@ -36,6 +36,7 @@ __all__ = [
     "LoginThrottle",
     "PreAuthCode",
     "ProxyErrcode",
+    "QuotaClear",
     "Tenant",
     "TenantHistory",
     "TenantLicense",

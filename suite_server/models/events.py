@@ -59,3 +59,21 @@ class ProxyErrcode(Base):
     count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     last_errmsg: Mapped[str | None] = mapped_column(Text)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QuotaClear(Base):
+    """A reset of an Open Platform account's daily API quota made from here (clear_quota, or
+    clear_quota/v2 with the component's secret): the platform allows 10 a calendar month per
+    account, and tells nothing of what is left, so the admin counts its own."""
+
+    __tablename__ = "quota_clears"
+    __table_args__ = (
+        Index("ix_quota_clears_app_pk_tenant_id", "app_pk", "tenant_id", "cleared_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(64), default="")  # "": the component's own
+    via: Mapped[str] = mapped_column(String(16))  # "token" or "secret"
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    cleared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

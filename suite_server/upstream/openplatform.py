@@ -148,6 +148,33 @@ class OpenApi(PlatformApi):
         params = {"access_token": authorizer_token}
         self.client.call("POST", "/cgi-bin/message/custom/send", params=params, body=body)
 
+    # -- quota and rid (isv-capabilities §14): an account's token, or the component's ----------
+
+    def quota_get(self, token: str, cgi_path: str) -> dict[str, Any]:
+        """{quota: {daily_limit, used, remain}, rate_limit, component_rate_limit} of one path
+        for the token's account (76021 unknown path, 76022 not counted)."""
+        params = {"access_token": token}
+        body = {"cgi_path": cgi_path}
+        return self.client.call("POST", "/cgi-bin/openapi/quota/get", params=params, body=body)
+
+    def clear_quota(self, token: str, appid: str) -> None:
+        """The account's day's counts back to 0 (10 a month, then 48006)."""
+        params = {"access_token": token}
+        self.client.call("POST", "/cgi-bin/clear_quota", params=params, body={"appid": appid})
+
+    def clear_quota_v2(self, component_appid: str, secret: str, appid: str) -> None:
+        """clear_quota without a token, with the component's secret (WxJava clearQuotaV2)."""
+        body = {"component_appid": component_appid, "appsecret": secret, "appid": appid}
+        self.client.call("POST", "/cgi-bin/component/clear_quota/v2", body=body)
+
+    def rid_get(self, token: str, rid: str) -> dict[str, Any]:
+        """The request behind an error's rid: {invoke_time, cost_in_ms, request_url, ...}."""
+        params = {"access_token": token}
+        answer = self.client.call(
+            "POST", "/cgi-bin/openapi/rid/get", params=params, body={"rid": rid}
+        )
+        return answer.get("request") or {}
+
     # -- JS-SDK tickets and sign-in on behalf of an account (isv-capabilities §6, §7) -----------
 
     def get_ticket(self, authorizer_token: str, kind: str) -> Token:

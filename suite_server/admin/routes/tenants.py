@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import abort, flash, render_template, request
 
 from suite_server import db
+from suite_server.admin import quota as quota_page
 from suite_server.admin import tenants
 from suite_server.admin.forms import ActionForm, DeactivateForm
 from suite_server.admin.routes.common import actor, app_ids, arg, bp, done, int_arg, utc
 from suite_server.admin.tenants import ActionFailed
 from suite_server.billing import ledger, orders
+from suite_server.gateway import quota
 from suite_server.models.tenants import STATUSES as TENANT_STATUSES
 from suite_server.tenants import views
 from suite_server.whole_numbers import MAX_SMALL_ID
@@ -148,3 +150,40 @@ def tenant_reactivate(app_id: str, tenant_id: str):
     except ActionFailed as exc:
         flash(str(exc), "error")
     return _back(app_id, tenant_id)
+
+
+@bp.get("/tenants/<app_id>/<tenant_id>/quota")
+def tenant_quota(app_id: str, tenant_id: str):
+    """An Open Platform account's API quota: ?cgi_path= asks for one path, ?rid= looks up a
+    failed call; both audited."""
+    app, tenant = _tenant_or_404(app_id, tenant_id)
+    if app.platform != "open":
+        abort(404)
+    cgi_path = request.args.get("cgi_path", "").strip()[:300]
+    rid = request.args.get("rid", "").strip()[:300]
+    page = quota_page.page_of(db.session(), actor(), app, tenant, cgi_path, rid)
+    return render_template(
+        "admin/quota.html",
+        app=app,
+        tenant=tenant,
+        page=page,
+        cgi_path=cgi_path,
+        rid=rid,
+        budget=quota.CLEARS_A_MONTH,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/tenants/<app_id>/<tenant_id>/quota/clear")
+def tenant_quota_clear(app_id: str, tenant_id: str):
+    app, tenant = _tenant_or_404(app_id, tenant_id)
+    if app.platform != "open":
+        abort(404)
+    try:
+        via = quota_page.clear(db.session(), actor(), app, tenant)
+    except ActionFailed as exc:
+        flash(str(exc), "error")
+    else:
+        how = "with its token" if via == "token" else "with the component's secret (no token)"
+        flash(f"Quota of the day reset {how}.", "ok")
+    return done("admin.tenant_quota", app_id=app_id, tenant_id=tenant_id)

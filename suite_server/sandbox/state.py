@@ -214,6 +214,8 @@ class SandboxState:
         # orders.py: paid-app orders by orderid, and each corp's edition by (suite id, corpid).
         self.app_orders: dict[str, Any] = {}
         self.editions: dict[tuple[str, str], Any] = {}
+        # registrations.py: fast-registration tasks (enterprise, personal, beta) by id.
+        self.registrations: dict[str, Any] = {}
 
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and go back to the settings the sandbox started with; the random

@@ -96,6 +96,7 @@ def app_page(app_id: str):
             landing_url=app.landing_url,
             return_to_allowed=app.return_to_allowed or "",
             test_mode=app.test_mode,
+            required_func_info=", ".join(str(n) for n in app.required_func_info or []),
         ),
         webhook_form=WebhookForm(formdata=None, url=app.webhook_url),
         shown_once=shown_once,
@@ -122,6 +123,9 @@ def app_settings(app_id: str):
             token=form.token.data or "",
             aes_key=form.aes_key.data or "",
             return_to_allowed=None if app.is_provider else form.return_to_allowed.data or "",
+            required_func_info=(
+                form.required_func_info.data or "" if app.platform == "open" else None
+            ),
         )
     except ActionFailed as exc:
         flash(f"Not saved: {exc}", "error")

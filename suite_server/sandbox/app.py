@@ -18,6 +18,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from suite_server.sandbox import (
     actions,
+    capabilities,
     control,
     customized_install,
     gateway_api,
@@ -75,7 +76,7 @@ def create_sandbox_app(
         app.register_blueprint(blueprint)
     for blueprint in (signin.wecom_bp, signin.open_bp, signin.control_bp):
         app.register_blueprint(blueprint)
-    for blueprint in (quota_api.bp, quota_api.control):
+    for blueprint in (quota_api.bp, quota_api.control, capabilities.bp, capabilities.control):
         app.register_blueprint(blueprint)
     for blueprint in (registration_api.bp, registration_api.control):
         app.register_blueprint(blueprint)

@@ -426,8 +426,10 @@ def test_one_tenant_never_shows_its_credential(client, auth, corp):
         "ref",
         "ref_from",
         "edition",
+        "license",
         "auth_info",
     }
+    assert body["license"] is None  # never read: no provider account here
     for path in ["/api/v1/apps/wwsuite/tenants", "/api/v1/apps/wwsuite/tenants/wwcorp"]:
         text = client.get(path, headers=auth).get_data(as_text=True)
         assert CREDENTIAL not in text and "corp-token-1" not in text

@@ -136,3 +136,26 @@ def test_what_changed_between_two_auth_infos():
         "allow_tag": [],
     }
     assert capabilities.of("open", None) is None
+
+
+def test_a_banned_account_is_seen_within_one_sync(app, platform, component, api_key, signed_in):
+    push(platform, component, "authorized", tenant_id=ACCOUNT, name="Soon Banned")
+    drain(app)
+    tenant = tenant_of(component, ACCOUNT)
+    # The platform bans the account: nothing is pushed for it.
+    changed = platform.control(
+        f"tenants/{component.app_id}/{ACCOUNT}/capabilities", account_status=16
+    )
+    assert changed["changed"] == ["account_status"] and changed["push"] is None
+    make_due(tenant)
+    assert sync.sync() == 1
+    drain(app)
+    caps = view(platform, api_key, component, ACCOUNT)
+    assert (caps["account_status"], caps["account_state"]) == (16, "banned")
+    [line] = [h for h in histories(tenant) if h.action == "auth_changed"]
+    assert line.detail["changes"]["account_state"] == {"from": "normal", "to": "banned"}
+    at_risk = signed_in.get("/admin/at-risk").get_data(as_text=True)
+    row = at_risk.split('id="accounts-at-risk"', 1)[1].split("</table>", 1)[0]
+    assert ACCOUNT in row and "banned (16)" in row and "Soon Banned" in row
+    page = signed_in.get(f"/admin/tenants/{component.app_id}/{ACCOUNT}").get_data(as_text=True)
+    assert "banned (16)" in page

@@ -90,6 +90,15 @@ def check_secret(secret: str) -> str:
     return secret.strip()
 
 
+def parse_func_info(text: str) -> list[int] | None:
+    """An Open app's needed permission sets from "1, 15, 18" (func_info ids); None for none.
+    ValidationError for anything else."""
+    parts = [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+    if not all(part.isascii() and part.isdigit() and 0 < int(part) < 1000 for part in parts):
+        raise ValidationError("permission sets are func_info ids from 1 to 999, comma-separated")
+    return sorted({int(part) for part in parts}) or None
+
+
 def check_token(token: str) -> str:
     if not _TOKEN.fullmatch(token or ""):
         raise ValidationError("token must be 1 to 32 English letters or digits")

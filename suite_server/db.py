@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import BigInteger, DateTime, Engine, MetaData, case, create_engine, event, text
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
@@ -215,6 +216,17 @@ def raw_connection(engine: Engine, statement: str) -> Iterator[PoolProxiedConnec
 def ping() -> None:
     with engine().connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def json_number(session: Session, value):
+    """A JSON element (`Model.column[("a", "b")]`) as a whole number in SQL, NULL when absent
+    or not a number, on both databases."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A cast of text that is not a number would fail the whole query: test it first.
+        as_text = value.as_string()
+        number = sa_cast(as_text, BigInteger)
+        return case((as_text.regexp_match("^-?[0-9]{1,12}$"), number), else_=None)
+    return value.as_integer()  # SQLite's JSON_EXTRACT: a number compares as one, text never
 
 
 def insert_ignoring_conflict(

@@ -158,6 +158,7 @@ def update_settings(
     token: str = "",
     aes_key: str = "",
     return_to_allowed: str | None = None,
+    required_func_info: str | None = None,
 ) -> list[str]:
     """Save the form; empty secret, token and key fields keep the stored values. A new AES key
     typed in keeps the current one as the previous (pushes still decrypt while the console
@@ -172,6 +173,9 @@ def update_settings(
         prefixes = None
         if return_to_allowed is not None:
             prefixes = "\n".join(landing_rules.parse_allow_list(return_to_allowed)) or None
+        required = None
+        if required_func_info is not None:
+            required = app_rules.parse_func_info(required_func_info)
         if token:
             app_rules.check_token(token.strip())
         if aes_key:
@@ -191,6 +195,8 @@ def update_settings(
     ]
     if prefixes is not None or return_to_allowed is not None:
         fields.append(("return_to_allowed", prefixes))
+    if required_func_info is not None:
+        fields.append(("required_func_info", required))
     for field, value in fields:
         if getattr(app, field) != value:
             setattr(app, field, value)

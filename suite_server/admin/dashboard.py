@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from suite_server.apps import key_mismatches, overview
+from suite_server.authorization import capabilities
 from suite_server.billing import risks
 from suite_server.db import utcnow
 from suite_server.gateway import quota
@@ -125,6 +126,10 @@ class AtRisk:
     refunds: list[dict[str, Any]] = field(default_factory=list)
     # Open Platform accounts refused for their daily API quota today (gateway/quota.py).
     over_quota: list[dict[str, Any]] = field(default_factory=list)
+    # Open accounts banned, frozen or deregistered, and those missing a permission set their
+    # app needs (authorization/capabilities.py).
+    accounts_at_risk: list[dict[str, Any]] = field(default_factory=list)
+    missing_sets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -140,6 +145,8 @@ class AtRisk:
             or self.editions_at_risk
             or self.refunds
             or self.over_quota
+            or self.accounts_at_risk
+            or self.missing_sets
         )
 
 
@@ -222,4 +229,6 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
         editions_at_risk=risks.editions_at_risk(session, now, AT_RISK_LIMIT),
         refunds=risks.refunds(session, now, AT_RISK_LIMIT),
         over_quota=quota.over_quota(session, now, AT_RISK_LIMIT),
+        accounts_at_risk=capabilities.accounts_at_risk(session, AT_RISK_LIMIT),
+        missing_sets=capabilities.missing_sets(session, AT_RISK_LIMIT),
     )

@@ -54,6 +54,10 @@ class AppSettingsForm(FlaskForm):
         validators=[Optional(), Length(max=30000)],
     )
     test_mode = BooleanField("Test mode (WeCom: installs are test installs)")
+    required_func_info = StringField(
+        "Permission sets the app needs (Open: func_info ids, comma-separated; optional)",
+        validators=[Optional(), Length(max=500)],
+    )
     # Write-only: never filled in from the stored value; left empty, the stored value stays.
     secret = PasswordField("New secret", validators=[Optional(), Length(max=200)])
     token = PasswordField("New callback Token", validators=[Optional(), Length(max=32)])

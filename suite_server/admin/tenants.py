@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, defer
 
 from suite_server import audit
 from suite_server.admin.pages import Page, cut
+from suite_server.authorization import capabilities
 from suite_server.billing import ledger, licenses
-from suite_server.errors import UpstreamError
+from suite_server.errors import UpstreamError, ValidationError
 from suite_server.gateway import errcodes
 from suite_server.jobs import runner
 from suite_server.models import (
@@ -235,35 +236,22 @@ def refresh_token(session: Session, actor: str, app: App, tenant: Tenant) -> Ref
 def reread_auth_info(session: Session, actor: str, app: App, tenant: Tenant) -> bool:
     """Ask the platform for the tenant's auth info again (WeCom get_auth_info, Open
     api_get_authorizer_info) and store it as a change_auth push would. Returns whether it
-    changed; a change is written to the tenant's history (auth_changed, source admin)."""
+    changed; a change is written to the tenant's history (auth_changed, source admin, with what
+    changed in its capabilities)."""
     api = api_for(app.platform, current_app.config)
     try:
         token = app_token(session, app, api)
-        if app.platform == "wecom":
-            if not tenant.credential:
-                raise ActionFailed("The tenant has no permanent code to ask with.")
-            fresh = api.get_auth_info(token, tenant.tenant_id, tenant.credential)
-            name = (fresh.get("auth_corp_info") or {}).get("corp_name")
-        else:
-            details = api.get_authorizer_info(token, app.app_id, tenant.tenant_id)
-            authorizer = details.get("authorizer_info") or {}
-            # authorization_info also carries the refresh token: never copied into auth_info.
-            granted = (details.get("authorization_info") or {}).get("func_info")
-            fresh = {"authorizer_info": authorizer}
-            if granted is not None:
-                fresh["func_info"] = granted
-            name = authorizer.get("nick_name")
+        changed = capabilities.reread(session, app, tenant, api, token, "admin", by=actor)
+    except ValidationError as exc:
+        session.rollback()
+        raise ActionFailed(str(exc)) from None
     except (UpstreamError, TokenUnavailable) as exc:
         session.rollback()
         message = exc.message if isinstance(exc, TokenUnavailable) else str(exc)
         _audit(session, actor, "tenant.reread_auth_info", app, tenant, error=message)
         raise ActionFailed(f"The platform did not answer: {message}") from None
-    changed = lifecycle.merge_auth_info(tenant, fresh)
-    if changed:
-        tenant.name = name or tenant.name
-        lifecycle.record(session, tenant, "auth_changed", "admin", {"by": actor})
-    _audit(session, actor, "tenant.reread_auth_info", app, tenant, changed=changed)
-    return changed
+    _audit(session, actor, "tenant.reread_auth_info", app, tenant, changed=changed is not None)
+    return changed is not None
 
 
 def deactivate(session: Session, actor: str, app: App, tenant: Tenant, reason: str) -> None:

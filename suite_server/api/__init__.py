@@ -18,6 +18,7 @@ def blueprint() -> Blueprint:
         installs,  # noqa: F401  (install links, on routes.bp)
         jsapi,  # noqa: F401  (the gateway's routes, on routes.bp)
         proxy,  # noqa: F401
+        registrations,  # noqa: F401
         routes,
         signin,  # noqa: F401
     )

@@ -17,7 +17,10 @@ def handles(app: App, kind: str) -> bool:
 
 
 def _code(fields: dict[str, str]) -> str:
-    return fields.get("AuthCode") or fields.get("AuthorizationCode") or ""
+    # A registration push names its code in lower case (registrations.py).
+    return (
+        fields.get("AuthCode") or fields.get("AuthorizationCode") or fields.get("auth_code") or ""
+    )
 
 
 def allow_rerun(session: Session, app: App, event: InboundEvent) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from suite_server.billing import ledger, orders
-from suite_server.db import utcnow
+from suite_server.db import json_number, utcnow
 from suite_server.models import App, AppOrder, LicenseOrder, ProxyErrcode, Tenant, TenantLicense
 
 LIMIT = 100  # rows per list, as the other lists of the page (admin/dashboard.AT_RISK_LIMIT)
@@ -193,12 +193,7 @@ def count_unlicensed_seen(session: Session, now: datetime | None = None) -> int:
 
 def _agent_number(session: Session, key: str) -> ColumnElement[int]:
     """auth_info.edition_info.agent[0].<key> as a number, NULL when absent or not a number."""
-    value = Tenant.auth_info[("edition_info", "agent", 0, key)]
-    if session.get_bind().dialect.name == "postgresql":
-        # A cast of text that is not a number would fail the whole query: test it first.
-        text = value.as_string()
-        return case((text.regexp_match("^[0-9]{1,12}$"), cast(text, BigInteger)), else_=None)
-    return value.as_integer()  # SQLite's JSON_EXTRACT: a number compares as one, text never
+    return json_number(session, Tenant.auth_info[("edition_info", "agent", 0, key)])
 
 
 def _edition_parts(session: Session, now: datetime):

@@ -47,11 +47,15 @@ _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="suite-server-hand
 def dispatchable(platform: str, channel: str, kind: str) -> bool:
     """Tenant messages and events (data / msg URLs), per-tenant command pushes such as
     change_contact, a provider's system events, and tenant lifecycle events; not tickets or
-    authorization pushes or paid-app order and edition pushes, which have their own processing (and
-    make lifecycle events)."""
+    authorization, registration or paid-app order and edition pushes, which have their own
+    processing (and make lifecycle events; so do license pushes, processing/pipeline.py)."""
     if channel in ("data", "msg", "system", lifecycle_events.CHANNEL):
         return True
-    if kinds.is_authorization(platform, kind) or kinds.is_billing(platform, kind):
+    if (
+        kinds.is_authorization(platform, kind)
+        or kinds.is_billing(platform, kind)
+        or kinds.is_registration(platform, kind)
+    ):
         return False
     return kind not in kinds.TICKET_KINDS
 

@@ -55,6 +55,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("prune install states", 600, "installs.prune"),  # authorization/housekeeping.py
     Periodic("license sync", 3600, "licenses.sync"),  # billing/licenses.py: each corp daily
     Periodic("order catch-up", "30 3 * * *", "orders.catch_up"),  # billing/orders.py
+    Periodic("capabilities sync", 3600, "capabilities.sync"),  # each tenant weekly
 ]
 
 

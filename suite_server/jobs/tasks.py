@@ -38,6 +38,7 @@ MODULES = (
     "suite_server.dispatch.webhooks.delivery",
     "suite_server.billing.licenses",
     "suite_server.billing.orders",
+    "suite_server.authorization.capabilities",
 )
 
 

@@ -12,6 +12,7 @@ from suite_server.models.authorizations import (
 )
 from suite_server.models.billing import AppOrder, LicenseAccount, LicenseOrder, TenantLicense
 from suite_server.models.events import InboundEvent, ProxyErrcode, QuotaClear
+from suite_server.models.registrations import Registration
 from suite_server.models.tenants import Tenant
 from suite_server.models.tokens import AppToken, JsapiTicket, TenantToken
 from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookReceiver
@@ -37,6 +38,7 @@ __all__ = [
     "PreAuthCode",
     "ProxyErrcode",
     "QuotaClear",
+    "Registration",
     "Tenant",
     "TenantHistory",
     "TenantLicense",

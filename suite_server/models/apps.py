@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from suite_server.crypto.secrets import EncryptedText
@@ -66,6 +74,8 @@ class App(Base):
     # when, and the latest. Shown on the "at risk" page until a ticket decrypts again.
     key_mismatch_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     key_mismatch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Open: the permission sets (func_info ids) the app needs; a tenant without one is at risk.
+    required_func_info: Mapped[list[int] | None] = mapped_column(JSON)
     # Open: when we last asked the platform to resume ticket pushes (api_start_push_ticket).
     ticket_push_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

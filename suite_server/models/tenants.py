@@ -61,6 +61,8 @@ class Tenant(Base):
     previous_credential: Mapped[str | None] = mapped_column(EncryptedText)
     credential_version: Mapped[int] = mapped_column(default=0)
     auth_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When its capabilities were last read again (authorization/capabilities.py).
+    capabilities_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The tenant's own webhook receiver, besides the app's; signed with the app's secret.
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     # The ISV's reference of the install that authorized it (`/install/<app_id>?ref=`).

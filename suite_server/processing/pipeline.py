@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from suite_server import db
-from suite_server.authorization import pushes
+from suite_server.authorization import pushes, registrations
 from suite_server.billing import licenses, orders
 from suite_server.db import utcnow
 from suite_server.dispatch import handlers as dispatch
@@ -46,11 +46,16 @@ def processable(platform: str, channel: str, kind: str) -> bool:
 
 def _processed_here(platform: str, channel: str, kind: str) -> bool:
     """A push acted on here rather than handed on raw, each on the URL the platform sends it
-    to: an authorization push, a paid-app order or edition push (billing/orders.py), a license
+    to: an authorization push, a registration push (authorization/registrations.py), a paid-app
+    order or edition push (billing/orders.py), a license
     push on a provider's system event URL or unlicensed_notify on a data URL
     (billing/licenses.py). Each makes lifecycle events."""
     if channel in ("command", "auth"):
-        return kinds.is_authorization(platform, kind) or kinds.is_billing(platform, kind)
+        return (
+            kinds.is_authorization(platform, kind)
+            or kinds.is_billing(platform, kind)
+            or kinds.is_registration(platform, kind)
+        )
     if channel == "system":
         return kinds.is_license(platform, kind)
     return channel == "data" and kind == kinds.UNLICENSED
@@ -137,6 +142,8 @@ def process(event_id: int) -> str | None:
             outcome = licenses.process(session, app, event, api, token)
         elif kinds.is_billing(app.platform, event.kind):
             outcome = orders.process(session, app, event, api, token)
+        elif kinds.is_registration(app.platform, event.kind):
+            outcome = registrations.process(session, app, event, api, token)
         else:
             outcome = pushes.process(session, app, event, api, token)
     except TokenUnavailable as exc:

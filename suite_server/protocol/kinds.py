@@ -37,6 +37,13 @@ BILLING = {
 }
 
 
+# Registration pushes (isv-capabilities §10) on the component's auth URL: processed
+# (authorization/registrations.py), each making `registration.succeeded` or `.failed`.
+REGISTRATIONS = {
+    "wecom": (),
+    "open": ("notify_third_fasteregister", "notify_third_fastregisterbetaapp"),
+}
+
 # License pushes (isv-capabilities §4) on a provider's system event URL, and the event a member
 # blocked for lack of a license sends on the data URL: processed (billing/licenses.py), each
 # making a lifecycle event (`license.paid`, `license.unlicensed`, ...).
@@ -67,3 +74,7 @@ def is_notice(platform: str, kind: str) -> bool:
 
 def is_license(platform: str, kind: str) -> bool:
     return kind in LICENSES[platform]
+
+
+def is_registration(platform: str, kind: str) -> bool:
+    return kind in REGISTRATIONS[platform]

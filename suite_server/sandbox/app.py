@@ -18,6 +18,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from suite_server.sandbox import (
     actions,
+    capabilities,
     control,
     customized_install,
     gateway_api,
@@ -30,6 +31,7 @@ from suite_server.sandbox import (
     order_control,
     providers,
     quota_api,
+    registration_api,
     signin,
     wecom_api,
 )
@@ -74,7 +76,9 @@ def create_sandbox_app(
         app.register_blueprint(blueprint)
     for blueprint in (signin.wecom_bp, signin.open_bp, signin.control_bp):
         app.register_blueprint(blueprint)
-    for blueprint in (quota_api.bp, quota_api.control):
+    for blueprint in (quota_api.bp, quota_api.control, capabilities.bp, capabilities.control):
+        app.register_blueprint(blueprint)
+    for blueprint in (registration_api.bp, registration_api.control):
         app.register_blueprint(blueprint)
 
     @app.get("/")
@@ -89,7 +93,7 @@ def create_sandbox_app(
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | tuple[Response, int]:
         # Every HTTP error as JSON, so no client has to parse an HTML error page.
-        if request.path.startswith("/cgi-bin/") and error.code == 404:
+        if request.path.startswith(("/cgi-bin/", "/wxa/")) and error.code == 404:
             return jsonify({"errcode": 404, "errmsg": "sandbox does not simulate this API"}), 404
         return jsonify({"error": error.description}), error.code or 500
 
@@ -97,7 +101,7 @@ def create_sandbox_app(
     def unexpected(error: Exception) -> tuple[Response, int]:  # pragma: no cover - a safety net
         # A bug in the sandbox must not surface as a traceback page; the log has the details.
         log.exception("sandbox error on %s", request.path)
-        if request.path.startswith(("/cgi-bin/", "/sns/")):
+        if request.path.startswith(("/cgi-bin/", "/sns/", "/wxa/")):
             platform = WECOM if "wecom" in (request.blueprint or "") else OPEN
             # The platforms answer trouble on their side as errcode -1 "system busy", HTTP 200.
             return jsonify(error_body(platform, -1)), 200

@@ -103,7 +103,7 @@ def api_query_auth(state: SandboxState, app: App, body: dict[str, Any]) -> dict[
 
 def api_authorizer_token(state: SandboxState, app: App, body: dict[str, Any]) -> dict[str, Any]:
     with state.lock:
-        tenant = _authorizer(state, app, body)
+        tenant = authorizer(state, app, body)
         refresh_token = text(body, "authorizer_refresh_token")
         # §6: 61023 for a null, lost or superseded refresh token (re-authorization replaced it).
         if not refresh_token or refresh_token != tenant.credential:
@@ -125,13 +125,13 @@ def api_authorizer_token(state: SandboxState, app: App, body: dict[str, Any]) ->
 
 def api_get_authorizer_info(state: SandboxState, app: App, body: dict[str, Any]) -> dict[str, Any]:
     with state.lock:
-        tenant = _authorizer(state, app, body)
+        tenant = authorizer(state, app, body)
         mini = tenant.account_type == "mini_program"
         info: dict[str, Any] = {
             "nick_name": tenant.name,
             "head_img": "http://wx.qlogo.cn/mmopen/sandbox/0",
-            "service_type_info": {"id": 0 if mini else 2},
-            "verify_type_info": {"id": 0},
+            "service_type_info": {"id": service_type(tenant)},
+            "verify_type_info": {"id": tenant.verify_type},
             "user_name": tenant.user_name,
             "principal_name": f"{tenant.name} Ltd.",
             "alias": "",
@@ -143,7 +143,7 @@ def api_get_authorizer_info(state: SandboxState, app: App, body: dict[str, Any])
                 "open_card": 0,
                 "open_store": 0,
             },
-            "account_status": 1,
+            "account_status": tenant.account_status,
             "signature": "",
         }
         if mini:
@@ -246,7 +246,8 @@ def custom_send(state: SandboxState, tenant: Tenant, body: dict[str, Any]) -> di
     return dict(OK)
 
 
-def _authorizer(state: SandboxState, app: App, body: dict[str, Any]) -> Tenant:
+def authorizer(state: SandboxState, app: App, body: dict[str, Any]) -> Tenant:
+    """The active account the body's authorizer_appid names (41002 missing, 61003 not one)."""
     appid = text(body, "authorizer_appid")
     if not appid:
         raise ApiError(41002)
@@ -255,6 +256,14 @@ def _authorizer(state: SandboxState, app: App, body: dict[str, Any]) -> Tenant:
     if tenant is None or not tenant.active:
         raise ApiError(61003)
     return tenant
+
+
+def service_type(tenant: Tenant) -> int:
+    """§4.6 service_type_info.id: as set from the control API, else 0 for a mini program and 2
+    (service account) for an official account."""
+    if tenant.service_type is not None:
+        return tenant.service_type
+    return 0 if tenant.account_type == "mini_program" else 2
 
 
 def func_info(tenant: Tenant) -> list[dict[str, Any]]:

@@ -276,3 +276,53 @@ def open_event(gh_id: str, openid: str, event: str, now: int, extra: dict | None
         ("Event", event),
     ]
     return xml_document(merge(fields, extra))
+
+
+# --- Open registration results (isv-capabilities.md §10, open-platform.md §2) -----------------
+
+
+def open_fasteregister(
+    component_appid: str,
+    now: int,
+    appid: str,
+    status: int,
+    auth_code: str,
+    msg: str,
+    info: list[Field],
+    taskid: str | None = None,
+) -> str:
+    """notify_third_fasteregister: the upper-case envelope, then lower-case tags; `info` is
+    the request (enterprise: name, code, code_type, legal_persona_wechat, legal_persona_name,
+    component_phone; personal: wxuser, idname, component_phone, and `taskid` beside it). A
+    failure has `appid` and `auth_code` empty."""
+    return xml_document(
+        [
+            ("AppId", component_appid),
+            ("CreateTime", now),
+            ("InfoType", "notify_third_fasteregister"),
+            ("appid", appid),
+            ("status", status),
+            ("auth_code", auth_code),
+            ("msg", msg),
+            ("taskid", taskid),
+            ("info", info),
+        ]
+    )
+
+
+def open_fastregisterbetaapp(
+    component_appid: str, now: int, appid: str, status: int, msg: str, unique_id: str, name: str
+) -> str:
+    """notify_third_fastregisterbetaapp: `appid` (empty on failure), `status`, `msg`,
+    `info{unique_id, name}`."""
+    return xml_document(
+        [
+            ("AppId", component_appid),
+            ("CreateTime", now),
+            ("InfoType", "notify_third_fastregisterbetaapp"),
+            ("appid", appid),
+            ("status", status),
+            ("msg", msg),
+            ("info", [("unique_id", unique_id), ("name", name)]),
+        ]
+    )

@@ -150,6 +150,12 @@ class Tenant:
     user_name: str = ""  # Open: the account's original id (gh_…)
     account_type: str = "official_account"  # Open: official_account | mini_program
     func_ids: list[int] = field(default_factory=list)  # Open: granted permission sets
+    # Open (capabilities.py): account_status (1 normal, 14, 16, 18, 19), service and verify
+    # types (service None: the account type's own, 0 mini program / 2 service account), options.
+    account_status: int = 1
+    service_type: int | None = None
+    verify_type: int = 0
+    options: dict[str, str] = field(default_factory=dict)
     install_state: str = ""  # WeCom: the `state` of the install that created it
     installer: str = ""  # WeCom: userid of the admin who installed
     # WeCom: when the corp FIRST installed the app (re-authorizing keeps it): the license trial
@@ -214,6 +220,8 @@ class SandboxState:
         # orders.py: paid-app orders by orderid, and each corp's edition by (suite id, corpid).
         self.app_orders: dict[str, Any] = {}
         self.editions: dict[tuple[str, str], Any] = {}
+        # registrations.py: fast-registration tasks (enterprise, personal, beta) by id.
+        self.registrations: dict[str, Any] = {}
 
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and go back to the settings the sandbox started with; the random

@@ -40,7 +40,8 @@ KINDS = {
     "reactivated": "tenant.reactivated",
     "credential_reset": "tenant.credential_reset",
 }
-# Kinds that are not a history line (emit_kind): paid-app orders and editions, licenses (billing/).
+# Kinds that are not a history line (emit_kind): paid-app orders and editions, licenses
+# (billing/), registrations (authorization/registrations.py).
 OTHER_KINDS = (
     "order.opened",
     "order.changed",
@@ -51,6 +52,8 @@ OTHER_KINDS = (
     "license.refunded",
     "license.auto_activated",
     "license.unlicensed",
+    "registration.succeeded",
+    "registration.failed",
 )
 RETRIES = 8  # as processing/pipeline.py gives every event's job
 _CHANGES = "suite_server.lifecycle_changes"  # noted, written before the commit

@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 
 from suite_server.db import iso, utcnow
 from suite_server.models import App, Tenant, TenantLicense, TenantToken
+from suite_server.tenants import capabilities
 
 # What kind of tenant an app's kind makes (models.apps.KINDS): a WeCom corp that installed a
 # third-party app or a customized one (its token from gettoken), or an Open Platform account.
@@ -56,6 +57,12 @@ def columns(*extra) -> Select:
             TenantToken.expires_at.label("token_expires_at"),
             App.kind.label("app_kind"),
             Tenant.auth_info["edition_info"].label("edition_info"),
+            # What capabilities.py reads: Open's account and sets, WeCom's agents.
+            App.platform.label("app_platform"),
+            App.required_func_info,
+            Tenant.auth_info["authorizer_info"].label("authorizer_info"),
+            Tenant.auth_info["func_info"].label("func_info"),
+            Tenant.auth_info["auth_info"].label("agents_info"),
             *LICENSE_COLUMNS,
             *extra,
         )
@@ -81,7 +88,17 @@ def view(row) -> dict[str, Any]:
         "ref_from": row.install_ref_from,  # "link" (an install link's) or "query" (anyone's)
         "edition": edition(row.edition_info),
         "license": license_view(row),
+        "capabilities": capabilities_view(row),
     }
+
+
+def capabilities_view(row) -> dict[str, Any] | None:
+    """What the tenant may do (capabilities.py), or None before the platform said."""
+    if row.app_platform == "open":
+        if row.authorizer_info is None and row.func_info is None:
+            return None
+        return capabilities.of_open(row.authorizer_info, row.func_info, row.required_func_info)
+    return capabilities.of_wecom(row.agents_info) if row.agents_info is not None else None
 
 
 def edition(edition_info: Any) -> dict[str, Any] | None:

@@ -148,6 +148,22 @@ class OpenApi(PlatformApi):
         params = {"access_token": authorizer_token}
         self.client.call("POST", "/cgi-bin/message/custom/send", params=params, body=body)
 
+    # -- registering mini programs for merchants (isv-capabilities §10) ------------------------
+
+    def fastregister(self, component_token: str, kind: str, body: dict[str, Any]) -> dict:
+        """Start a fast registration: `enterprise` (fastregisterweapp), `personal`
+        (fastregisterpersonalweapp: taskid, authorize_url) or `beta` (fastregisterbetaweapp:
+        unique_id, authorize_url). The outcome comes later as a push."""
+        path, params = {
+            "enterprise": ("/cgi-bin/component/fastregisterweapp", {"action": "create"}),
+            "personal": ("/wxa/component/fastregisterpersonalweapp", {"action": "create"}),
+            # The beta call's page names the component's token `access_token`.
+            "beta": ("/wxa/component/fastregisterbetaweapp", {}),
+        }[kind]
+        name = "access_token" if kind == "beta" else "component_access_token"
+        params = {**params, name: component_token}
+        return self.client.call("POST", path, params=params, body=body)
+
     # -- quota and rid (isv-capabilities §14): an account's token, or the component's ----------
 
     def quota_get(self, token: str, cgi_path: str) -> dict[str, Any]:

@@ -12,11 +12,13 @@ from suite_server.admin.forms import ActionForm, AppSettingsForm, RotateForm, We
 from suite_server.admin.routes.common import actor, bp, done, form_errors
 from suite_server.admin.tenants import ActionFailed
 from suite_server.apps import key_mismatches
+from suite_server.authorization import registrations
 from suite_server.billing import ledger, orders
 
 # What an app page may show once, after the action that made it (sessions.show_once).
 RECENT_ORDERS = 10  # a suite's latest paid-app orders on its page
 RECENT_LICENSE_ORDERS = 20  # license orders on an app's or a provider's page
+RECENT_REGISTRATIONS = 20  # a component's latest mini-program registrations
 SHOWN_ONCE = {
     "aes_key": (
         "New EncodingAESKey",
@@ -77,6 +79,11 @@ def app_page(app_id: str):
         urls=apps.console_urls(app),
         links=apps.links(db.session(), app),
         orders=orders.recent(db.session(), app.id, limit=RECENT_ORDERS),
+        registrations=(
+            registrations.recent(db.session(), app.id, RECENT_REGISTRATIONS)
+            if app.platform == "open"
+            else None
+        ),
         license_orders=(
             ledger.orders_of_app(db.session(), app, limit=RECENT_LICENSE_ORDERS)
             if app.is_provider or ledger.licensed_app(app)
@@ -89,6 +96,7 @@ def app_page(app_id: str):
             landing_url=app.landing_url,
             return_to_allowed=app.return_to_allowed or "",
             test_mode=app.test_mode,
+            required_func_info=", ".join(str(n) for n in app.required_func_info or []),
         ),
         webhook_form=WebhookForm(formdata=None, url=app.webhook_url),
         shown_once=shown_once,
@@ -115,6 +123,9 @@ def app_settings(app_id: str):
             token=form.token.data or "",
             aes_key=form.aes_key.data or "",
             return_to_allowed=None if app.is_provider else form.return_to_allowed.data or "",
+            required_func_info=(
+                form.required_func_info.data or "" if app.platform == "open" else None
+            ),
         )
     except ActionFailed as exc:
         flash(f"Not saved: {exc}", "error")

@@ -13,7 +13,7 @@ from suite_server.admin.tenants import ActionFailed
 from suite_server.billing import ledger, orders
 from suite_server.gateway import quota
 from suite_server.models.tenants import STATUSES as TENANT_STATUSES
-from suite_server.tenants import views
+from suite_server.tenants import capabilities, views
 from suite_server.whole_numbers import MAX_SMALL_ID
 
 RECENT_ORDERS = 10  # a tenant's paid-app orders on its page
@@ -55,6 +55,7 @@ def tenant_page(app_id: str, tenant_id: str):
         "admin/tenant.html",
         view=tenants.page_of(db.session(), app, tenant),
         edition=views.edition((tenant.auth_info or {}).get("edition_info")),
+        caps=capabilities.of(app.platform, tenant.auth_info, app.required_func_info),
         orders=orders.recent(db.session(), app.id, tenant.tenant_id, limit=RECENT_ORDERS),
         licenses=(
             ledger.of_tenant(db.session(), app, tenant) if ledger.licensed_app(app) else None

@@ -56,6 +56,13 @@ def deployment_retry(app_id: str, deployment_id: str) -> Response:
     return jsonify(retried=count, deployment=deployments.as_json(_session(), deployment))
 
 
+@_route("/apps/<app_id>/deployments/<deployment_id>/revert", "POST")
+def deployment_revert(app_id: str, deployment_id: str) -> Response:
+    deployment = _deployment(app_id, deployment_id)
+    count = deployments.revert(_session(), deployment)
+    return jsonify(reverted=count, deployment=deployments.as_json(_session(), deployment))
+
+
 @_route("/apps/<app_id>/deployments/<deployment_id>/stop", "POST")
 def deployment_stop(app_id: str, deployment_id: str) -> Response:
     deployment = _deployment(app_id, deployment_id)

@@ -14,8 +14,9 @@ from suite_server.db import Base, UTCDateTime, utcnow
 # A deployment: running until every target is released or failed, or stopped by a person.
 DEPLOYMENT_STATUSES = ("running", "finished", "stopped")
 # A target's step: commit -> submit -> auditing (waiting for the platform) -> release ->
-# released; or failed (at failed_step, with its error).
-STEPS = ("commit", "submit", "auditing", "release", "released", "failed")
+# released; or failed (at failed_step, with its error); a released one reverted: revert ->
+# reverted.
+STEPS = ("commit", "submit", "auditing", "release", "released", "failed", "revert", "reverted")
 
 
 class Deployment(Base):

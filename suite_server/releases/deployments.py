@@ -145,6 +145,25 @@ def _runnable(session: Session, deployment_pk: int) -> list[tuple[int, str]]:
     )
 
 
+def revert(session: Session, deployment: Deployment) -> int:
+    """Take the released targets back to the version online before (`revertcoderelease`, or
+    `revertgrayrelease` for a gray deployment); returns how many. The deployment runs again
+    until they are reverted."""
+    released = session.scalars(
+        select(DeploymentTarget).where(
+            DeploymentTarget.deployment_pk == deployment.id, DeploymentTarget.step == "released"
+        )
+    ).all()
+    for target in released:
+        target.step, target.attempts, target.claimed_at, target.error = "revert", 0, None, None
+    if released:
+        deployment.status, deployment.finished_at = "running", None
+    session.commit()
+    for target in released:
+        steps.enqueue(target.id, "revert")
+    return len(released)
+
+
 def stop(session: Session, deployment: Deployment) -> None:
     """No further step starts; a step running now ends, and the target stays where it got."""
     session.execute(

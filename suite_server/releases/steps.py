@@ -40,8 +40,9 @@ from suite_server.upstream import api_for
 
 log = logging.getLogger(__name__)
 
-RUN = ("commit", "submit", "release")  # the steps a job does
-NEXT = {"commit": "submit", "submit": "auditing", "release": "released"}
+RUN = ("commit", "submit", "release", "revert")  # the steps a job does
+NEXT = {"commit": "submit", "submit": "auditing", "release": "released", "revert": "reverted"}
+DONE = ("released", "failed", "reverted")  # a target there does not move any more
 LEASE = timedelta(minutes=2)  # a claim older than this belongs to a dead job
 LOST_AFTER = timedelta(minutes=2)  # a runnable target untouched this long lost its job
 POLL_AFTER = timedelta(minutes=30)  # an audit this quiet is asked for
@@ -163,6 +164,12 @@ def _do(api, token: str, deployment: Deployment, doing: str, probe: bool) -> dic
             raise Retry(QUOTA_WAIT, "no audit left this month")
         answer = api.wxa(token, "submit_audit", {"version_desc": deployment.user_desc})
         return {"auditid": str(answer.get("auditid") or "")}
+    if doing == "revert":
+        online = _version_of(api.wxa(token, "getversioninfo", {}), "release_info")
+        if probe and online != version:
+            return {"probed": True}
+        api.wxa(token, "revertgrayrelease" if deployment.gray_percentage else "revertcoderelease")
+        return {}
     if probe and _version_of(api.wxa(token, "getversioninfo", {}), "release_info") == version:
         return {"probed": True}
     if deployment.gray_percentage:
@@ -212,7 +219,7 @@ def finish_if_done(session: Session, deployment_pk: int) -> None:
         select(DeploymentTarget.id)
         .where(
             DeploymentTarget.deployment_pk == deployment_pk,
-            DeploymentTarget.step.not_in(("released", "failed")),
+            DeploymentTarget.step.not_in(DONE),
         )
         .limit(1)
     )

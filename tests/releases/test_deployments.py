@@ -208,3 +208,28 @@ def test_bad_requests_get_a_400(app, platform, component, api_key, body, message
     mini_programs(app, platform, component, ACCOUNTS[:1])
     response = api(platform, api_key, "POST", f"/apps/{component.app_id}/deployments", json=body)
     assert response.status_code == 400 and message in response.json()["error"]["message"]
+
+
+def test_a_released_version_is_reverted_to_the_one_before(app, platform, component, api_key):
+    mini_programs(app, platform, component, ACCOUNTS[:2])
+    template_id = template(platform, api_key, component)
+    path = f"/apps/{component.app_id}/deployments"
+    for version in ("1.0.0", "1.1.0"):
+        # A push is told from a platform retry by its whole text, times included (whole
+        # seconds): the second audit's verdict must come in another second than the first's.
+        time.sleep(1.05)
+        body = {"template_id": template_id, "user_version": version, "targets": "all"}
+        started = api(platform, api_key, "POST", path, json=body).json()["deployment"]
+        shipped = settle(app, platform, started["id"], api_key, component)
+        assert shipped["progress"] == {"released": 2}, version
+    reverted = api(platform, api_key, "POST", f"{path}/{started['id']}/revert")
+    assert reverted.json()["reverted"] == 2
+    back = settle(app, platform, started["id"], api_key, component)
+    assert (back["status"], back["progress"]) == ("finished", {"reverted": 2})
+    assert calls(platform, "revertcoderelease") == dict.fromkeys(ACCOUNTS[:2], 1)
+    releases = requests.get(
+        f"{platform.base}/sandbox/releases?app_id={component.app_id}", timeout=10
+    ).json()["accounts"]
+    assert {a["tenant_id"]: a["online"]["user_version"] for a in releases} == dict.fromkeys(
+        ACCOUNTS[:2], "1.0.0"
+    )

@@ -50,6 +50,18 @@ def deployment_retry(app_id: str, deployment_id: str):
     return done("admin.deployment_page", app_id=app_id, deployment_id=deployment.id)
 
 
+@bp.post("/apps/<app_id>/deployments/<deployment_id>/revert")
+def deployment_revert(app_id: str, deployment_id: str):
+    app, deployment = _deployment_or_404(app_id, deployment_id)
+    session = db.session()
+    count = deployments.revert(session, deployment)
+    target = f"deployment:{deployment.id}"
+    audit.record(session, actor(), "deployment.revert", target, {"reverted": count})
+    session.commit()
+    flash(f"{count} released target(s) going back to their previous version.", "ok")
+    return done("admin.deployment_page", app_id=app_id, deployment_id=deployment.id)
+
+
 @bp.post("/apps/<app_id>/deployments/<deployment_id>/stop")
 def deployment_stop(app_id: str, deployment_id: str):
     app, deployment = _deployment_or_404(app_id, deployment_id)

@@ -113,6 +113,11 @@ def test_demo_runs_installs_and_stops(tmp_path):
         assert re.search(r"wwdemotrial \(Demo trial corp\): trial until \d{4}-", output), output
         assert "wwdemolicensed (Demo licensed corp): licensed, 1 account" in output, output
         assert re.search(r"wwdemolicensed: order OI\w+ paid", output), output
+        # A beta mini program registered for a merchant, a second one authorized, and one
+        # template version shipped to both: committed, audited and released.
+        assert re.search(r"wx\w+ \(Demo Cafe\): registered as a beta mini program", output)
+        assert "wxdemoshop0000001 (Demo Shop): authorized the component" in output, output
+        assert re.search(r"deployment \d+ of version 1\.0\.0: finished, 2 released", output)
         password = re.search(r"one-time password: (\S+)", output).group(1)
         assert len(password) >= 12
 

@@ -15,6 +15,7 @@ from flask import Blueprint
 def blueprint() -> Blueprint:
     """The /api/v1 blueprint with every route module's routes on it."""
     from suite_server.api import (
+        deployments,  # noqa: F401
         installs,  # noqa: F401  (install links, on routes.bp)
         jsapi,  # noqa: F401  (the gateway's routes, on routes.bp)
         proxy,  # noqa: F401

@@ -21,7 +21,7 @@ LISTED = 100
 
 
 @_route("/apps/<app_id>/registrations", "POST")
-def start(app_id: str) -> Response:
+def registration_start(app_id: str) -> Response:
     """{kind, ref?, ...the platform's fields} -> 201 {registration}."""
     body = _body()
     app = _component(app_id)
@@ -50,7 +50,7 @@ def start(app_id: str) -> Response:
 
 
 @_route("/apps/<app_id>/registrations")
-def listing(app_id: str) -> Response:
+def registration_list(app_id: str) -> Response:
     """The app's latest registrations (at most 100), newest first; ?status= filters."""
     app = _component(app_id)
     status = request.args.get("status")
@@ -61,7 +61,7 @@ def listing(app_id: str) -> Response:
 
 
 @_route("/apps/<app_id>/registrations/<registration_id>")
-def one(app_id: str, registration_id: str) -> Response:
+def registration_one(app_id: str, registration_id: str) -> Response:
     app = _component(app_id)
     number = xml.whole_number(registration_id, 9)
     row = _session().get(Registration, number) if number is not None else None

@@ -112,8 +112,8 @@ def process(session: Session, app: App, event: InboundEvent, api, app_token: str
     kind = _kind_of(event.kind, info)
     status, appid = fields.get("status", "").strip(), fields.get("appid", "").strip()
     values = {**info, "unique_id": info.get("unique_id")}
-    row = _find_or_add(session, app, kind, match_key(kind, values), info, fields)
-    if row.status != "pending" and row.appid == (appid or None) and row.status == _outcome(status):
+    row = _find_or_add(session, app, kind, match_key(kind, values), info, fields, status, appid)
+    if row.status != "pending":
         return "done"  # told already (the push came twice)
     tenant = None
     if status == "0" and kind != "beta" and fields.get("auth_code"):
@@ -150,17 +150,22 @@ def _find_or_add(
     key: str,
     info: dict[str, str],
     fields: dict[str, str],
+    status: str,
+    appid: str,
 ) -> Registration:
-    """The newest request with this key (a pending one first), or a new row for a registration
-    started elsewhere."""
+    """The pending request with this key; else the one this push already ended (the platform
+    sent it twice); else a new row, for a registration started elsewhere."""
     rows = session.scalars(
         select(Registration)
         .where(Registration.app_pk == app.id, Registration.match_key == key)
         .order_by(Registration.id.desc())
     ).all()
-    pending = [row for row in rows if row.status == "pending"]
-    if pending or rows:
-        return (pending or rows)[0]
+    for row in rows:
+        if row.status == "pending":
+            return row
+    for row in rows:
+        if row.status == _outcome(status) and row.appid == (appid or None):
+            return row
     row = Registration(
         app_pk=app.id,
         kind=kind,

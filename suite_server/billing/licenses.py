@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -29,7 +29,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from suite_server import db
-from suite_server.billing.orders import first_time
+from suite_server.billing.orders import first_time, number, unix_time
 from suite_server.db import insert_ignoring_conflict, iso, utcnow
 from suite_server.errors import UpstreamError
 from suite_server.jobs import runner
@@ -77,7 +77,7 @@ def process(session: Session, app: App, event: InboundEvent, api, token: str | N
     corp = fields.get("AuthCorpId") or event.tenant_id or ""
     body: dict[str, Any] = {"corp_id": corp}
     if event.kind == "auto_activate":
-        body["scene"] = _number(fields.get("Scene"))
+        body["scene"] = number(fields.get("Scene"))
         pushed = xml.items(event.payload, "AccountList")
         body["accounts"] = [_pushed_account(item) for item in pushed]
     else:
@@ -115,9 +115,9 @@ def _pushed_account(item: dict[str, str]) -> dict[str, Any]:
     return {
         "active_code": item.get("ActiveCode"),
         "userid": item.get("UserId"),
-        "type": _number(item.get("Type")),
-        "expire_time": iso(_time(item.get("ExpireTime"))),
-        "previous_status": _number(item.get("PreviousStatus")) or None,
+        "type": number(item.get("Type")),
+        "expire_time": iso(unix_time(item.get("ExpireTime"))),
+        "previous_status": number(item.get("PreviousStatus")) or None,
         "previous_active_code": item.get("PreviousActiveCode") or None,
     }
 
@@ -161,10 +161,10 @@ def sync_corp(
             row.check_error = f"{exc.endpoint}: errcode {exc.errcode} {exc.errmsg}"[:300]
         else:
             trial = info.get("trail_info") or info.get("trial_info") or {}  # sic: `trail`
-            row.license_status = _number(info.get("license_status"))
-            row.trial_start = _time(trial.get("start_time"))
-            row.trial_end = _time(trial.get("end_time"))
-            row.check_time = _time(info.get("license_check_time"))
+            row.license_status = number(info.get("license_status"))
+            row.trial_start = unix_time(trial.get("start_time"))
+            row.trial_end = unix_time(trial.get("end_time"))
+            row.check_time = unix_time(info.get("license_check_time"))
             row.check_error = None
         row.active_accounts = active
         row.checked_at = now
@@ -213,9 +213,9 @@ def _accounts(api, token: str, corpid: str) -> list[dict[str, Any]]:
     return [
         {
             "userid": str(item["userid"])[:64],
-            "type": _number(item.get("type")) or BASIC,
-            "active": _time(item.get("active_time")),
-            "expire": _time(item.get("expire_time")),
+            "type": number(item.get("type")) or BASIC,
+            "active": unix_time(item.get("active_time")),
+            "expire": unix_time(item.get("expire_time")),
         }
         for item in _pages(api, token, "list_actived_account", {"corpid": corpid}, "account_list")
         if item.get("userid")
@@ -336,14 +336,14 @@ def store_order(session: Session, provider: App, order: dict[str, Any]) -> Licen
     counts = order.get("account_count") or {}
     duration = order.get("account_duration") or {}
     row.corpid = str(order.get("corpid") or row.corpid)
-    row.order_type = _number(order.get("order_type"))
-    row.order_status = _number(order.get("order_status"))
-    row.base_count = _number(counts.get("base_count"))
-    row.external_contact_count = _number(counts.get("external_contact_count"))
-    row.months, row.days = _number(duration.get("months")), _number(duration.get("days"))
-    row.price = _number(order.get("price"))
+    row.order_type = number(order.get("order_type"))
+    row.order_status = number(order.get("order_status"))
+    row.base_count = number(counts.get("base_count"))
+    row.external_contact_count = number(counts.get("external_contact_count"))
+    row.months, row.days = number(duration.get("months")), number(duration.get("days"))
+    row.price = number(order.get("price"))
     for name in _TIMES:
-        setattr(row, name, _time(order.get(name)))
+        setattr(row, name, unix_time(order.get(name)))
     row.answer = order
     session.flush()
     return row
@@ -363,15 +363,3 @@ def order_json(order: LicenseOrder) -> dict[str, Any]:
         "price": order.price,
         **{name: iso(getattr(order, name)) for name in _TIMES},
     }
-
-
-def _number(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _time(value: Any) -> datetime | None:
-    seconds = _number(value)
-    return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None

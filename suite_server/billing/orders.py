@@ -187,7 +187,7 @@ def store_order(session: Session, app: App, answer: dict[str, Any]) -> AppOrder:
             "app_pk": app.id,
             "order_id": order_id,
             "tenant_id": str(answer.get("paid_corpid") or ""),
-            "order_status": _number(answer.get("order_status")),
+            "order_status": number(answer.get("order_status")),
             "answer": answer,
         },
         ["app_pk", "order_id"],
@@ -198,11 +198,11 @@ def store_order(session: Session, app: App, answer: dict[str, Any]) -> AppOrder:
     session.refresh(order)
     order.tenant_id = str(answer.get("paid_corpid") or order.tenant_id)
     for name in _NUMBERS:
-        setattr(order, name, _number(answer.get(name)))
+        setattr(order, name, number(answer.get(name)))
     order.edition_id = answer.get("edition_id") or None
     order.edition_name = answer.get("edition_name") or None
     for name in _TIMES:
-        setattr(order, name, _time(answer.get(name)))
+        setattr(order, name, unix_time(answer.get(name)))
     order.answer = answer
     session.flush()
     return order
@@ -236,14 +236,15 @@ def as_json(order: AppOrder) -> dict[str, Any]:
     }
 
 
-def _number(value: Any) -> int:
+def number(value: Any) -> int:
+    """A platform's number field as an int; 0 when absent or not a number."""
     try:
         return int(value or 0)
     except (TypeError, ValueError):
         return 0
 
 
-def _time(value: Any) -> datetime | None:
+def unix_time(value: Any) -> datetime | None:
     """A Unix time as UTC; 0 (not yet: an unpaid order's paid_time) as None."""
-    seconds = _number(value)
+    seconds = number(value)
     return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None

@@ -29,7 +29,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from suite_server import accounts, apps, create_app, db, instance_path, providers, schema
 from suite_server.crypto.msgcrypt import generate_aes_key
-from suite_server.demo import licenses
+from suite_server.demo import licenses, miniprograms
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
 from suite_server.models import App, Tenant
@@ -279,6 +279,8 @@ def _report(demo: Demo) -> None:
     template = DEMO_APPS[2][1]
     lines.append(f"  Customized template: {_install(demo, template, *DEMO_CUSTOMER)}")
     lines.extend(_licenses(demo))
+    component = DEMO_APPS[1][1]
+    lines.extend(miniprograms.run(demo.app, demo.public_url, demo.sandbox.base_url, component))
     base, sandbox = demo.public_url, demo.sandbox.base_url
     click.echo(
         "\n".join(

@@ -56,6 +56,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("license sync", 3600, "licenses.sync"),  # billing/licenses.py: each corp daily
     Periodic("order catch-up", "30 3 * * *", "orders.catch_up"),  # billing/orders.py
     Periodic("capabilities sync", 3600, "capabilities.sync"),  # each tenant weekly
+    Periodic("release sweep", 60, "releases.sweep"),  # releases/steps.py: lost jobs, quiet audits
 ]
 
 

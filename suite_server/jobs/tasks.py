@@ -39,6 +39,7 @@ MODULES = (
     "suite_server.billing.licenses",
     "suite_server.billing.orders",
     "suite_server.authorization.capabilities",
+    "suite_server.releases.steps",
 )
 
 

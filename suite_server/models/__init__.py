@@ -13,6 +13,7 @@ from suite_server.models.authorizations import (
 from suite_server.models.billing import AppOrder, LicenseAccount, LicenseOrder, TenantLicense
 from suite_server.models.events import InboundEvent, ProxyErrcode, QuotaClear
 from suite_server.models.registrations import Registration
+from suite_server.models.releases import Deployment, DeploymentTarget
 from suite_server.models.tenants import Tenant
 from suite_server.models.tokens import AppToken, JsapiTicket, TenantToken
 from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookReceiver
@@ -28,6 +29,8 @@ __all__ = [
     "AppToken",
     "AuditEntry",
     "AuthCodeClaim",
+    "Deployment",
+    "DeploymentTarget",
     "InboundEvent",
     "InstallLink",
     "InstallState",

@@ -26,7 +26,8 @@ from suite_server.errors import InstallError, UpstreamError
 from suite_server.jobs import recovery, runner
 from suite_server.jobs.tasks import task
 from suite_server.models import App, InboundEvent
-from suite_server.protocol import kinds
+from suite_server.protocol import kinds, xml
+from suite_server.releases import steps
 from suite_server.tokens.service import TokenUnavailable, app_token, expire_app_token
 from suite_server.upstream import api_for
 
@@ -76,6 +77,8 @@ def after_store(
     if _processed_here(platform, channel, kind):
         schedule(event_id)
         return "success"
+    if channel == "msg" and kind in steps.AUDIT_EVENTS:
+        _audit_verdict(session, event_id, kind)
     if not dispatch.dispatchable(platform, channel, kind):
         return "success"
     try:
@@ -88,6 +91,18 @@ def after_store(
     if more:
         schedule(event_id)
     return answer
+
+
+def _audit_verdict(session: Session, event_id: int, kind: str) -> None:
+    """A mini program's audit result: move its deployment target on (releases/steps.py), then
+    hand the event on like any other. A failure here loses nothing: the release sweep asks the
+    platform for audits that stay quiet."""
+    try:
+        event = session.get(InboundEvent, event_id)
+        steps.on_audit(session, event.app_pk, event.tenant_id or "", kind, xml.parse(event.payload))
+    except Exception:
+        log.exception("event %s: the audit result did not move its deployment", event_id)
+        session.rollback()
 
 
 def schedule(event_id: int) -> None:

@@ -32,6 +32,8 @@ from suite_server.sandbox import (
     providers,
     quota_api,
     registration_api,
+    release_api,
+    release_control,
     signin,
     wecom_api,
 )
@@ -79,6 +81,8 @@ def create_sandbox_app(
     for blueprint in (quota_api.bp, quota_api.control, capabilities.bp, capabilities.control):
         app.register_blueprint(blueprint)
     for blueprint in (registration_api.bp, registration_api.control):
+        app.register_blueprint(blueprint)
+    for blueprint in (release_api.bp, release_control.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/")

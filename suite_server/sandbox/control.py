@@ -13,8 +13,8 @@ import re
 from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
+from suite_server.sandbox import audits, order_control
 from suite_server.sandbox import control_input as given
-from suite_server.sandbox import order_control
 from suite_server.sandbox.control_input import ControlError
 from suite_server.sandbox.faults import parse_rule
 from suite_server.sandbox.runtime import current_sandbox
@@ -185,7 +185,8 @@ def settings() -> ResponseReturnValue:
 @bp.route("/clock", methods=["GET", "POST"])
 def clock() -> ResponseReturnValue:
     """POST {"advance": seconds}: move the sandbox's clock forward (tokens, codes, tickets age);
-    editions that expire on the way are pushed as change_editon (order_control.py)."""
+    editions that expire on the way are pushed as change_editon (order_control.py), and audits
+    that fall due are decided and pushed (audits.py)."""
     sandbox = current_sandbox()
     state = sandbox.state
     if request.method == "POST":
@@ -199,6 +200,7 @@ def clock() -> ResponseReturnValue:
         with state.lock:
             state.offset += advance
         order_control.push_expiries(sandbox)
+        audits.settle(state, sandbox.pusher)  # audits due by the new time decide and push
     return jsonify({"now": state.now(), "offset": state.offset})
 
 

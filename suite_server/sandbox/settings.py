@@ -44,6 +44,12 @@ class SandboxSettings:
     # isv-capabilities.md §8: how long a corp's trial edition of a paid app lasts from its first
     # install. The ISV sets it in its console; 15 days here (orders.py).
     edition_trial: float = 15 * 86400
+    # isv-capabilities.md §12 (releases.py): seconds on the sandbox clock from submit_audit to
+    # the audit's decision (0: at once, in the background); the real review takes hours to days.
+    audit_delay: float = 0
+    # ...and how many audits a component may submit a calendar month, shared by all its accounts
+    # (queryquota's `limit`; the platform sets it per ISV, 85085 beyond it).
+    audit_quota: int = 20
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes` once every key and value checks out; ValueError names a bad one."""
@@ -66,9 +72,11 @@ _MINIMUMS = {
     "push_attempts": 1,
     "open_token_grace": 0,
     "open_ticket_repeat": 0,
+    "audit_delay": 0,
+    "audit_quota": 0,
 }
 _MAXIMUMS = {"open_ticket_repeat": 1}
-_INTEGERS = {"push_attempts"}
+_INTEGERS = {"push_attempts", "audit_quota"}
 
 
 def _check(name: str, value: Any) -> Any:

@@ -222,6 +222,7 @@ class SandboxState:
         self.editions: dict[tuple[str, str], Any] = {}
         # registrations.py: fast-registration tasks (enterprise, personal, beta) by id.
         self.registrations: dict[str, Any] = {}
+        self.releases: Any = None  # releases.py: templates, each account's versions and audits
 
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and go back to the settings the sandbox started with; the random

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from suite_server.sandbox import audits
 from suite_server.sandbox.events import push_scheduled_ticket
 from suite_server.sandbox.pushes import Pusher
 from suite_server.sandbox.state import SandboxState
@@ -65,6 +66,11 @@ class Ticker:
     def _run(self) -> None:
         while not self._stopping.is_set():
             wait = self._push_due()
+            # Mini-program audits that fell due are decided and pushed (audits.py).
+            try:
+                wait = min(wait, audits.settle(self.state, self.pusher))
+            except Exception:  # a broken audit must not stop the tickets
+                log.exception("deciding due audits failed")
             self._wake.wait(wait)
             self._wake.clear()
 

@@ -164,6 +164,16 @@ class OpenApi(PlatformApi):
         params = {**params, name: component_token}
         return self.client.call("POST", path, params=params, body=body)
 
+    # -- a mini program's code, with the authorizer's token (isv-capabilities §12) -------------
+
+    def wxa(self, authorizer_token: str, name: str, body: dict[str, Any] | None = None) -> dict:
+        """`/wxa/<name>` for one mini program: commit, submit_audit, get_auditstatus,
+        get_latest_auditstatus, queryquota, release, grayrelease, getversioninfo... POST with
+        `body`, or GET without one, as each is documented."""
+        params = {"access_token": authorizer_token}
+        method = "GET" if body is None else "POST"
+        return self.client.call(method, f"/wxa/{name}", params=params, body=body)
+
     # -- quota and rid (isv-capabilities §14): an account's token, or the component's ----------
 
     def quota_get(self, token: str, cgi_path: str) -> dict[str, Any]:

@@ -427,6 +427,7 @@ def test_one_tenant_never_shows_its_credential(client, auth, corp):
         "ref_from",
         "edition",
         "license",
+        "capabilities",
         "auth_info",
     }
     assert body["license"] is None  # never read: no provider account here

@@ -12,6 +12,7 @@ from suite_server.admin.routes import (  # noqa: F401
     events,
     overview,
     receivers,
+    releases,
     signin,
     tenants,
 )

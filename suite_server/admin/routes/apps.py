@@ -14,11 +14,13 @@ from suite_server.admin.tenants import ActionFailed
 from suite_server.apps import key_mismatches
 from suite_server.authorization import registrations
 from suite_server.billing import ledger, orders
+from suite_server.releases import deployments
 
 # What an app page may show once, after the action that made it (sessions.show_once).
 RECENT_ORDERS = 10  # a suite's latest paid-app orders on its page
 RECENT_LICENSE_ORDERS = 20  # license orders on an app's or a provider's page
 RECENT_REGISTRATIONS = 20  # a component's latest mini-program registrations
+RECENT_DEPLOYMENTS = 20  # and its latest code deployments
 SHOWN_ONCE = {
     "aes_key": (
         "New EncodingAESKey",
@@ -81,6 +83,14 @@ def app_page(app_id: str):
         orders=orders.recent(db.session(), app.id, limit=RECENT_ORDERS),
         registrations=(
             registrations.recent(db.session(), app.id, RECENT_REGISTRATIONS)
+            if app.platform == "open"
+            else None
+        ),
+        deployments=(
+            [
+                (row, deployments.progress(db.session(), row))
+                for row in deployments.recent(db.session(), app, RECENT_DEPLOYMENTS)
+            ]
             if app.platform == "open"
             else None
         ),

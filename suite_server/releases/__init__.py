@@ -1,0 +1,1 @@
+"""Mini-program code releases (docs/releases.md)."""

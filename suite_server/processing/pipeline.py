@@ -48,9 +48,8 @@ def processable(platform: str, channel: str, kind: str) -> bool:
 def _processed_here(platform: str, channel: str, kind: str) -> bool:
     """A push acted on here rather than handed on raw, each on the URL the platform sends it
     to: an authorization push, a registration push (authorization/registrations.py), a paid-app
-    order or edition push (billing/orders.py), a license
-    push on a provider's system event URL or unlicensed_notify on a data URL
-    (billing/licenses.py). Each makes lifecycle events."""
+    order or edition push (billing/orders.py), a license push on a provider's system event URL
+    or unlicensed_notify on a data URL (billing/licenses.py). Each makes lifecycle events."""
     if channel in ("command", "auth"):
         return (
             kinds.is_authorization(platform, kind)

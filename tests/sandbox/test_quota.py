@@ -8,6 +8,7 @@ from __future__ import annotations
 import requests
 
 from suite_server.sandbox import quota
+from tests.sandbox.test_jsapi_api import authorizer_token
 
 SEND = "/cgi-bin/message/custom/send"
 QUOTA_GET = "/cgi-bin/openapi/quota/get"
@@ -37,22 +38,6 @@ def used(open_app, token: str, path: str = SEND) -> dict:
     return answer["quota"]
 
 
-def fresh_token(open_app, refresh_token: str) -> str:
-    """A new authorizer token after the clock moved on (a new ticket first: the old one aged)."""
-    open_app.push("ticket")
-    body = {
-        "component_appid": open_app.app_id,
-        "authorizer_appid": ACCOUNT,
-        "authorizer_refresh_token": refresh_token,
-    }
-    answer = open_app.call(
-        "/cgi-bin/component/api_authorizer_token",
-        body,
-        component_access_token=open_app.component_token(),
-    )
-    return answer["authorizer_access_token"]
-
-
 def test_calls_past_the_daily_limit_get_45009_until_the_beijing_day_ends(open_app, clock):
     info = open_app.authorize(ACCOUNT)
     token = info["authorizer_access_token"]
@@ -64,7 +49,7 @@ def test_calls_past_the_daily_limit_get_45009_until_the_beijing_day_ends(open_ap
     now = clock()
     midnight = (now + quota.BEIJING) // 86400 * 86400 + 86400 - quota.BEIJING
     clock.advance(midnight - now - 1)
-    token = fresh_token(open_app, info["authorizer_refresh_token"])
+    token = authorizer_token(open_app, info["authorizer_refresh_token"], ACCOUNT)
     assert send(open_app, token)["errcode"] == 45009  # 23:59:59 in Beijing
     clock.advance(1)
     assert send(open_app, token)["errcode"] == 0  # a new day

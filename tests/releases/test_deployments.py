@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from suite_server import db
 from suite_server.db import utcnow
+from suite_server.jobs import runner as job_runner
 from suite_server.models import DeploymentTarget
 from suite_server.releases import steps
 from tests.admin.conftest import admin_user, client, post, signed_in
@@ -233,3 +234,27 @@ def test_a_released_version_is_reverted_to_the_one_before(app, platform, compone
     assert {a["tenant_id"]: a["online"]["user_version"] for a in releases} == dict.fromkeys(
         ACCOUNTS[:2], "1.0.0"
     )
+
+
+def test_with_no_audit_left_this_month_a_target_waits_before_submitting(
+    app, platform, component, api_key
+):
+    mini_programs(app, platform, component, ACCOUNTS[:2])
+    template_id = template(platform, api_key, component)
+    platform.control("settings", audit_quota=1, audit_delay=86400)
+    body = {"template_id": template_id, "user_version": VERSION, "targets": "all"}
+    started = api(platform, api_key, "POST", f"/apps/{component.app_id}/deployments", json=body)
+    deployment = started.json()["deployment"]
+    path = f"/apps/{component.app_id}/deployments/{deployment['id']}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        # Not drained: the held target's next try is an hour away.
+        job_runner.get_runner(app).drain(timeout=0.5)
+        waiting = api(platform, api_key, "GET", path).json()["deployment"]
+        if waiting["progress"] == {"auditing": 1, "submit": 1}:
+            break
+    assert waiting["progress"] == {"auditing": 1, "submit": 1}
+    [held] = [t for t in waiting["targets"] if t["step"] == "submit"]
+    assert held["error"] is None  # waiting, not failed: asked again in an hour
+    assert sum(calls(platform, "submit_audit").values()) == 1
+    assert calls(platform, "queryquota") == dict.fromkeys(ACCOUNTS[:2], 1)

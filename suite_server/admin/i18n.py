@@ -36,8 +36,10 @@ def init_app(app: Flask) -> None:
 
 
 def locale() -> str:
-    if not has_request_context():
-        return "en"  # the CLI, jobs: logs and messages stay in English
+    if not has_request_context() or not request.path.startswith("/admin"):
+        # The CLI, jobs, the token API and callbacks stay in English, whatever a client's
+        # Accept-Language: their messages are part of the contract and of the logs.
+        return "en"
     chosen = getattr(current_user, "locale", None) if _signed_in() else None
     chosen = chosen or request.cookies.get(COOKIE)
     if chosen in LANGUAGES:

@@ -120,3 +120,10 @@ def test_the_time_zone_setting_is_the_default(app, signed_in):
     app.config["ADMIN_TIMEZONE"] = "America/New_York"
     body = signed_in.get("/admin/").get_data(as_text=True)
     assert "Times are in America/New_York" in body
+
+
+def test_the_api_stays_in_english_whatever_the_client_asks(client):
+    response = client.get("/api/v1/apps", headers={**CHINESE, "Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    body = response.get_data(as_text=True)
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in body)

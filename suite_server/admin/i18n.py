@@ -28,8 +28,7 @@ TRANSLATIONS = Path(__file__).parent / "translations"
 
 
 def init_app(app: Flask) -> None:
-    app.config["BABEL_DEFAULT_LOCALE"] = "en"
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    app.config.update(BABEL_DEFAULT_LOCALE="en", BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS))
     Babel(app, locale_selector=locale, timezone_selector=zone_name)
     app.jinja_env.filters["local"] = local
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=locale, time_zone=zone_name)
@@ -60,7 +59,7 @@ def remember(response: Response, chosen: str | None) -> Response:
             path="/admin",
             httponly=True,
             samesite="Lax",
-            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            secure=current_app.session_interface.get_cookie_secure(current_app),
         )
     return response
 

@@ -65,3 +65,7 @@ LOG_LEVEL = "INFO"
 # behind a proxy every client would look like the proxy. Set it to the number of proxies you
 # run, never more.
 TRUSTED_PROXIES = 0
+
+# The clock the admin shows times on (each admin may choose another on their account page);
+# hovering over a time shows it in UTC.
+ADMIN_TIMEZONE = "Asia/Shanghai"

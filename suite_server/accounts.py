@@ -32,6 +32,16 @@ def create_admin(session: Session, username: str, password: str) -> AdminUser:
     return user
 
 
+def set_preferences(
+    session: Session, admin_pk: int, locale: str | None, timezone: str | None
+) -> None:
+    """An admin's language ("en", "zh") and time zone, None for the defaults; commits."""
+    session.execute(
+        update(AdminUser).where(AdminUser.id == admin_pk).values(locale=locale, timezone=timezone)
+    )
+    session.commit()
+
+
 def check_password(password: str) -> str:
     """A new password must be at least MIN_PASSWORD characters (and at most 1,000: hashing a
     huge one would cost the server)."""

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
 from flask import Config
@@ -42,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": None,
     # Reverse proxies in front whose X-Forwarded-For is believed (site.py); 0: none.
     "TRUSTED_PROXIES": 0,
+    # The admin's clock: pages show times in this zone (an admin may choose another on their
+    # account page), with UTC on hover.
+    "ADMIN_TIMEZONE": "Asia/Shanghai",
 }
 INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING", "TRUSTED_PROXIES")
 STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN")
@@ -89,6 +93,7 @@ def _check(config: dict[str, Any]) -> None:
         config[name] = None if value in ("", None) else str(value)
     if config["REDIS_URL"]:
         _check_redis_url(config["REDIS_URL"])
+    config["ADMIN_TIMEZONE"] = _time_zone(str(config["ADMIN_TIMEZONE"]))
 
     instance = Path(config["INSTANCE_PATH"])
     if env == "production":
@@ -121,6 +126,16 @@ def _check_redis_url(url: str) -> None:
         parse_url(url)
     except ValueError as exc:
         raise SettingsError(f"{PREFIX}_REDIS_URL is not a Redis URL: {exc}") from None
+
+
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{PREFIX}_ADMIN_TIMEZONE must name a time zone such as Asia/Shanghai, not {name!r}"
+        ) from None
+    return name
 
 
 def _module_list(value: Any) -> list[str]:

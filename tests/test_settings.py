@@ -107,3 +107,11 @@ def test_production_starts_with_explicit_settings(tmp_path):
 def test_bad_settings_are_refused_in_one_line(tmp_path, overrides, message):
     with pytest.raises(SettingsError, match=message):
         create_app({"INSTANCE_PATH": str(tmp_path), **overrides})
+
+
+def test_a_bad_admin_time_zone_is_refused_in_one_line(tmp_path):
+    with pytest.raises(SettingsError, match="ADMIN_TIMEZONE must name a time zone") as raised:
+        create_app({"INSTANCE_PATH": str(tmp_path), "ADMIN_TIMEZONE": "Mars/Olympus"})
+    assert "\n" not in str(raised.value)
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "ADMIN_TIMEZONE": "Europe/Berlin"})
+    assert app.config["ADMIN_TIMEZONE"] == "Europe/Berlin"

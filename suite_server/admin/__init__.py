@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import lazy_gettext
 
 from suite_server import db
-from suite_server.admin import auth
+from suite_server.admin import auth, i18n
 from suite_server.admin.extensions import csrf, login_manager
 from suite_server.admin.routes import bp
 
@@ -44,9 +45,10 @@ def init_app(app: Flask) -> None:
     )
     app.session_interface = AdminOnlySessions()
     csrf.init_app(app)
+    i18n.init_app(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
-    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message = lazy_gettext("Sign in to see that page.")
     login_manager.user_loader(lambda user_id: auth.load(db.session(), user_id))
     app.register_blueprint(bp)

@@ -47,6 +47,8 @@ class Admin(UserMixin):
     admin_pk: int
     username: str
     shown_once: str | None = None  # a secret the next page may show once (sessions.py)
+    locale: str | None = None  # the admin's language and time zone (i18n.py)
+    timezone: str | None = None
 
     def get_id(self) -> str:
         return self.token
@@ -61,7 +63,15 @@ def load(session: Session, token: str) -> Admin | None:
     found = sessions.find(session, token, utcnow())
     if found is None:
         return None
-    return Admin(token, found.pk, found.admin_pk, found.username, found.shown_once)
+    return Admin(
+        token,
+        found.pk,
+        found.admin_pk,
+        found.username,
+        found.shown_once,
+        found.locale,
+        found.timezone,
+    )
 
 
 def authenticate(
@@ -92,7 +102,9 @@ def authenticate(
     started = sessions.start(session, user.id, address, now)
     audit.record(session, user.username, "login", detail={"address": address})
     session.commit()
-    return Admin(started.token, started.pk, user.id, user.username)
+    return Admin(
+        started.token, started.pk, user.id, user.username, None, user.locale, user.timezone
+    )
 
 
 def _address_delayed(address: str) -> None:
@@ -140,4 +152,6 @@ def change_password(session: Session, admin: Admin, current: str, new: str, addr
     started = sessions.start(session, user.id, address, now)
     audit.record(session, user.username, "password_changed", detail={"sessions_ended": ended})
     session.commit()
-    return Admin(started.token, started.pk, user.id, user.username)
+    return Admin(
+        started.token, started.pk, user.id, user.username, None, user.locale, user.timezone
+    )

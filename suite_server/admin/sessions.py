@@ -53,12 +53,21 @@ class Current:
     admin_pk: int
     username: str
     shown_once: str | None
+    locale: str | None
+    timezone: str | None
 
 
 def find(session: Session, token: str, now: datetime) -> Current | None:
     """The live session this token opens, or None (unknown, ended or expired)."""
     row = session.execute(
-        select(AdminSession.id, AdminUser.id, AdminUser.username, AdminSession.shown_once)
+        select(
+            AdminSession.id,
+            AdminUser.id,
+            AdminUser.username,
+            AdminSession.shown_once,
+            AdminUser.locale,
+            AdminUser.timezone,
+        )
         .join(AdminUser, AdminUser.id == AdminSession.admin_pk)
         .where(
             AdminSession.token_hash == AdminSession.hash(token),

@@ -24,6 +24,10 @@ class AdminUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The admin's own choices (admin/i18n.py): "en" or "zh", and an IANA time zone; None: the
+    # browser's language and the ADMIN_TIMEZONE setting.
+    locale: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)  # scrypt, salted

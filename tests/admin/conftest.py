@@ -24,11 +24,12 @@ class BrowserLikeClient(FlaskClient):
 
     The `app` fixture keeps one app context open for the whole test, and requests made from the
     test's thread reuse it, `g` included; Flask-WTF keeps the request's CSRF token in `g` and
-    Flask-Login the signed-in user, so without this a request would see the previous one's."""
+    Flask-Login the signed-in user, Flask-Babel the language and time zone (and admin/i18n.py
+    the zone), so without this a request would see the previous one's."""
 
     def open(self, *args, **kwargs):
-        g.pop("csrf_token", None)
-        g.pop("_login_user", None)
+        for name in ("csrf_token", "_login_user", "_flask_babel", "admin_zone"):
+            g.pop(name, None)
         return super().open(*args, **kwargs)
 
 

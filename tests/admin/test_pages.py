@@ -289,7 +289,12 @@ def test_tenant_page_shows_info_token_and_credential_presence(signed_in, world):
     body = signed_in.get("/admin/tenants/wwsuite/wwcorp1").get_data(as_text=True)
     assert "Acme Corp" in body and "Helpdesk" in body and "1000012" in body
     assert re.search(r'id="credential"[^>]*>present<', body)
-    assert re.search(r'id="token-expires">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<', body)
+    # On the admin's clock (Asia/Shanghai by default), UTC on hover.
+    assert re.search(
+        r'id="token-expires"><time datetime="[^"]+Z" title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC'
+        r' · in [^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</time><',
+        body,
+    )
     assert "get_corp_token: -1 system busy" in body
     reauth = signed_in.get("/admin/tenants/wxcomp/wxaccount1").get_data(as_text=True)
     assert "needs_reauth" in reauth and "61023" in reauth and "/install/wxcomp" in reauth

@@ -16,11 +16,14 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 
 from suite_server import db
 from suite_server.admin import apps as app_service
+from suite_server.admin import i18n
 from suite_server.admin.extensions import csrf
 from suite_server.billing import orders
 from suite_server.db import utcnow
@@ -36,7 +39,7 @@ bp = Blueprint(
     static_folder="static",
 )
 
-OPEN_ENDPOINTS = ("admin.login", "admin.static")
+OPEN_ENDPOINTS = ("admin.login", "admin.static", "admin.language")
 
 
 # -- every request -----------------------------------------------------------------------------
@@ -53,7 +56,7 @@ def guard():
             # The cookie names a session that has ended: signed out (maybe in another browser),
             # the password changed, the account locked, or 12 hours passed.
             session.clear()
-            flash("Your session has ended: sign in again.")
+            flash(_("Your session has ended: sign in again."))
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
     return None
 
@@ -74,21 +77,22 @@ def headers(response: Response) -> Response:
 
 @bp.errorhandler(CSRFError)
 def csrf_refused(exc: CSRFError):
-    message = (
-        "The form was refused: its security token is missing or has expired "
-        f"({exc.description}). Go back, reload the page and try again."
+    message = _(
+        "The form was refused: its security token is missing or has expired. Go back, reload "
+        "the page and try again."
     )
     return render_template("admin/error.html", message=message), 400
 
 
 @bp.errorhandler(404)
 def not_found(_exc):
-    return render_template("admin/error.html", message="There is nothing at this address."), 404
+    return render_template("admin/error.html", message=_("There is nothing at this address.")), 404
 
 
-@bp.app_template_filter("utc")
-def utc(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+@bp.app_template_global("when")
+def when(value: datetime | None) -> Markup:
+    """The moment on the admin's clock, with UTC and how long ago (or until) on hover."""
+    return i18n.when(value, relative(value))
 
 
 @bp.app_template_filter("relative")
@@ -97,7 +101,9 @@ def relative(value: datetime | None) -> str:
     if value is None:
         return ""
     seconds = int((value - utcnow()).total_seconds())
-    return f"in {duration(seconds)}" if seconds >= 0 else f"{duration(-seconds)} ago"
+    if seconds >= 0:
+        return _("in %(duration)s", duration=duration(seconds))
+    return _("%(duration)s ago", duration=duration(-seconds))
 
 
 @bp.app_template_filter("app_kind")
@@ -131,10 +137,12 @@ def duration(seconds: int | None) -> str:
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:
-        return f"{days}d {hours}h"
+        return _("%(days)sd %(hours)sh", days=days, hours=hours)
     if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+        return _("%(hours)sh %(minutes)sm", hours=hours, minutes=minutes)
+    if minutes:
+        return _("%(minutes)sm %(seconds)ss", minutes=minutes, seconds=secs)
+    return _("%(seconds)ss", seconds=secs)
 
 
 # -- helpers of the views ------------------------------------------------------------------------

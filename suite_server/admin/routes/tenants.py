@@ -8,7 +8,8 @@ from suite_server import db
 from suite_server.admin import quota as quota_page
 from suite_server.admin import tenants
 from suite_server.admin.forms import ActionForm, DeactivateForm
-from suite_server.admin.routes.common import actor, app_ids, arg, bp, done, int_arg, utc
+from suite_server.admin.i18n import local
+from suite_server.admin.routes.common import actor, app_ids, arg, bp, done, int_arg
 from suite_server.admin.tenants import ActionFailed
 from suite_server.billing import ledger, orders
 from suite_server.gateway import quota
@@ -72,7 +73,7 @@ def tenant_refresh(app_id: str, tenant_id: str):
     except ActionFailed as exc:
         flash(str(exc), "error")
         return _back(app_id, tenant_id)
-    expires = utc(refreshed.served.expires_at)
+    expires = local(refreshed.served.expires_at)
     if refreshed.same_token:
         # WeCom answers get_corp_token with the token it already gave while that one is valid
         # (wecom-suite.md §4): nothing new was obtained, and saying so avoids a false comfort.
@@ -147,7 +148,7 @@ def tenant_reactivate(app_id: str, tenant_id: str):
     app, tenant = _tenant_or_404(app_id, tenant_id)
     try:
         served = tenants.reactivate(db.session(), actor(), app, tenant)
-        flash(f"Active again: the platform gave a token until {utc(served.expires_at)}.", "ok")
+        flash(f"Active again: the platform gave a token until {local(served.expires_at)}.", "ok")
     except ActionFailed as exc:
         flash(str(exc), "error")
     return _back(app_id, tenant_id)

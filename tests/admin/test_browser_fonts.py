@@ -18,7 +18,7 @@ Skipped with the reason when Chromium or Playwright is missing here (failed unde
 
 from __future__ import annotations
 
-from tests.admin.browsing import sign_in, snap
+from tests.admin.browsing import sign_in
 from tests.authorization.conftest import drain, push
 
 CORP_NAME = "测试科技有限公司"
@@ -62,7 +62,6 @@ def test_a_chinese_corp_name_is_drawn_in_a_cjk_font(app, platform, suite, admin_
     page.goto(f"/admin/tenants/{suite.app_id}/wwcorp-cjk")
     heading = page.locator("h1")
     assert heading.inner_text().startswith(CORP_NAME)
-    snap(page, "tenant-cjk")
     hint = "no CJK font here: apt-get install fonts-noto-cjk"
     assert boxes(heading, CORP_NAME) == [], hint
     # The same in the monospace stack, which shows ids and payloads (Chinese ones included).

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC
 
-from flask import abort, request
+from flask import Response, abort, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from markupsafe import Markup, escape
 
@@ -58,7 +59,8 @@ def panel(app: App | None = None, tenant: Tenant | None = None) -> Panel:
     over the span its ?span= names (day, the default, or month)."""
     span = request.args.get("span", "day")
     if span not in activity.SPANS:
-        abort(400, description="span must be day or month")
+        message = _("The span of the charts is day or month.")
+        abort(Response(render_template("admin/error.html", message=message), 400))
     session = db.session()
     series = activity.series(
         session,

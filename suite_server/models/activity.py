@@ -40,9 +40,7 @@ class ActivityCount(Base):
 
     __tablename__ = "activity_counts"
 
-    app_pk: Mapped[int] = mapped_column(
-        ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True
-    )
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     metric: Mapped[str] = mapped_column(String(24), primary_key=True)  # METRICS
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True, index=True)

@@ -199,9 +199,7 @@ def expire(session: Session, table, condition, version: int, error: str | None =
     return bool(written)
 
 
-def _note_failure(
-    session: Session, table, row_id: int, message: str, errcode: int | None
-) -> None:
+def _note_failure(session: Session, table, row_id: int, message: str, errcode: int | None) -> None:
     session.rollback()
     session.execute(
         update(table)

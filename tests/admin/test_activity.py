@@ -184,7 +184,9 @@ def test_the_charts_show_each_hour_and_day_what_happened_in_it(signed_in, compon
         assert shown["deliveries"][three_days_ago] == shown["delivery_failures"][three_days_ago]
         assert shown["refreshes"][three_days_ago] == 0
 
-    assert signed_in.get("/admin/?span=year").status_code == 400
+    refused = signed_in.get("/admin/?span=year")
+    assert refused.status_code == 400
+    assert "The span of the charts is day or month." in refused.get_data(as_text=True)
 
 
 def test_the_tenant_page_lists_its_refreshes_with_the_refused_ones_errcode(

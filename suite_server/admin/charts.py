@@ -95,8 +95,6 @@ def draw(series: activity.Series, metric: str) -> Markup:
     parts = [
         f'<svg class="chart{" failures" if metric in FAILURES else ""}" viewBox="0 0 {WIDTH} '
         f'{HEIGHT}" role="img" aria-label="{escape(LABELS[metric])}" data-metric="{metric}">',
-        f'<text class="axis-label" x="{LEFT - 4}" y="{TOP + 8}" text-anchor="end">{max(counts)}'
-        "</text>",
         f'<text class="axis-label" x="{LEFT - 4}" y="{HEIGHT - BOTTOM}" text-anchor="end">0</text>',
         f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH}" '
         f'y2="{HEIGHT - BOTTOM}"/>',
@@ -118,5 +116,10 @@ def draw(series: activity.Series, metric: str) -> Markup:
                 f'<text class="axis-label" x="{x + step / 2:.1f}" y="{HEIGHT - 4}" '
                 f'text-anchor="middle">{name}</text>'
             )
+    if max(counts):  # the y axis's top: the highest bar's count
+        parts.append(
+            f'<text class="axis-label" x="{LEFT - 4}" y="{TOP + 9}" text-anchor="end">'
+            f"{max(counts)}</text>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -44,7 +44,9 @@ def test_the_bar_redraws_at_most_ten_times_a_second_and_ends_with_the_time_taken
     assert frames[0].startswith("reconciling tenants [") and " 1/200 " in frames[0]
     assert re.search(r"\] 10\d/200  5\d% 100\.0/s ETA 1s *$", frames[10]), frames[10]
     assert frames[-1].endswith("\n")
-    assert frames[-1].rstrip() == "reconciling tenants [" + "#" * 24 + "] 200/200 100% 100.0/s in 2s"
+    assert (
+        frames[-1].rstrip() == "reconciling tenants [" + "#" * 24 + "] 200/200 100% 100.0/s in 2s"
+    )
 
 
 def test_a_shorter_line_blanks_the_end_of_the_longer_one_before_it():

@@ -11,9 +11,12 @@ import time
 import requests
 
 from suite_server import db
+from suite_server.authorization import reconcile
 from suite_server.cli.progress import Bar, progress
+from suite_server.crypto import secrets
 from suite_server.db import utcnow
 from suite_server.models import Tenant, TenantHistory
+from tests import factories
 from tests.cli.conftest import command, environment
 
 TENANTS = 1000
@@ -130,3 +133,28 @@ def test_reconcile_shows_its_progress_on_a_terminal_and_nothing_on_a_pipe(
     assert "\r" not in ran.stderr and f"/{TENANTS}" not in ran.stderr
     assert platform.calls()["get_auth_info"] == 2 * TENANTS
     print(f"reconcile of {TENANTS} tenants: {on_terminal:.1f} s on a pty, {on_pipe:.1f} s piped")
+
+
+def test_reconcile_counts_the_tenants_of_an_app_it_could_not_reconcile(
+    app, platform, suite, component
+):
+    """The bar ends at total/total even when an app's tenants were skipped with it."""
+    for number in range(3):
+        factories.tenant(db.session(), suite, tenant_id=f"wwgone{number}")
+    for number in range(2):
+        factories.tenant(db.session(), component, tenant_id=f"wxkept{number}")
+    platform.control("faults", endpoint="api_get_authorizer_list", errcode=-1)
+    calls = []
+    results = reconcile.reconcile(on_progress=lambda done, total: calls.append((done, total)))
+    assert results[suite.app_id] == {"cancelled": 3, "updated": 0}  # codes the platform never made
+    assert isinstance(results[component.app_id], str)
+    assert calls == [(1, 5), (2, 5), (3, 5), (5, 5)]
+
+
+def test_key_rotation_reports_its_progress_by_batch(app):
+    for _ in range(3):
+        factories.wecom_app(db.session())
+    calls = []
+    written = secrets.rotate(db.session(), batch_size=2, on_progress=lambda *c: calls.append(c))
+    assert written >= 3 and calls[-1] == (written, written)
+    assert [done for done, _ in calls] == sorted({done for done, _ in calls})

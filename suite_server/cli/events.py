@@ -176,7 +176,7 @@ def webhooks_redeliver(
 
 def _summary(what: str, model: type[Row], done: bulk.Outcome) -> None:
     """One line: how many went again (and were skipped), and where they are now."""
-    skipped = f" ({len(done.skipped)} skipped: changed since listed)" if done.skipped else ""
+    skipped = f" ({len(done.skipped)} skipped)" if done.skipped else ""
     now = f"; now {bulk.statuses(model, done.queued)}" if done.queued else ""
     click.echo(f"{what}: {len(done.queued)} of {len(done.ids)} failed{skipped}{now}")
 

@@ -103,6 +103,17 @@ def test_delete_removes_the_job_and_frees_its_id(app, on_rq, receiver, signed_in
     assert enqueue(TASK, row.id, "again", job_id="send-name-1") == "send-name-1"
 
 
+def test_a_second_retry_or_a_late_delete_finds_nothing(app, on_rq, receiver, signed_in):
+    """Two admins, or a double click: the job is retried once, and a delete sent after the
+    retry does not take the retried job off its queue."""
+    fail_one(app, on_rq)
+    assert post(signed_in, PAGE, "/admin/queues/failed/send-name-1/retry").status_code == 303
+    assert post(signed_in, PAGE, "/admin/queues/failed/send-name-1/retry").status_code == 404
+    assert post(signed_in, PAGE, "/admin/queues/failed/send-name-1/delete").status_code == 404
+    assert on_rq.queues["default"].get_job_ids() == ["send-name-1"]
+    assert len(audits("job.retry")) == 1 and audits("job.delete") == []
+
+
 def test_an_unknown_job_is_a_404(on_rq, signed_in):
     for path in ("no-such-job", "not%20an%20id", "x" * 101):
         url = f"/admin/queues/failed/{path}"

@@ -152,7 +152,8 @@ def test_config_default_py_shows_every_default():
 # -- the docs stand alone ----------------------------------------------------------------------
 
 DOCS = ROOT / "docs"
-PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+# Every page, the translations in docs/zh/ included.
+PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _MD_NAME = re.compile(r"(?<![\w/.-])([\w./-]+\.md)\b")
 

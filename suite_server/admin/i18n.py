@@ -107,5 +107,7 @@ def when(value: datetime | None, relative: str = "") -> Markup:
     utc_text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     title = f"{utc_text} · {relative}" if relative else utc_text
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        value.astimezone(UTC).isoformat().replace("+00:00", "Z"), title, local(value)
+        value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        title,
+        local(value),
     )

@@ -58,6 +58,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("order catch-up", "30 3 * * *", "orders.catch_up"),  # billing/orders.py
     Periodic("capabilities sync", 3600, "capabilities.sync"),  # each tenant weekly
     Periodic("release sweep", 60, "releases.sweep"),  # releases/steps.py: lost jobs, quiet audits
+    Periodic("activity fold", 60, "activity.fold"),  # ops/activity.py: the admin's charts
 ]
 
 

@@ -41,6 +41,7 @@ MODULES = (
     "suite_server.billing.orders",
     "suite_server.authorization.capabilities",
     "suite_server.releases.steps",
+    "suite_server.jobs.activity",
 )
 
 

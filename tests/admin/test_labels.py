@@ -23,7 +23,7 @@ def test_a_status_is_a_word_in_chinese_and_its_value_in_the_class(signed_in, wor
     body = signed_in.get("/admin/tenants", headers=CHINESE).get_data(as_text=True)
     assert 'class="badge needs_reauth" data-status="needs_reauth">需重新授权<' in body
     assert '<option value="needs_reauth" >需重新授权</option>' in body
-    assert '<option value="">全部</option>' in body
+    assert '<option value="">不限</option>' in body
     # App ids are data: as they are, not to be translated.
     assert '<option value="wxcomp"  translate="no">wxcomp</option>' in body
 

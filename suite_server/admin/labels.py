@@ -57,7 +57,7 @@ ACCOUNT_STATES = {
     "unknown": lazy_gettext("unknown"),
 }
 
-# A paid app's edition_info app_status (billing/risks.APP_STATUSES).
+# A paid app's edition_info app_status (billing/risks.APP_STATUSES names them in English).
 EDITION_STATUSES = {
     1: lazy_gettext("trial"),
     2: lazy_gettext("trial expired"),

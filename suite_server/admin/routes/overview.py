@@ -11,7 +11,11 @@ from suite_server.admin.routes.common import arg, bp, int_arg
 
 @bp.get("/", endpoint="dashboard")
 def dashboard_page():
-    return render_template("admin/dashboard.html", apps=dashboard.health(db.session()))
+    return render_template(
+        "admin/dashboard.html",
+        apps=dashboard.health(db.session()),
+        tenant_count=dashboard.tenant_count,
+    )
 
 
 @bp.get("/at-risk")

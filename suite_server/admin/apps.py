@@ -177,7 +177,7 @@ def update_settings(
     try:
         landing = app_rules.check_landing_url(landing_url.strip())
         if landing:
-            landing_rules.check_url(landing, "landing URL")
+            landing_rules.check_url(landing, _("landing URL"))
         prefixes = None
         if return_to_allowed is not None:
             prefixes = "\n".join(landing_rules.parse_allow_list(return_to_allowed)) or None

@@ -4,6 +4,7 @@ again, nowhere else; each receiver's recent deliveries."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -38,7 +39,7 @@ def audit_log() -> list[tuple[str, str, str, dict]]:
 
 def text(body: str) -> str:
     """The page's text: names are in elements of their own (translate="no", data)."""
-    return re.sub(r"<[^>]+>", "", body)
+    return html.unescape(re.sub(r"<[^>]+>", "", body))
 
 
 def add(client, name="bot", url=None, matches="text event:*", **extra):
@@ -90,6 +91,16 @@ def test_add_shows_the_secret_once_and_audits_without_it(signed_in, suite):
     add(signed_in, name="", matches="*")
     assert "Not added: receiver name must be" in signed_in.get(PAGE).get_data(as_text=True)
     assert [a for _, a, _, _ in audit_log()] == ["receiver.add"]
+
+
+def test_an_admin_reading_chinese_is_told_in_chinese_what_was_refused(signed_in, suite):
+    post(signed_in, "/admin/", "/admin/language", language="zh", next=PAGE)
+    add(signed_in, matches="text?")
+    body = text(signed_in.get(PAGE).get_data(as_text=True))
+    assert "未添加：匹配模式 'text?' 须为 1 到 64 个字母" in body and receiver("bot") is None
+    add(signed_in)
+    body = text(signed_in.get(PAGE).get_data(as_text=True))
+    assert "接收方 bot 已添加。" in body and "bot 的新签名密钥" in body
 
 
 def test_edit_rotate_and_remove(signed_in, suite):

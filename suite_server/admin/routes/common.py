@@ -157,8 +157,7 @@ LICENSE_ACCOUNT_TYPES = {1: lazy_gettext("basic"), 2: lazy_gettext("interop")}
 
 
 def _label(labels: dict, value: int | None, english: str) -> str:
-    if value is None:
-        return "-"
+    """The label of `value`, or the English its module gives it (a number it does not know)."""
     label = labels.get(value)
     return str(label) if label is not None else english
 

@@ -3,7 +3,7 @@
     python bench/run_all.py [--quick] [--only NAME,...] [--args NAME="--flag value ..."]
                             [--output bench/RESULTS.md]
 
-NAME: callbacks, tokens-a, tokens-b, admin, webhooks, lockout, fuzz, proxy.
+NAME: callbacks, tokens-a, tokens-b, admin, webhooks, prune, lockout, fuzz, proxy.
 
 Each benchmark runs as a subprocess, one after the other (they would compete for the machine's
 cores otherwise); its stdout is kept whole and its figure lines are parsed: a figure is a line
@@ -80,6 +80,16 @@ BENCHMARKS = [
         "after the other. In-order delivery is one request at a time, so the drain time is the "
         "sum of the per-delivery costs (two small transactions, a POST, an enqueue): it grows "
         "with the machine's load.",
+    ),
+    Benchmark(
+        "prune",
+        "prune.py",
+        (),
+        ("--events", "100000"),
+        1800,
+        "The retention job deleting a backlog of processed events 40 days old (one in ten with a "
+        "delivered webhook), 1,000 rows a transaction, while a thread stores an event every 5 ms; "
+        "the baseline is the same thread's store times on the idle database just before.",
     ),
     Benchmark(
         "lockout",

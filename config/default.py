@@ -66,6 +66,19 @@ LOG_LEVEL = "INFO"
 # run, never more.
 TRUSTED_PROXIES = 0
 
+# Days each kind of stored row is kept before the periodic pruning deletes it; 0 keeps it for
+# ever. Failed events and deliveries are kept longer, to be looked at and redelivered; a pending
+# delivery and an event with a kept delivery are never pruned. A partial dict changes only the
+# kinds it names.
+RETENTION_DAYS = {
+    "events": 30,
+    "failed_events": 90,
+    "deliveries": 30,
+    "failed_deliveries": 90,
+    "audit": 365,
+    "tickets": 2,
+}
+
 # The clock the admin shows times on (each admin may choose another on their account page);
 # hovering over a time shows it in UTC.
 ADMIN_TIMEZONE = "Asia/Shanghai"

@@ -43,6 +43,16 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": None,
     # Reverse proxies in front whose X-Forwarded-For is believed (site.py); 0: none.
     "TRUSTED_PROXIES": 0,
+    # Days each kind of stored row is kept (processing/retention.py); 0 keeps it forever. A
+    # partial dict changes only the kinds it names.
+    "RETENTION_DAYS": {
+        "events": 30,
+        "failed_events": 90,
+        "deliveries": 30,
+        "failed_deliveries": 90,
+        "audit": 365,
+        "tickets": 2,
+    },
     # The admin's clock: pages show times in this zone (an admin may choose another on their
     # account page), with UTC on hover.
     "ADMIN_TIMEZONE": "Asia/Shanghai",
@@ -93,6 +103,7 @@ def _check(config: dict[str, Any]) -> None:
         config[name] = None if value in ("", None) else str(value)
     if config["REDIS_URL"]:
         _check_redis_url(config["REDIS_URL"])
+    config["RETENTION_DAYS"] = _retention(config["RETENTION_DAYS"])
     config["ADMIN_TIMEZONE"] = _time_zone(str(config["ADMIN_TIMEZONE"]))
 
     instance = Path(config["INSTANCE_PATH"])
@@ -136,6 +147,25 @@ def _time_zone(name: str) -> str:
             f"{PREFIX}_ADMIN_TIMEZONE must name a time zone such as Asia/Shanghai, not {name!r}"
         ) from None
     return name
+
+
+def _retention(value: Any) -> dict[str, int]:
+    defaults = DEFAULTS["RETENTION_DAYS"]
+    if not isinstance(value, dict):
+        raise SettingsError(
+            f'{PREFIX}_RETENTION_DAYS must be a JSON object such as {{"events": 30}}'
+        )
+    unknown = sorted(set(value) - set(defaults))
+    if unknown:
+        known = ", ".join(defaults)
+        raise SettingsError(f"{PREFIX}_RETENTION_DAYS has no kind {unknown[0]!r} (kinds: {known})")
+    merged = {**defaults, **value}
+    for kind, days in merged.items():
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise SettingsError(
+                f"{PREFIX}_RETENTION_DAYS[{kind!r}] must be a whole number of days, 0 for ever"
+            )
+    return merged
 
 
 def _module_list(value: Any) -> list[str]:

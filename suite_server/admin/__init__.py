@@ -13,7 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext
 
 from suite_server import db
-from suite_server.admin import auth, i18n
+from suite_server.admin import auth, charts, i18n
 from suite_server.admin.extensions import csrf, login_manager
 from suite_server.admin.routes import bp
 
@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = AdminOnlySessions()
     csrf.init_app(app)
     i18n.init_app(app)
+    app.jinja_env.globals["activity_panel"] = charts.panel  # admin/_activity.html
 
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"

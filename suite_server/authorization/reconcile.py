@@ -5,9 +5,10 @@ cancel_auth / unauthorized push and recover a refresh token the platform still h
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from suite_server import db
@@ -21,36 +22,72 @@ from suite_server.upstream import api_for
 log = logging.getLogger(__name__)
 PAGE = 500  # api_get_authorizer_list's maximum count
 
+OnProgress = Callable[[int, int | None], None]
+
+
+class Tally:
+    """The tenants looked at so far out of all the apps' (for a progress bar: the CLI's). The
+    total is known up front, but for the tenants an Open app turns out to have lost: those are
+    added to it when the platform's list shows them."""
+
+    def __init__(self, total: int, on_progress: OnProgress | None) -> None:
+        self.done, self.total, self.on_progress = 0, total, on_progress
+
+    def step(self, count: int = 1) -> None:
+        self.done += count
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total)
+
+    def more(self, count: int) -> None:
+        self.total += count
+
 
 @task("tenants.reconcile", queue="low")
-def reconcile(app_id: str | None = None) -> dict[str, dict[str, int] | str]:
+def reconcile(
+    app_id: str | None = None, on_progress: OnProgress | None = None
+) -> dict[str, dict[str, int] | str]:
     """Reconcile every app (or one): the daily job and `suite-server tenants reconcile`. An app
     the platform cannot answer for is reported and skipped; the others still run. Returns, per
-    app id, its counts or the error."""
+    app id, its counts or the error. `on_progress(done, total)` is called after each tenant."""
     session = db.session()
     query = select(App).where(App.kind != "provider").order_by(App.id)
     if app_id is not None:
         query = query.where(App.app_id == app_id)
+    apps = session.scalars(query).all()
+    sizes = dict(
+        session.execute(
+            select(Tenant.app_pk, func.count())
+            .where(Tenant.app_pk.in_([a.id for a in apps]), Tenant.status != "cancelled")
+            .group_by(Tenant.app_pk)
+        ).all()
+    )
+    tally = Tally(sum(sizes.values()), on_progress)
     results: dict[str, dict[str, int] | str] = {}
-    for app in session.scalars(query).all():
+    for app in apps:
         api = api_for(app.platform, current_app.config)
+        before, total = tally.done, tally.total
         try:
             token = app_token(session, app, api)
-            results[app.app_id] = reconcile_app(session, app, api, token)
+            results[app.app_id] = reconcile_app(session, app, api, token, tally)
         except (UpstreamError, TokenUnavailable) as exc:
             session.rollback()
             log.warning("app %s not reconciled: %s", app.app_id, exc)
             results[app.app_id] = str(exc)
+            # The app's tenants not looked at count as done: skipped with it.
+            tally.step(before + sizes.get(app.id, 0) + tally.total - total - tally.done)
     return results
 
 
-def reconcile_app(session: Session, app: App, api, app_token: str) -> dict[str, int]:
+def reconcile_app(
+    session: Session, app: App, api, app_token: str, tally: Tally | None = None
+) -> dict[str, int]:
     """Bring the app's tenants in line with the platform; returns counts of what changed.
     Every change is written to the tenant's history with source "reconcile"."""
+    tally = tally or Tally(0, None)
     if app.platform == "open":
-        counts = _reconcile_open(session, app, api, app_token)
+        counts = _reconcile_open(session, app, api, app_token, tally)
     else:
-        counts = _reconcile_wecom(session, app, api, app_token)
+        counts = _reconcile_wecom(session, app, api, app_token, tally)
     session.commit()
     log.info("app %s reconciled: %s", app.app_id, counts)
     return counts
@@ -62,7 +99,9 @@ def _tenants(session: Session, app: App) -> list[Tenant]:
     )
 
 
-def _reconcile_open(session: Session, app: App, api, app_token: str) -> dict[str, int]:
+def _reconcile_open(
+    session: Session, app: App, api, app_token: str, tally: Tally
+) -> dict[str, int]:
     held: dict[str, str | None] = {}
     offset = 0
     while True:
@@ -83,14 +122,20 @@ def _reconcile_open(session: Session, app: App, api, app_token: str) -> dict[str
             # The platform's refresh token is the live one (ours was lost or rotated).
             lifecycle.recover_credential(session, tenant, held[tenant.tenant_id], "reconcile")
             counts["recovered"] += 1
+        tally.step()
     cancelled_here = set(
         session.scalars(
             select(Tenant.tenant_id).where(Tenant.app_pk == app.id, Tenant.status == "cancelled")
         )
     )
-    for appid, refresh_token in held.items():
-        if appid in known or appid in cancelled_here or not refresh_token:
-            continue  # a cancelled tenant comes back only through a new authorization
+    lost = [
+        (appid, refresh_token)
+        for appid, refresh_token in held.items()
+        # a cancelled tenant comes back only through a new authorization
+        if appid not in known and appid not in cancelled_here and refresh_token
+    ]
+    tally.more(len(lost))
+    for appid, refresh_token in lost:
         details = api.get_authorizer_info(app_token, app.app_id, appid)
         authorizer = details.get("authorizer_info") or {}
         tenant = lifecycle.upsert_tenant(
@@ -105,25 +150,35 @@ def _reconcile_open(session: Session, app: App, api, app_token: str) -> dict[str
         )
         store_first_token(session, tenant, None)  # an empty row: the sweep fills it
         counts["added"] += 1
+        tally.step()
     return counts
 
 
-def _reconcile_wecom(session: Session, app: App, api, app_token: str) -> dict[str, int]:
+def _reconcile_wecom(
+    session: Session, app: App, api, app_token: str, tally: Tally
+) -> dict[str, int]:
     counts = {"cancelled": 0, "updated": 0}
     for tenant in _tenants(session, app):
-        if not tenant.credential:
-            continue
-        try:
-            answer = api.get_auth_info(app_token, tenant.tenant_id, tenant.credential)
-        except UpstreamError as exc:
-            if exc.kind in ("credential", "revoked"):
-                # 40084: the permanent code is no longer valid, the corp removed the app.
-                reason = f"get_auth_info: {exc.errcode} {exc.errmsg}"
-                lifecycle.cancel_tenant(session, tenant, "reconcile", reason)
-                counts["cancelled"] += 1
-                continue
-            raise
-        if lifecycle.merge_auth_info(tenant, answer):
-            lifecycle.record(session, tenant, "auth_changed", "reconcile")
-            counts["updated"] += 1
+        if tenant.credential:
+            change = _check_wecom(session, tenant, api, app_token)
+            if change:
+                counts[change] += 1
+        tally.step()
     return counts
+
+
+def _check_wecom(session: Session, tenant: Tenant, api, app_token: str) -> str | None:
+    """One tenant against get_auth_info: "cancelled", "updated" or None (nothing changed)."""
+    try:
+        answer = api.get_auth_info(app_token, tenant.tenant_id, tenant.credential)
+    except UpstreamError as exc:
+        if exc.kind in ("credential", "revoked"):
+            # 40084: the permanent code is no longer valid, the corp removed the app.
+            reason = f"get_auth_info: {exc.errcode} {exc.errmsg}"
+            lifecycle.cancel_tenant(session, tenant, "reconcile", reason)
+            return "cancelled"
+        raise
+    if lifecycle.merge_auth_info(tenant, answer):
+        lifecycle.record(session, tenant, "auth_changed", "reconcile")
+        return "updated"
+    return None

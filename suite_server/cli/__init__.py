@@ -4,7 +4,8 @@ non-zero exit, never a traceback.
 One module per area registers its commands here: `db.py`, `apps.py`, `providers.py`,
 `tenants.py`, `events.py` (events and webhook deliveries), `receivers.py` (`webhooks receivers`),
 `accounts.py` (admin users, API keys), `keys.py`, `sandbox.py` and `run.py` (serve, worker, cron,
-demo); `common.py` holds the schema guard and the tables."""
+demo); `common.py` holds the schema guard and the tables, `progress.py` the progress bar of the
+batch commands and `bulk.py` their `--failed` forms."""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@ API's keys."""
 
 from __future__ import annotations
 
+import json
+
 import click
 from flask.cli import AppGroup
 
@@ -51,9 +53,27 @@ def apikeys_create(name: str, app_ids: tuple[str, ...], path_prefixes: tuple[str
 
 
 @apikeys_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @needs_schema
-def apikeys_list() -> None:
+def apikeys_list(as_json: bool) -> None:
     """List API keys with their scope (never the key itself)."""
+    keys = accounts.list_api_keys(db.session())
+    if as_json:
+        # The stored prefix is all there is of a key: only its hash is kept.
+        rows = [
+            {
+                "name": k.name,
+                "prefix": k.prefix,
+                "apps": k.app_ids,
+                "path_prefixes": k.path_prefixes,
+                "created_at": db.iso(k.created_at),
+                "last_used_at": db.iso(k.last_used_at),
+                "revoked_at": db.iso(k.revoked_at),
+            }
+            for k in keys
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
     rows = [
         [
             k.name,
@@ -62,7 +82,7 @@ def apikeys_list() -> None:
             db.iso(k.last_used_at) or "-",
             "revoked" if k.revoked_at else "active",
         ]
-        for k in accounts.list_api_keys(db.session())
+        for k in keys
     ]
     table(["NAME", "KEY", "SCOPE", "LAST USED", "STATE"], rows)
 

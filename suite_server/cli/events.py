@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 import click
@@ -12,7 +13,8 @@ from flask.cli import AppGroup
 
 from suite_server import db
 from suite_server.admin.events import event_page
-from suite_server.cli.common import needs_schema, table
+from suite_server.cli import bulk
+from suite_server.cli.common import find_app, needs_schema, table
 from suite_server.dispatch import webhooks
 from suite_server.jobs import runner as job_runner
 from suite_server.models import InboundEvent, WebhookDelivery
@@ -76,10 +78,21 @@ def events_list(
 
 
 @events_group.command("reprocess")
-@click.argument("event_id", type=int)
+@click.argument("event_id", type=int, required=False)
+@bulk.bulk_options("event")
 @needs_schema
-def events_reprocess(event_id: int) -> None:
-    """Run a failed event's processing again (in the background)."""
+def events_reprocess(
+    event_id: int | None, all_failed: bool, app_id: str | None, since: datetime | None
+) -> None:
+    """Run a failed event's processing again (in the background); --failed: every failed one."""
+    bulk.check_form(event_id, all_failed, app_id, since)
+    if event_id is None:
+        if app_id is not None:
+            find_app(db.session(), app_id)
+        ids = pipeline.failed_ids(db.session(), app_id=app_id, since=bulk.utc(since))
+        done = bulk.run_all(ids, pipeline.reprocess, "reprocessing events")
+        _summary("events reprocessed", InboundEvent, done)
+        return
     event = _run_again(lambda: pipeline.reprocess(event_id), InboundEvent, event_id, timeout=60)
     error = f" ({logs.printable(event.error)})" if event.error else ""
     click.echo(f"event {event_id}: {event.status}{error}")
@@ -134,10 +147,23 @@ def webhooks_list(app_id: str | None, status: str | None, limit: int, as_json: b
 
 
 @webhooks_group.command("redeliver")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id", type=int, required=False)
+@bulk.bulk_options("delivery")
 @needs_schema
-def webhooks_redeliver(delivery_id: int) -> None:
-    """Send a delivery again (same body, a new round of retries)."""
+def webhooks_redeliver(
+    delivery_id: int | None, all_failed: bool, app_id: str | None, since: datetime | None
+) -> None:
+    """Send a delivery again (same body, a new round of retries); --failed: every failed one."""
+    bulk.check_form(delivery_id, all_failed, app_id, since)
+    if delivery_id is None:
+        if app_id is not None:
+            find_app(db.session(), app_id)
+        ids = webhooks.failed_ids(db.session(), app_id=app_id, since=bulk.utc(since))
+        done = bulk.run_all(
+            ids, lambda row_id: webhooks.redeliver(db.session(), row_id), "redelivering"
+        )
+        _summary("webhook deliveries redelivered", WebhookDelivery, done)
+        return
     delivery = _run_again(
         lambda: webhooks.redeliver(db.session(), delivery_id),
         WebhookDelivery,
@@ -146,6 +172,13 @@ def webhooks_redeliver(delivery_id: int) -> None:
     )
     error = f" ({logs.printable(delivery.last_error)})" if delivery.last_error else ""
     click.echo(f"webhook delivery {delivery_id}: {delivery.status}{error}")
+
+
+def _summary(what: str, model: type[Row], done: bulk.Outcome) -> None:
+    """One line: how many went again (and were skipped), and where they are now."""
+    skipped = f" ({len(done.skipped)} skipped)" if done.skipped else ""
+    now = f"; now {bulk.statuses(model, done.queued)}" if done.queued else ""
+    click.echo(f"{what}: {len(done.queued)} of {len(done.ids)} failed{skipped}{now}")
 
 
 def _run_again(again: Callable[[], object], model: type[Row], row_id: int, timeout: float) -> Row:

@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from suite_server import db
 from suite_server.cli.common import needs_schema
+from suite_server.cli.progress import progress
 from suite_server.crypto import secrets
 
 
@@ -25,5 +26,6 @@ def keys_generate() -> None:
 @needs_schema
 def keys_rotate() -> None:
     """Re-encrypt every stored secret with the first key of SUITE_SERVER_ENCRYPTION_KEYS."""
-    count = secrets.rotate(db.session())
+    with progress("re-encrypting") as on_progress:
+        count = secrets.rotate(db.session(), on_progress=on_progress)
     click.echo(f"re-encrypted {count} rows with the first key")

@@ -31,6 +31,21 @@ from suite_server.sandbox.state import Provider as SandboxProvider
     help="Rotate the Open refresh token on every api_authorizer_token call.",
 )
 @click.option(
+    "--latency",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 60),
+    help="Seconds every platform API call waits before answering, as a faraway platform does "
+    "(0.08 is a server in mainland China).",
+)
+@click.option(
+    "--latency-jitter",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 60),
+    help="Up to this many seconds more, drawn at random for each call.",
+)
+@click.option(
     "--seed",
     default=None,
     type=int,
@@ -50,6 +65,8 @@ def sandbox_command(
     ticket_interval: int,
     token_ttl: int,
     strict_refresh: bool,
+    latency: float,
+    latency_jitter: float,
     seed: int | None,
     server_url: str | None,
 ) -> None:
@@ -60,6 +77,8 @@ def sandbox_command(
         "ticket_interval": ticket_interval,
         "token_ttl": token_ttl,
         "strict_refresh": strict_refresh,
+        "latency": latency,
+        "latency_jitter": latency_jitter,
     }
     copies, providers = _server_apps(server_url) if server_url else ([], [])
     simulator.serve(settings, host=host, port=port, seed=seed, apps=copies, providers=providers)

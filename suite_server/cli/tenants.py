@@ -12,6 +12,7 @@ from suite_server import db
 from suite_server.admin import tenants
 from suite_server.authorization import reconcile
 from suite_server.cli.common import find_app, needs_schema, print_secret, table
+from suite_server.cli.progress import progress
 from suite_server.dispatch import webhooks
 from suite_server.ops import logs
 from suite_server.tenants import lifecycle
@@ -58,8 +59,10 @@ def tenants_reconcile(app_id: str | None) -> None:
     """Compare tenants with the platform now (what the daily job does) and print what changed."""
     if app_id:
         find_app(db.session(), app_id)  # one line for an unknown app, not an empty report
+    with progress("reconciling tenants") as on_progress:
+        results = reconcile.reconcile(app_id, on_progress=on_progress)
     failed = False
-    for owner, result in reconcile.reconcile(app_id).items():
+    for owner, result in results.items():
         if isinstance(result, str):
             failed = True
             click.echo(f"{owner}: not reconciled: {logs.printable(result)}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from sqlalchemy import Text, select
+from sqlalchemy import Text, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
@@ -55,15 +57,28 @@ class EncryptedText(TypeDecorator):
         return current_keyring().decrypt(value) if value is not None else None
 
 
-def rotate(session: Session, batch_size: int = 500) -> int:
+def rotate(
+    session: Session,
+    batch_size: int = 500,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> int:
     """Re-encrypt every encrypted column of every row with the first key; returns rows written.
-    Commits per batch, so an interrupted run is simply run again (every key still decrypts)."""
-    written = 0
+    Commits per batch, so an interrupted run is simply run again (every key still decrypts).
+    `on_progress(written, total)` is called after each batch (for the CLI's progress bar)."""
+    models = []
     for mapper in Base.registry.mappers:
         columns = [c.key for c in mapper.columns if isinstance(c.type, EncryptedText)]
-        if not columns:
-            continue
-        model, last_id = mapper.class_, None
+        if columns:
+            models.append((mapper.class_, columns))
+    total = None
+    if on_progress is not None:
+        total = sum(
+            session.scalar(select(func.count()).select_from(model)) or 0 for model, _ in models
+        )
+        session.rollback()
+    written = 0
+    for model, columns in models:
+        last_id = None
         while True:
             query = select(model).order_by(model.id).limit(batch_size)
             if last_id is not None:
@@ -79,4 +94,6 @@ def rotate(session: Session, batch_size: int = 500) -> int:
             written += len(rows)
             last_id = rows[-1].id
             session.expunge_all()  # keep memory flat on large tables
+            if on_progress is not None:
+                on_progress(written, max(total or 0, written))  # rows added meanwhile count too
     return written

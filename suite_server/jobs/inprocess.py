@@ -70,6 +70,11 @@ class InProcessRunner:
             waiting = [job.task.queue for job in self._heap]
         return {name: waiting.count(name) for name in tasks.QUEUES}
 
+    def running(self) -> int:
+        """Jobs running now, on this process's threads (the admin's Queues page)."""
+        with self._cond:
+            return self._running
+
     def release_held(self, _exc: BaseException | None = None) -> None:
         """teardown_request: hand the jobs this request enqueued to the threads."""
         for job in g.pop(_HELD, []):

@@ -34,13 +34,14 @@ _ENDED = {
     status.value
     for status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 }
-_RQ_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+# What RQ takes for a job id (and so what an id RQ made up, a uuid4, looks like).
+RQ_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 def rq_job_id(job_id: str) -> str:
     """The RQ id for one of our job ids. RQ allows only letters, digits, "_" and "-"; ours may
     read "refresh tenant:42", so those keep a readable part plus a hash that keeps them apart."""
-    if _RQ_ID.fullmatch(job_id):
+    if RQ_ID.fullmatch(job_id):
         return job_id
     readable = re.sub(r"[^A-Za-z0-9_-]+", "-", job_id)[:60]
     return f"{readable}-{hashlib.sha256(job_id.encode()).hexdigest()[:16]}"

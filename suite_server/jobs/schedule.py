@@ -53,10 +53,12 @@ SCHEDULE: list[Periodic] = [
     Periodic("webhook sweep", 60, "webhooks.sweep"),  # pending deliveries whose job was lost
     Periodic("reconcile tenants", "0 3 * * *", "tenants.reconcile"),
     Periodic("prune install states", 600, "installs.prune"),  # authorization/housekeeping.py
+    Periodic("prune stored rows", 600, "retention.prune"),  # processing/retention.py
     Periodic("license sync", 3600, "licenses.sync"),  # billing/licenses.py: each corp daily
     Periodic("order catch-up", "30 3 * * *", "orders.catch_up"),  # billing/orders.py
     Periodic("capabilities sync", 3600, "capabilities.sync"),  # each tenant weekly
     Periodic("release sweep", 60, "releases.sweep"),  # releases/steps.py: lost jobs, quiet audits
+    Periodic("activity fold", 60, "activity.fold"),  # ops/activity.py: the admin's charts
 ]
 
 

@@ -31,6 +31,7 @@ QUEUES = ("default", "low")  # RQ queue suite_server.<queue>; a worker serves th
 # process, a worker and cron all know the same names.
 MODULES = (
     "suite_server.processing.pipeline",
+    "suite_server.processing.retention",
     "suite_server.authorization.reconcile",
     "suite_server.authorization.housekeeping",
     "suite_server.tokens.tasks",
@@ -40,6 +41,7 @@ MODULES = (
     "suite_server.billing.orders",
     "suite_server.authorization.capabilities",
     "suite_server.releases.steps",
+    "suite_server.jobs.activity",
 )
 
 

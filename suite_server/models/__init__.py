@@ -1,6 +1,7 @@
 """The tables, one module per aggregate; importing this package registers them all on Base."""
 
 from suite_server.models.accounts import AdminSession, AdminUser, ApiKey, LoginThrottle
+from suite_server.models.activity import ActivityCount, TokenRefresh
 from suite_server.models.apps import KINDS, PLATFORMS, App, Ticket, kind_for
 from suite_server.models.audit import AuditEntry
 from suite_server.models.authorizations import (
@@ -21,6 +22,7 @@ from suite_server.models.webhooks import WebhookAttempt, WebhookDelivery, Webhoo
 __all__ = [
     "KINDS",
     "PLATFORMS",
+    "ActivityCount",
     "AdminSession",
     "AdminUser",
     "ApiKey",
@@ -47,6 +49,7 @@ __all__ = [
     "TenantLicense",
     "TenantToken",
     "Ticket",
+    "TokenRefresh",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookReceiver",

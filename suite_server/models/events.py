@@ -21,6 +21,8 @@ class InboundEvent(Base):
         UniqueConstraint("app_pk", "dedupe_key"),
         Index("ix_inbound_events_status_received_at", "status", "received_at"),
         Index("ix_inbound_events_app_pk_tenant_id", "app_pk", "tenant_id"),
+        # The charts' fold counts the pushes of the last hours (ops/activity.py).
+        Index("ix_inbound_events_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

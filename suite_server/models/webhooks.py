@@ -87,7 +87,8 @@ class WebhookAttempt(Base):
     delivery_pk: Mapped[int] = mapped_column(
         BIG_ID, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
     )
-    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed: the charts' fold counts the attempts of the last hours (ops/activity.py).
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     status_code: Mapped[int | None] = mapped_column()  # None: no HTTP answer at all
     latency_ms: Mapped[int] = mapped_column(default=0)
     response_excerpt: Mapped[str | None] = mapped_column(Text)  # the first 500 characters

@@ -232,3 +232,16 @@ def reprocess(event_id: int) -> InboundEvent:
     session.commit()
     schedule(event_id)
     return event
+
+
+def failed_ids(
+    session: Session, app_id: str | None = None, since: datetime | None = None
+) -> list[int]:
+    """The failed events (of one app, received since a time), oldest first: what a bulk
+    reprocessing runs again, each through `reprocess`."""
+    query = select(InboundEvent.id).where(InboundEvent.status == "failed")
+    if app_id is not None:
+        query = query.join(App, App.id == InboundEvent.app_pk).where(App.app_id == app_id)
+    if since is not None:
+        query = query.where(InboundEvent.received_at >= since)
+    return list(session.scalars(query.order_by(InboundEvent.id)))

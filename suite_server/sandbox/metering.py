@@ -69,6 +69,11 @@ def meter_and_inject(platform: str) -> Response | None:
     state.count_call(endpoint, tenant_id)
     with state.lock:
         rule = take_matching(state.faults, endpoint, tenant_id, state.random)
+        latency, jitter = state.settings.latency, state.settings.latency_jitter
+        if jitter:  # drawn only when asked, so a seeded run without jitter draws as before
+            latency += jitter * state.random.random()
+    if latency:
+        time.sleep(latency)  # the network's and the platform's time; outside the lock
     if rule is None:
         return quota.charge(endpoint) if platform == OPEN else None
     if rule.delay:

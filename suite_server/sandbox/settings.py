@@ -50,6 +50,12 @@ class SandboxSettings:
     # ...and how many audits a component may submit a calendar month, shared by all its accounts
     # (queryquota's `limit`; the platform sets it per ISV, 85085 beyond it).
     audit_quota: int = 20
+    # The platforms answer a server in mainland China in 50-200 ms; the sandbox answers at once
+    # unless told: every platform API call (not the control API) then waits `latency` seconds
+    # plus a uniform draw from 0-`latency_jitter`, concurrently with the others (the server is
+    # threaded). One endpoint slower than the rest: a fault rule with a `delay` and no count.
+    latency: float = 0
+    latency_jitter: float = 0
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes` once every key and value checks out; ValueError names a bad one."""
@@ -74,8 +80,10 @@ _MINIMUMS = {
     "open_ticket_repeat": 0,
     "audit_delay": 0,
     "audit_quota": 0,
+    "latency": 0,
+    "latency_jitter": 0,
 }
-_MAXIMUMS = {"open_ticket_repeat": 1}
+_MAXIMUMS = {"open_ticket_repeat": 1, "latency": 60, "latency_jitter": 60}
 _INTEGERS = {"push_attempts", "audit_quota"}
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import TokenUnavailable, UpstreamError
 from suite_server.ops.metrics import TOKEN_REFRESHES
-from suite_server.tokens import locks, policy
+from suite_server.tokens import history, locks, policy
 from suite_server.tokens.rows import Served, TokenRow, token_columns
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def _refresh(session: Session, model, row_id: int, need: Need, fetch: Fetch, sam
             access_token, expires_in, extra = fetch(row)
     except TokenUnavailable as exc:
         TOKEN_REFRESHES.labels(kind, exc.code, str(exc.errcode or "")).inc()
-        _note_failure(session, table, row_id, exc.message)
+        _note_failure(session, table, row_id, exc.message, exc.errcode)
         raise
     TOKEN_REFRESHES.labels(kind, "ok", "").inc()
     return _store(session, table, row, started, access_token, expires_in, extra, same)
@@ -173,6 +173,7 @@ def _store(
     ).rowcount
     if extra is not None:
         extra(session)  # a returned refresh token is kept even if a newer access token won
+    history.record(session, table, row.id)  # a refresh that worked, even if its answer lost
     session.commit()
     if not written:
         log.info(
@@ -198,11 +199,12 @@ def expire(session: Session, table, condition, version: int, error: str | None =
     return bool(written)
 
 
-def _note_failure(session: Session, table, row_id: int, message: str) -> None:
+def _note_failure(session: Session, table, row_id: int, message: str, errcode: int | None) -> None:
     session.rollback()
     session.execute(
         update(table)
         .where(table.c.id == row_id)
         .values(last_error=message[:500], last_error_at=utcnow())
     )
+    history.record(session, table, row_id, message, errcode)
     session.commit()

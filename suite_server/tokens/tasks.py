@@ -8,8 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
 
 from suite_server import db
 from suite_server.apps import as_utc, tickets_overdue
@@ -29,7 +28,6 @@ SWEEP_EVERY = 60  # seconds: the schedule's period for tokens.sweep
 SWEEP_AHEAD = 3 * SWEEP_EVERY  # refreshes are scheduled this far ahead: a late sweep is harmless
 SWEEP_BATCH = 20_000
 JOB_RETRIES = 5
-TICKET_KEEP = timedelta(days=2)
 
 
 @task("tokens.refresh_app")
@@ -78,7 +76,6 @@ def sweep() -> dict[str, int]:
             select(Ticket.app_pk, func.max(Ticket.received_at)).group_by(Ticket.app_pk)
         )
     }
-    _delete_old_tickets(session, now)
     for app_pk, app_id, kind, registered_at, refresh_at in session.execute(
         select(App.id, App.app_id, App.kind, App.created_at, AppToken.refresh_at).outerjoin(
             AppToken, AppToken.app_pk == App.id
@@ -108,12 +105,6 @@ def sweep() -> dict[str, int]:
         _enqueue("tokens.refresh_tenant", tenant_pk, f"tenant-token:{tenant_pk}", refresh_at, now)
     counts["tenants"] = len(due)
     return counts
-
-
-def _delete_old_tickets(session: Session, now: datetime) -> None:
-    # Tickets live 30 minutes (WeCom) or 12 hours (Open); two days of them is plenty.
-    session.execute(delete(Ticket.__table__).where(Ticket.pushed_at < now - TICKET_KEEP))
-    session.commit()
 
 
 def _enqueue(name: str, pk: int, job_id: str, refresh_at: datetime | None, now: datetime) -> None:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from suite_server import accounts, db
 from tests.admin.browsing import browser, page  # noqa: F401
+from tests.admin.queueing import on_rq, receiver  # noqa: F401
 from tests.authorization.conftest import component, platform, suite  # noqa: F401
 
 USERNAME, PASSWORD = "ops", "correct horse battery"

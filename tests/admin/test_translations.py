@@ -95,6 +95,9 @@ def every_page(e: Everything) -> dict[str, list[str]]:
         "admin.event_page": [f"/admin/events/{w.event.id}"],
         "admin.delivery_list": ["/admin/webhooks"],
         "admin.delivery_page": [f"/admin/webhooks/{w.delivery.id}"],
+        "admin.queue_list": ["/admin/queues"],  # in-process; on RQ: test_queues.py
+        # Only RQ has failed jobs: test_queues.py walks this page in Chinese with a real one.
+        "admin.queue_failed_job": [],
         "admin.app_list": ["/admin/apps"],
         "admin.app_page": [
             "/admin/apps/wwsuite",

@@ -15,7 +15,7 @@ ALLOWED = {
     # Formats, protocols and products named as they are in Chinese too.
     "API", "URL", "JSON", "XML", "ID", "UTC", "HTTP", "HTTPS", "IP", "SDK", "JS", "OAuth",
     "AES", "SHA", "RQ", "Redis", "PostgreSQL", "SQLite", "Prometheus", "CSV", "SVG", "CSRF",
-    "GET", "POST", "Webhook", "Webhooks", "HMAC",
+    "GET", "POST", "Webhook", "Webhooks", "HMAC", "KB", "MB", "GB",
     # The consoles' own field names (WeCom's 服务商后台, the Open Platform's 管理中心).
     "Token", "EncodingAESKey", "Secret", "CorpID", "AppID", "AppSecret", "SuiteID", "AgentId",
 }  # fmt: skip

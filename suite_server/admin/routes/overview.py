@@ -7,14 +7,17 @@ from flask import current_app, render_template, request
 from suite_server import accounts, db
 from suite_server.admin import audit, dashboard
 from suite_server.admin.routes.common import arg, bp, int_arg
+from suite_server.processing import retention
 
 
 @bp.get("/", endpoint="dashboard")
 def dashboard_page():
+    session = db.session()
     return render_template(
         "admin/dashboard.html",
-        apps=dashboard.health(db.session()),
+        apps=dashboard.health(session),
         tenant_count=dashboard.tenant_count,
+        storage=retention.storage(session),
     )
 
 

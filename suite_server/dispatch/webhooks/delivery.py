@@ -41,7 +41,7 @@ from suite_server.dispatch.webhooks import ordering, receivers
 from suite_server.dispatch.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from suite_server.jobs import recovery, retry, runner
 from suite_server.jobs.tasks import Retry, task
-from suite_server.models import WebhookAttempt, WebhookDelivery
+from suite_server.models import App, WebhookAttempt, WebhookDelivery
 from suite_server.ops.metrics import WEBHOOK_DELIVERIES
 
 # The package's name, as these lines had before it was split in modules.
@@ -163,6 +163,19 @@ def redeliver(session: Session, delivery_id: int) -> WebhookDelivery:
     session.commit()
     _enqueue(delivery_id)
     return delivery
+
+
+def failed_ids(
+    session: Session, app_id: str | None = None, since: datetime | None = None
+) -> list[int]:
+    """The failed deliveries (of one app, made since a time), oldest first: what a bulk
+    redelivery sends again, each through `redeliver`."""
+    query = select(WebhookDelivery.id).where(WebhookDelivery.status == "failed")
+    if app_id is not None:
+        query = query.join(App, App.id == WebhookDelivery.app_pk).where(App.app_id == app_id)
+    if since is not None:
+        query = query.where(WebhookDelivery.created_at >= since)
+    return list(session.scalars(query.order_by(WebhookDelivery.id)))
 
 
 # -- delivering ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -95,13 +96,13 @@ def parse_func_info(text: str) -> list[int] | None:
     ValidationError for anything else."""
     parts = [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
     if not all(part.isascii() and part.isdigit() and 0 < int(part) < 1000 for part in parts):
-        raise ValidationError("permission sets are func_info ids from 1 to 999, comma-separated")
+        raise ValidationError(_("permission sets are func_info ids from 1 to 999, comma-separated"))
     return sorted({int(part) for part in parts}) or None
 
 
 def check_token(token: str) -> str:
     if not _TOKEN.fullmatch(token or ""):
-        raise ValidationError("token must be 1 to 32 English letters or digits")
+        raise ValidationError(_("token must be 1 to 32 English letters or digits"))
     return token
 
 
@@ -115,7 +116,7 @@ def check_aes_key(aes_key: str) -> str:
 
 def check_landing_url(landing_url: str | None) -> str | None:
     if landing_url and not landing_url.startswith(("http://", "https://")):
-        raise ValidationError("landing URL must start with http:// or https://")
+        raise ValidationError(_("landing URL must start with http:// or https://"))
     return landing_url or None
 
 

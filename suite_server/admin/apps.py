@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,29 +28,35 @@ from suite_server.errors import ValidationError
 from suite_server.models import App, AppToken
 from suite_server.tenants.views import TENANT_KINDS
 
-# How the pages name an app's kind (models.apps.KINDS) and the kind of tenant it makes.
+# How the pages name an app's platform and kind (models.apps.KINDS) and the kind of tenant it
+# makes, in the admin's language; the raw values stay in ids, classes and the API.
+PLATFORMS = {"wecom": lazy_gettext("wecom"), "open": lazy_gettext("open")}
 APP_KINDS = {
-    "suite": "third-party suite",
-    "template": "customized template",
-    "provider": "provider account",
-    "component": "component",
+    "suite": lazy_gettext("third-party suite"),
+    "template": lazy_gettext("customized template"),
+    "provider": lazy_gettext("provider account"),
+    "component": lazy_gettext("component"),
 }
 TENANT_KIND_LABELS = {
-    "third_party": "third-party",
-    "customized": "customized",
-    "account": "account",
+    "third_party": lazy_gettext("third-party"),
+    "customized": lazy_gettext("customized"),
+    "account": lazy_gettext("account"),
 }
+
+
+def platform_label(platform: str) -> str:
+    return str(PLATFORMS.get(platform, platform))
 
 
 def kind_label(kind: str) -> str:
-    return APP_KINDS.get(kind, kind)
+    return str(APP_KINDS.get(kind, kind))
 
 
 def tenant_kind_label(app_kind: str) -> str:
     """The kind of tenant an app of `app_kind` has: customized (代开发) or third-party (WeCom), or
     an Open Platform account."""
     kind = TENANT_KINDS.get(app_kind, app_kind)
-    return TENANT_KIND_LABELS.get(kind, kind)
+    return str(TENANT_KIND_LABELS.get(kind, kind))
 
 
 def app_ids(session: Session) -> list[str]:
@@ -115,7 +123,7 @@ def console_urls(app: App) -> list[ConsoleUrl]:
         # Its own Token and key; WeCom encrypts for the provider's corpid (docs/providers.md).
         return [
             ConsoleUrl(
-                "System event URL (系统事件接收URL, 通用开发参数)",
+                _("System event URL (系统事件接收URL, 通用开发参数)"),
                 f"{base}/callback/wecom/provider/{app.app_id}",
             )
         ]
@@ -124,25 +132,25 @@ def console_urls(app: App) -> list[ConsoleUrl]:
         # no redirect domain to enter.
         callback = f"{base}/callback/wecom/{app.app_id}"
         return [
-            ConsoleUrl("Command callback URL (指令回调URL)", f"{callback}/command"),
-            ConsoleUrl("Data callback URL (数据回调URL)", f"{callback}/data"),
-            ConsoleUrl("QR install link for corps (代开发授权链接)", install),
+            ConsoleUrl(_("Command callback URL (指令回调URL)"), f"{callback}/command"),
+            ConsoleUrl(_("Data callback URL (数据回调URL)"), f"{callback}/data"),
+            ConsoleUrl(_("QR install link for corps (代开发授权链接)"), install),
         ]
     if app.platform == "wecom":
         callback = f"{base}/callback/wecom/{app.app_id}"
         return [
-            ConsoleUrl("Command callback URL (指令回调URL)", f"{callback}/command"),
-            ConsoleUrl("Data callback URL (数据回调URL)", f"{callback}/data"),
-            ConsoleUrl("Install link for corps (安装链接)", install),
-            ConsoleUrl("Trusted redirect domain (可信域名)", host),
+            ConsoleUrl(_("Command callback URL (指令回调URL)"), f"{callback}/command"),
+            ConsoleUrl(_("Data callback URL (数据回调URL)"), f"{callback}/data"),
+            ConsoleUrl(_("Install link for corps (安装链接)"), install),
+            ConsoleUrl(_("Trusted redirect domain (可信域名)"), host),
         ]
     callback = f"{base}/callback/open/{app.app_id}"
     return [
-        ConsoleUrl("Authorization event URL (授权事件接收URL)", f"{callback}/auth"),
+        ConsoleUrl(_("Authorization event URL (授权事件接收URL)"), f"{callback}/auth"),
         # Entered literally: the platform puts each account's appid in place of $APPID$.
-        ConsoleUrl("Message and event URL (消息与事件接收URL)", f"{callback}/msg/$APPID$"),
-        ConsoleUrl("Authorization start page domain (授权发起页域名)", host),
-        ConsoleUrl("Authorization link for accounts", install),
+        ConsoleUrl(_("Message and event URL (消息与事件接收URL)"), f"{callback}/msg/$APPID$"),
+        ConsoleUrl(_("Authorization start page domain (授权发起页域名)"), host),
+        ConsoleUrl(_("Authorization link for accounts"), install),
     ]
 
 
@@ -169,7 +177,7 @@ def update_settings(
     try:
         landing = app_rules.check_landing_url(landing_url.strip())
         if landing:
-            landing_rules.check_url(landing, "landing URL")
+            landing_rules.check_url(landing, _("landing URL"))
         prefixes = None
         if return_to_allowed is not None:
             prefixes = "\n".join(landing_rules.parse_allow_list(return_to_allowed)) or None
@@ -185,7 +193,7 @@ def update_settings(
     if app.is_provider and bool(token.strip() or app.token) != bool(aes_key.strip() or app.aes_key):
         # Either alone would leave a system event URL that refuses every push.
         raise ActionFailed(
-            "the system event URL needs both its Token and its EncodingAESKey: enter both"
+            _("the system event URL needs both its Token and its EncodingAESKey: enter both")
         )
     detail: dict[str, Any] = {}
     fields: list[tuple[str, Any]] = [
@@ -238,12 +246,16 @@ def rotate_aes_key(session: Session, actor: str, app: App, confirmed_key: str) -
     still sends with, and every push would then be refused."""
     if not app.aes_key:
         # A provider registered without its system event URL's key: nothing to rotate away from.
-        raise ActionFailed("Not rotated: there is no EncodingAESKey yet; set one in the settings.")
+        raise ActionFailed(
+            _("Not rotated: there is no EncodingAESKey yet; set one in the settings.")
+        )
     if not hmac.compare_digest(key_fingerprint(app.aes_key), confirmed_key or ""):
         raise ActionFailed(
-            "Not rotated: the key was rotated since that confirmation page was shown (a second "
-            "click, another tab or another admin). Paste the current key into the console "
-            "before rotating again."
+            _(
+                "Not rotated: the key was rotated since that confirmation page was shown (a "
+                "second click, another tab or another admin). Paste the current key into the "
+                "console before rotating again."
+            )
         )
     new_key = generate_aes_key()
     app.previous_aes_key, app.aes_key = app.aes_key, new_key
@@ -273,7 +285,7 @@ def rotate_landing_secret(session: Session, actor: str, app: App) -> None:
     """A new landing secret, shown once on the next page: assertions signed with the old one
     stop verifying at once (a leaked secret is dead)."""
     if app.is_provider:
-        raise ActionFailed("A provider account has no installs, so no landing secret.")
+        raise ActionFailed(_("A provider account has no installs, so no landing secret."))
     app.landing_secret = landing_rules.new_secret()
     audit.record(session, actor, "app.rotate_landing_secret", f"app:{app.app_id}")
     session.commit()

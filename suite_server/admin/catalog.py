@@ -83,7 +83,9 @@ def problems() -> list[str]:
     """What --check reports: strings in the code missing from the catalog or untranslated, and a
     stale .mo."""
     catalog, found = read(), []
-    missing = [str(m.id) for m in extract() if m.id and m.id not in catalog]
+    missing = [
+        str(m.id) for m in extract() if m.id and catalog.get(m.id, context=m.context) is None
+    ]
     found += [f"not in messages.po: {text!r}" for text in missing]
     found += [f"no translation: {text!r}" for text in untranslated(catalog)]
     if not MO.exists() or MO.read_bytes() != compiled(catalog):

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
@@ -27,6 +29,19 @@ from suite_server.models.tenants import STATUSES as TENANT_STATUSES
 
 RECENT = timedelta(hours=1)
 AT_RISK_LIMIT = 100
+# An app card's count of tenants in each status (models.tenants.STATUSES), in the admin's
+# language; the English keeps the status's own name, as the tenant filter spells it.
+TENANT_COUNTS = {
+    "active": lazy_gettext("%(n)s active"),
+    "cancelled": lazy_gettext("%(n)s cancelled"),
+    "needs_reauth": lazy_gettext("%(n)s needs_reauth"),
+}
+
+
+def tenant_count(status: str, count: int) -> str:
+    """ "3 active" on an app card."""
+    phrase = TENANT_COUNTS.get(status)
+    return str(phrase) % {"n": count} if phrase is not None else f"{count} {status}"
 
 
 @dataclass
@@ -172,7 +187,7 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
     # last_error is cleared by a successful refresh: what is left is a refresh failing now.
     failed_tokens = [
         {
-            "kind": "provider token" if row.kind == "provider" else "app token",
+            "kind": _("provider token") if row.kind == "provider" else _("app token"),
             "app_id": row.app_id,
             "tenant_id": None,
             "last_error": row.last_error,
@@ -186,7 +201,7 @@ def at_risk(session: Session, public_url: str, now: datetime | None = None) -> A
         )
     ] + [
         {
-            "kind": "tenant token",
+            "kind": _("tenant token"),
             "app_id": row.app_id,
             "tenant_id": row.tenant_id,
             "last_error": row.last_error,

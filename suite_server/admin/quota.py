@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from suite_server import audit
@@ -71,7 +72,7 @@ def clear(session: Session, actor: str, app: App, tenant: Tenant) -> str:
         session.rollback()
         message = _message(exc)
         _audit(session, actor, "tenant.clear_quota", app, tenant, error=message)
-        raise ActionFailed(f"Not reset: {message}") from None
+        raise ActionFailed(_("Not reset: %(error)s", error=message)) from None
     _audit(session, actor, "tenant.clear_quota", app, tenant, via=via)
     return via
 
@@ -92,7 +93,9 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, TokenUnavailable):
         return exc.message
     if isinstance(exc, UpstreamError):
-        return f"the platform answered {exc.errcode}: {exc.errmsg}"
+        return _(
+            "the platform answered %(errcode)s: %(errmsg)s", errcode=exc.errcode, errmsg=exc.errmsg
+        )
     return str(exc)
 
 

@@ -24,6 +24,7 @@ import time
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
+from flask_babel import gettext as _
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -48,24 +49,35 @@ def check_url(url: str, what: str, *, prefix: bool = False) -> str:
     """An absolute http(s) URL of at most MAX_URL characters, with a host and no user info,
     control characters, backslashes or dot segments (a browser would resolve those to another
     path than the one compared). A prefix has no query or fragment either. ValidationError
-    saying what is wrong, naming `what`."""
+    saying what is wrong, naming `what` (in the admin's language on the admin's pages: gettext
+    is English everywhere else)."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
-        raise ValidationError(f"{what} must be an http(s) URL of at most {MAX_URL} characters")
+        raise ValidationError(
+            _(
+                "%(what)s must be an http(s) URL of at most %(max)s characters",
+                what=what,
+                max=MAX_URL,
+            )
+        )
     if any(c <= " " or c in "\\\x7f" for c in url):
-        raise ValidationError(f"{what} must not contain spaces, control characters or '\\'")
+        raise ValidationError(
+            _("%(what)s must not contain spaces, control characters or '\\'", what=what)
+        )
     parts = urlsplit(url)
     try:
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number in range)
     except ValueError:
-        raise ValidationError(f"{what} has an invalid port") from None
+        raise ValidationError(_("%(what)s has an invalid port", what=what)) from None
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
-        raise ValidationError(f"{what} must start with http:// or https:// and name a host")
+        raise ValidationError(
+            _("%(what)s must start with http:// or https:// and name a host", what=what)
+        )
     if "@" in parts.netloc:
-        raise ValidationError(f"{what} must not carry a user name or password")
+        raise ValidationError(_("%(what)s must not carry a user name or password", what=what))
     if any(unquote(s) in (".", "..") for s in parts.path.split("/")):
-        raise ValidationError(f"{what} must not contain '.' or '..' path segments")
+        raise ValidationError(_("%(what)s must not contain '.' or '..' path segments", what=what))
     if prefix and (parts.query or parts.fragment or "?" in url or "#" in url):
-        raise ValidationError(f"{what} must not have a query or a fragment")
+        raise ValidationError(_("%(what)s must not have a query or a fragment", what=what))
     return url
 
 
@@ -77,9 +89,9 @@ def parse_allow_list(lines: str | list[str] | None) -> list[str]:
         lines = lines.splitlines()
     prefixes = [line.strip() for line in lines if line.strip()]
     if len(prefixes) > MAX_PREFIXES:
-        raise ValidationError(f"at most {MAX_PREFIXES} return_to prefixes")
+        raise ValidationError(_("at most %(max)s return_to prefixes", max=MAX_PREFIXES))
     for line in prefixes:
-        check_url(line, f"return_to prefix {line[:60]!r}", prefix=True)
+        check_url(line, _("return_to prefix %(prefix)s", prefix=repr(line[:60])), prefix=True)
     return list(dict.fromkeys(prefixes))
 
 
@@ -140,7 +152,7 @@ def configure(
     if url is not _UNSET:
         landing = check_landing_url((url or "").strip())
         if landing:
-            check_url(landing, "landing URL")
+            check_url(landing, _("landing URL"))
     prefixes = [] if clear_allow else allowed_prefixes(app)
     prefixes = parse_allow_list([*prefixes, *(allow or [])])
     app.landing_url = landing

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -90,14 +91,18 @@ def clears_left(session: Session, app: App, account: Tenant | None, now: datetim
 def check_path(cgi_path: str) -> str:
     path = (cgi_path or "").strip()
     if not _PATH.fullmatch(path):
-        raise ValidationError("cgi_path must be an API path such as /cgi-bin/message/custom/send")
+        raise ValidationError(
+            _("cgi_path must be an API path such as /cgi-bin/message/custom/send")
+        )
     return path
 
 
 def check_rid(rid: str) -> str:
     value = (rid or "").strip()
     if not _RID.fullmatch(value):
-        raise ValidationError("a rid is up to 64 letters, digits and -, as in an errmsg's rid: …")
+        raise ValidationError(
+            _("a rid is up to 64 letters, digits and -, as in an errmsg's rid: …")
+        )
     return value
 
 
@@ -120,7 +125,10 @@ def clear(session: Session, app: App, account: Tenant | None, actor: str) -> str
     platform refuses (48006: none left)."""
     if clears_left(session, app, account) <= 0:
         raise ValidationError(
-            f"no quota reset left this month: {CLEARS_A_MONTH} were made from here already"
+            _(
+                "no quota reset left this month: %(count)s were made from here already",
+                count=CLEARS_A_MONTH,
+            )
         )
     api, appid = _api(app), _account_id(app, account) or app.app_id
     try:
@@ -145,7 +153,7 @@ def request_of(session: Session, app: App, account: Tenant | None, rid: str) -> 
 
 def _api(app: App):
     if app.platform != "open":
-        raise ValidationError("API quotas are the Open Platform's: WeCom has no quota API")
+        raise ValidationError(_("API quotas are the Open Platform's: WeCom has no quota API"))
     return api_for(app.platform, current_app.config)
 
 

@@ -4,6 +4,7 @@ again, nowhere else; each receiver's recent deliveries."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -34,6 +35,11 @@ def audit_log() -> list[tuple[str, str, str, dict]]:
     return [
         (e.actor, e.action, e.target, e.detail) for e in entries if e.action.startswith("receiver.")
     ]
+
+
+def text(body: str) -> str:
+    """The page's text: names are in elements of their own (translate="no", data)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", body))
 
 
 def add(client, name="bot", url=None, matches="text event:*", **extra):
@@ -68,7 +74,7 @@ def test_add_shows_the_secret_once_and_audits_without_it(signed_in, suite):
         True,
     )
     first = signed_in.get(PAGE).get_data(as_text=True)
-    assert stored.secret in first and "New signing secret of bot" in first
+    assert stored.secret in first and "New signing secret of bot" in text(first)
     again = signed_in.get(PAGE).get_data(as_text=True)
     assert stored.secret not in again and "https://bot.example/hook" in again
     assert stored.secret not in signed_in.get("/admin/apps/wwsuite").get_data(as_text=True)
@@ -85,6 +91,16 @@ def test_add_shows_the_secret_once_and_audits_without_it(signed_in, suite):
     add(signed_in, name="", matches="*")
     assert "Not added: receiver name must be" in signed_in.get(PAGE).get_data(as_text=True)
     assert [a for _, a, _, _ in audit_log()] == ["receiver.add"]
+
+
+def test_an_admin_reading_chinese_is_told_in_chinese_what_was_refused(signed_in, suite):
+    post(signed_in, "/admin/", "/admin/language", language="zh", next=PAGE)
+    add(signed_in, matches="text?")
+    body = text(signed_in.get(PAGE).get_data(as_text=True))
+    assert "未添加：匹配模式 'text?' 须为 1 到 64 个字母" in body and receiver("bot") is None
+    add(signed_in)
+    body = text(signed_in.get(PAGE).get_data(as_text=True))
+    assert "接收方 bot 已添加。" in body and "bot 的新签名密钥" in body
 
 
 def test_edit_rotate_and_remove(signed_in, suite):
@@ -131,7 +147,7 @@ def test_edit_rotate_and_remove(signed_in, suite):
     asked = post(signed_in, PAGE, f"{base}/remove")
     assert asked.status_code == 303 and asked.headers["Location"] == f"{base}/remove"
     confirm = signed_in.get(f"{base}/remove").get_data(as_text=True)
-    assert "Remove the receiver bot" in confirm and rotated not in confirm
+    assert "Remove the receiver bot" in text(confirm) and rotated not in confirm
     assert receiver("bot") is not None
     response = post(signed_in, f"{base}/remove", f"{base}/remove", confirm="yes")
     assert response.status_code == 303 and response.headers["Location"] == PAGE

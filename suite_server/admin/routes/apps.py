@@ -4,6 +4,8 @@ settings, AES key rotation, webhook, landing secret rotation)."""
 from __future__ import annotations
 
 from flask import abort, flash, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user
 
 from suite_server import audit, db
@@ -23,26 +25,48 @@ RECENT_REGISTRATIONS = 20  # a component's latest mini-program registrations
 RECENT_DEPLOYMENTS = 20  # and its latest code deployments
 SHOWN_ONCE = {
     "aes_key": (
-        "New EncodingAESKey",
-        "Paste it into the platform's console now: it is not shown again. Pushes encrypted with "
-        "the previous key are still accepted until the next rotation.",
+        lazy_gettext("New EncodingAESKey"),
+        lazy_gettext(
+            "Paste it into the platform's console now: it is not shown again. Pushes encrypted "
+            "with the previous key are still accepted until the next rotation."
+        ),
     ),
     "webhook_secret": (
-        "New webhook signing secret",
-        "Give it to your receivers now: it is not shown again (docs/webhooks.md).",
+        lazy_gettext("New webhook signing secret"),
+        lazy_gettext("Give it to your receivers now: it is not shown again (docs/webhooks.md)."),
     ),
     "landing_secret": (
-        "New landing secret",
-        "Give it to your landing page now, to verify the `install` assertion: it is not shown "
-        "again (docs/install.md). Assertions signed with a previous one no longer verify.",
+        lazy_gettext("New landing secret"),
+        lazy_gettext(
+            "Give it to your landing page now, to verify the `install` assertion: it is not "
+            "shown again (docs/install.md). Assertions signed with a previous one no longer "
+            "verify."
+        ),
     ),
 }
 
 
-# License orders' status and type, and account types, by name (billing/ledger.py).
-bp.add_app_template_filter(ledger.status_name, "license_order_status")
-bp.add_app_template_filter(ledger.type_name, "license_order_type")
-bp.add_app_template_filter(ledger.account_type_name, "license_account_type")
+# A component's mini-program registrations (models/registrations.py), in the admin's language.
+REGISTRATION_KINDS = {
+    "enterprise": lazy_gettext("enterprise"),
+    "personal": lazy_gettext("personal"),
+    "beta": lazy_gettext("beta"),
+}
+REGISTRATION_STATUSES = {
+    "pending": lazy_gettext("pending"),
+    "succeeded": lazy_gettext("succeeded"),
+    "failed": lazy_gettext("failed"),
+}
+
+
+@bp.app_template_filter("registration_kind")
+def registration_kind(value: str) -> str:
+    return str(REGISTRATION_KINDS.get(value, value))
+
+
+@bp.app_template_filter("registration_status")
+def registration_status(value: str) -> str:
+    return str(REGISTRATION_STATUSES.get(value, value))
 
 
 @bp.get("/apps")
@@ -138,9 +162,13 @@ def app_settings(app_id: str):
             ),
         )
     except ActionFailed as exc:
-        flash(f"Not saved: {exc}", "error")
+        flash(_("Not saved: %(error)s", error=exc), "error")
         return done("admin.app_page", app_id=app_id)
-    flash("Saved: " + ", ".join(changed) if changed else "Nothing changed.", "ok")
+    if changed:
+        # The fields by their names (landing_url, secret...), as the audit log has them.
+        flash(_("Saved: %(fields)s", fields=", ".join(changed)), "ok")
+    else:
+        flash(_("Nothing changed."), "ok")
     if app.landing_secret and not had_landing_secret:
         sessions.show_once(db.session(), current_user.session_pk, f"landing_secret:{app_id}")
         db.session().commit()
@@ -157,7 +185,7 @@ def app_rotate_landing_secret(app_id: str):
         return done("admin.app_page", app_id=app_id)
     sessions.show_once(db.session(), current_user.session_pk, f"landing_secret:{app_id}")
     db.session().commit()
-    flash("Landing secret rotated.", "ok")
+    flash(_("Landing secret rotated."), "ok")
     return done("admin.app_page", app_id=app_id)
 
 
@@ -174,7 +202,7 @@ def app_rotate_aes_key(app_id: str):
     app = _app_or_404(app_id)
     form = RotateForm()
     if not form.validate():
-        flash("Confirm the rotation below.")
+        flash(_("Confirm the rotation below."))
         return done("admin.app_rotate_confirm", app_id=app_id)
     try:
         apps.rotate_aes_key(db.session(), actor(), app, confirmed_key=form.key.data)
@@ -185,7 +213,7 @@ def app_rotate_aes_key(app_id: str):
     # never the key (nor does the cookie).
     sessions.show_once(db.session(), current_user.session_pk, f"aes_key:{app_id}")
     db.session().commit()
-    flash("AES key rotated.", "ok")
+    flash(_("AES key rotated."), "ok")
     return done("admin.app_page", app_id=app_id)
 
 
@@ -205,10 +233,10 @@ def app_webhook(app_id: str):
             rotate=form.rotate.data,
         )
     except ActionFailed as exc:
-        flash(f"Not saved: {exc}", "error")
+        flash(_("Not saved: %(error)s", error=exc), "error")
         return done("admin.app_page", app_id=app_id)
     if secret is not None:
         sessions.show_once(db.session(), current_user.session_pk, f"webhook_secret:{app_id}")
         db.session().commit()
-    flash("Webhook turned off." if form.off.data else "Webhook saved.", "ok")
+    flash(_("Webhook turned off.") if form.off.data else _("Webhook saved."), "ok")
     return done("admin.app_page", app_id=app_id)

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext, pgettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
@@ -25,7 +26,7 @@ from suite_server import db
 from suite_server.admin import apps as app_service
 from suite_server.admin import i18n, labels
 from suite_server.admin.extensions import csrf
-from suite_server.billing import orders
+from suite_server.billing import ledger, orders
 from suite_server.db import utcnow
 from suite_server.errors import BadNumber
 from suite_server.whole_numbers import MAX_ID, whole_number
@@ -106,6 +107,12 @@ def relative(value: datetime | None) -> str:
     return _("%(duration)s ago", duration=duration(-seconds))
 
 
+@bp.app_template_filter("platform")
+def platform(value: str) -> str:
+    """ "wecom" or "open", in the admin's language."""
+    return app_service.platform_label(value)
+
+
 @bp.app_template_filter("app_kind")
 def app_kind(kind: str) -> str:
     """ "third-party suite", "customized template", "provider account" or "component"."""
@@ -118,15 +125,70 @@ def tenant_kind(app_kind: str) -> str:
     return app_service.tenant_kind_label(app_kind)
 
 
+# Orders' numbered statuses and types, in the admin's language: paid-app orders as WeCom numbers
+# them (billing/orders.py) and interface-license orders and accounts (billing/ledger.py). Those
+# modules keep their English names for the API, the CLI and the logs.
+ORDER_STATUSES = {
+    0: lazy_gettext("unpaid"),
+    1: lazy_gettext("paid"),
+    2: lazy_gettext("closed"),
+    3: lazy_gettext("expired unpaid"),
+    4: lazy_gettext("refund requested"),
+    5: lazy_gettext("refunded"),
+    6: lazy_gettext("refund refused"),
+    7: lazy_gettext("void"),
+}
+ORDER_TYPES = {
+    0: lazy_gettext("new"),
+    1: lazy_gettext("more seats"),
+    2: lazy_gettext("renewal"),
+    3: lazy_gettext("edition change"),
+}
+LICENSE_ORDER_STATUSES = {  # 2, cancelled: license_order_status
+    0: lazy_gettext("unpaid"),
+    1: lazy_gettext("paid"),
+    3: lazy_gettext("expired unpaid"),
+    4: lazy_gettext("refund requested"),
+    5: lazy_gettext("refunded"),
+    6: lazy_gettext("refund refused"),
+}
+LICENSE_ORDER_TYPES = {1: lazy_gettext("buy"), 2: lazy_gettext("renew")}
+LICENSE_ACCOUNT_TYPES = {1: lazy_gettext("basic"), 2: lazy_gettext("interop")}
+
+
+def _label(labels: dict, value: int | None, english: str) -> str:
+    """The label of `value`, or the English its module gives it (a number it does not know)."""
+    label = labels.get(value)
+    return str(label) if label is not None else english
+
+
 @bp.app_template_filter("order_status")
 def order_status(value: int) -> str:
     """A paid-app order's status as WeCom numbers it: "paid", "refunded", ..."""
-    return orders.STATUSES.get(value, str(value))
+    return _label(ORDER_STATUSES, value, orders.STATUSES.get(value, str(value)))
 
 
 @bp.app_template_filter("order_type")
 def order_type(value: int) -> str:
-    return orders.TYPES.get(value, str(value))
+    return _label(ORDER_TYPES, value, orders.TYPES.get(value, str(value)))
+
+
+@bp.app_template_filter("license_order_status")
+def license_order_status(value: int | None) -> str:
+    if value == 2:
+        # An order called off, not a tenant's "cancelled" (its authorization withdrawn).
+        return pgettext("license order", "cancelled")
+    return _label(LICENSE_ORDER_STATUSES, value, ledger.status_name(value))
+
+
+@bp.app_template_filter("license_order_type")
+def license_order_type(value: int | None) -> str:
+    return _label(LICENSE_ORDER_TYPES, value, ledger.type_name(value))
+
+
+@bp.app_template_filter("license_account_type")
+def license_account_type(value: int | None) -> str:
+    return _label(LICENSE_ACCOUNT_TYPES, value, ledger.account_type_name(value))
 
 
 @bp.app_template_filter("duration")

@@ -16,6 +16,7 @@ def dashboard_page():
     return render_template(
         "admin/dashboard.html",
         apps=dashboard.health(session),
+        tenant_count=dashboard.tenant_count,
         storage=retention.storage(session),
     )
 

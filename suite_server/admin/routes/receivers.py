@@ -4,6 +4,7 @@ edit, rotate the secret (shown once), remove (after a confirmation page)."""
 from __future__ import annotations
 
 from flask import abort, flash, render_template
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from suite_server import db
@@ -94,10 +95,10 @@ def app_receiver_add(app_id: str):
             sync=form.sync.data,
         )
     except ActionFailed as exc:
-        flash(f"Not added: {exc}", "error")
+        flash(_("Not added: %(error)s", error=exc), "error")
         return done("admin.app_receivers", app_id=app_id)
     _show_secret_once(receiver.id)
-    flash(f"Receiver {receiver.name} added.", "ok")
+    flash(_("Receiver %(receiver)s added.", receiver=receiver.name), "ok")
     return done("admin.app_receivers", app_id=app_id)
 
 
@@ -120,9 +121,13 @@ def app_receiver_edit(app_id: str, receiver_id: int):
             sync=form.sync.data,
         )
     except ActionFailed as exc:
-        flash(f"{name}: not saved: {exc}", "error")
+        flash(_("%(receiver)s: not saved: %(error)s", receiver=name, error=exc), "error")
         return done("admin.app_receivers", app_id=app_id)
-    flash(f"{name}: saved " + ", ".join(changed) if changed else f"{name}: nothing changed.", "ok")
+    if changed:
+        # The settings by their names (url, matches...), as the audit log has them.
+        flash(_("%(receiver)s: saved %(fields)s", receiver=name, fields=", ".join(changed)), "ok")
+    else:
+        flash(_("%(receiver)s: nothing changed.", receiver=name), "ok")
     return done("admin.app_receivers", app_id=app_id)
 
 
@@ -131,7 +136,10 @@ def app_receiver_rotate(app_id: str, receiver_id: int):
     app, receiver = _receiver_or_404(app_id, receiver_id)
     receivers.rotate_secret(db.session(), actor(), app, receiver)
     _show_secret_once(receiver_id)
-    flash(f"{receiver.name}: new secret made; retries are signed with it too.", "ok")
+    flash(
+        _("%(receiver)s: new secret made; retries are signed with it too.", receiver=receiver.name),
+        "ok",
+    )
     return done("admin.app_receivers", app_id=app_id)
 
 
@@ -149,9 +157,16 @@ def app_receiver_remove(app_id: str, receiver_id: int):
     form = ConfirmForm()
     if not form.validate():
         # Not sent from the confirmation page: show it first.
-        flash("Confirm the removal below.")
+        flash(_("Confirm the removal below."))
         return done("admin.app_receiver_remove_confirm", app_id=app_id, receiver_id=receiver_id)
     name = receiver.name
     removed = receivers.remove(db.session(), actor(), app, receiver)
-    flash(f"Receiver {name} removed, with its {removed} deliveries.", "ok")
+    flash(
+        _(
+            "Receiver %(receiver)s removed, with its %(count)s deliveries.",
+            receiver=name,
+            count=removed,
+        ),
+        "ok",
+    )
     return done("admin.app_receivers", app_id=app_id)

@@ -4,6 +4,8 @@ and retrying its failed targets or stopping it (audited)."""
 from __future__ import annotations
 
 from flask import abort, flash, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from suite_server import audit, db
 from suite_server.admin.forms import ActionForm
@@ -11,6 +13,33 @@ from suite_server.admin.routes.common import actor, bp, done
 from suite_server.models import App, Deployment
 from suite_server.protocol import xml
 from suite_server.releases import deployments
+
+# A deployment's status and its targets' steps (models/releases.py), in the admin's language.
+DEPLOYMENT_STATUSES = {
+    "running": lazy_gettext("running"),
+    "finished": lazy_gettext("finished"),
+    "stopped": lazy_gettext("stopped"),
+}
+STEPS = {
+    "commit": lazy_gettext("commit"),
+    "submit": lazy_gettext("submit"),
+    "auditing": lazy_gettext("auditing"),
+    "release": lazy_gettext("release"),
+    "released": lazy_gettext("released"),
+    "failed": lazy_gettext("failed"),
+    "revert": lazy_gettext("revert"),
+    "reverted": lazy_gettext("reverted"),
+}
+
+
+@bp.app_template_filter("deployment_status")
+def deployment_status(value: str) -> str:
+    return str(DEPLOYMENT_STATUSES.get(value, value))
+
+
+@bp.app_template_filter("deployment_step")
+def deployment_step(value: str) -> str:
+    return str(STEPS.get(value, value))
 
 
 def _deployment_or_404(app_id: str, deployment_id: str) -> tuple[App, Deployment]:
@@ -46,7 +75,10 @@ def deployment_retry(app_id: str, deployment_id: str):
         session, actor(), "deployment.retry", f"deployment:{deployment.id}", {"retried": count}
     )
     session.commit()
-    flash(f"{count} failed target(s) run again." if count else "No failed target.", "ok")
+    if count:
+        flash(_("%(count)s failed target(s) run again.", count=count), "ok")
+    else:
+        flash(_("No failed target."), "ok")
     return done("admin.deployment_page", app_id=app_id, deployment_id=deployment.id)
 
 
@@ -58,7 +90,9 @@ def deployment_revert(app_id: str, deployment_id: str):
     target = f"deployment:{deployment.id}"
     audit.record(session, actor(), "deployment.revert", target, {"reverted": count})
     session.commit()
-    flash(f"{count} released target(s) going back to their previous version.", "ok")
+    flash(
+        _("%(count)s released target(s) going back to their previous version.", count=count), "ok"
+    )
     return done("admin.deployment_page", app_id=app_id, deployment_id=deployment.id)
 
 
@@ -69,5 +103,5 @@ def deployment_stop(app_id: str, deployment_id: str):
     deployments.stop(session, deployment)
     audit.record(session, actor(), "deployment.stop", f"deployment:{deployment.id}", None)
     session.commit()
-    flash("Stopped: no further step starts.", "ok")
+    flash(_("Stopped: no further step starts."), "ok")
     return done("admin.deployment_page", app_id=app_id, deployment_id=deployment.id)

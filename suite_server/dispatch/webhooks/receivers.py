@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
@@ -46,8 +47,10 @@ def check_name(name: str) -> str:
     name = (name or "").strip()
     if not NAME.fullmatch(name):
         raise ValidationError(
-            "receiver name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter "
-            "or digit"
+            _(
+                "receiver name must be 1-64 letters, digits, '_', '.' or '-', starting with a "
+                "letter or digit"
+            )
         )
     return name
 
@@ -64,16 +67,23 @@ def check_matches(patterns: Iterable[str] | str) -> str:
                 continue
             if not PATTERN.fullmatch(pattern):
                 raise ValidationError(
-                    f"match pattern {pattern[:70]!r} must be 1-64 letters, digits, '_', '.', "
-                    "':', '-' or '*' (e.g. text, event:subscribe, event:*, tenant.*, *)"
+                    _(
+                        "match pattern %(pattern)s must be 1-64 letters, digits, '_', '.', ':', "
+                        "'-' or '*' (e.g. text, event:subscribe, event:*, tenant.*, *)",
+                        pattern=repr(pattern[:70]),
+                    )
                 )
             if pattern not in found:
                 found.append(pattern)
     if not found:
-        raise ValidationError("give at least one match pattern (e.g. text, event:*, tenant.*, *)")
+        raise ValidationError(
+            _("give at least one match pattern (e.g. text, event:*, tenant.*, *)")
+        )
     joined = " ".join(found)
     if len(joined) > MATCHES_CHARS:
-        raise ValidationError(f"the match patterns take at most {MATCHES_CHARS} characters")
+        raise ValidationError(
+            _("the match patterns take at most %(max)s characters", max=MATCHES_CHARS)
+        )
     return joined
 
 
@@ -88,14 +98,18 @@ def _check_url(session: Session, app: App, url: str, receiver_pk: int | None) ->
     url = check_url(url)
     if url == app.webhook_url:
         raise ValidationError(
-            "that is the app's webhook URL, which gets every message already: a receiver needs "
-            "a URL of its own"
+            _(
+                "that is the app's webhook URL, which gets every message already: a receiver "
+                "needs a URL of its own"
+            )
         )
     tenant = session.scalar(
         select(Tenant.tenant_id).where(Tenant.app_pk == app.id, Tenant.webhook_url == url)
     )
     if tenant is not None:
-        raise ValidationError(f"that URL is tenant {tenant}'s own webhook: use another one")
+        raise ValidationError(
+            _("that URL is tenant %(tenant)s's own webhook: use another one", tenant=tenant)
+        )
     other = session.scalar(
         select(WebhookReceiver.name).where(
             WebhookReceiver.app_pk == app.id,
@@ -104,7 +118,13 @@ def _check_url(session: Session, app: App, url: str, receiver_pk: int | None) ->
         )
     )
     if other is not None:
-        raise ValidationError(f"receiver {other!r} of {app.app_id} has that URL already")
+        raise ValidationError(
+            _(
+                "receiver %(receiver)s of %(app)s has that URL already",
+                receiver=repr(other),
+                app=app.app_id,
+            )
+        )
     return url
 
 
@@ -118,8 +138,12 @@ def _check_sync(session: Session, app: App, receiver_pk: int | None) -> None:
     )
     if other is not None:
         raise ValidationError(
-            f"receiver {other!r} of {app.app_id} is its synchronous one already: only one "
-            "receiver answers inside the platform's request"
+            _(
+                "receiver %(receiver)s of %(app)s is its synchronous one already: only one "
+                "receiver answers inside the platform's request",
+                receiver=repr(other),
+                app=app.app_id,
+            )
         )
 
 
@@ -154,7 +178,13 @@ def add(
             WebhookReceiver.app_pk == app.id, WebhookReceiver.name == name
         )
     ):
-        raise ValidationError(f"app {app.app_id} has a receiver {name!r} already")
+        raise ValidationError(
+            _(
+                "app %(app)s has a receiver %(receiver)s already",
+                app=app.app_id,
+                receiver=repr(name),
+            )
+        )
     receiver = WebhookReceiver(
         app_pk=app.id,
         name=name,
@@ -233,7 +263,7 @@ def _flush(session: Session, app: App) -> None:
     except IntegrityError:
         session.rollback()
         raise ValidationError(
-            f"another receiver of {app.app_id} took that name or URL meanwhile"
+            _("another receiver of %(app)s took that name or URL meanwhile", app=app.app_id)
         ) from None
 
 

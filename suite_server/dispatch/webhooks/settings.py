@@ -9,6 +9,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
@@ -20,7 +21,9 @@ def check_url(url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 500:
-        raise ValidationError("webhook URL must be an http:// or https:// URL of at most 500 chars")
+        raise ValidationError(
+            _("webhook URL must be an http:// or https:// URL of at most 500 chars")
+        )
     return url
 
 
@@ -37,7 +40,11 @@ def _not_a_receivers(session: Session, app: App, url: str) -> str:
     )
     if name is not None:
         raise ValidationError(
-            f"that URL is receiver {name!r}'s (suite-server webhooks receivers): use another one"
+            _(
+                "that URL is receiver %(receiver)s's (suite-server webhooks receivers): use "
+                "another one",
+                receiver=repr(name),
+            )
         )
     return url
 
@@ -50,14 +57,19 @@ def configure_app(
     caller commits."""
     if off:
         if url or rotate:
-            raise ValidationError("--off cannot be combined with --url or --rotate-secret")
+            raise ValidationError(_("--off cannot be combined with --url or --rotate-secret"))
         tenants = session.scalar(
             select(func.count()).where(Tenant.app_pk == app.id, Tenant.webhook_url.is_not(None))
         )
         if tenants:
             raise ValidationError(
-                f"{tenants} tenant(s) of {app.app_id} have their own webhook, signed with the "
-                "app's secret: turn those off first (suite-server tenants webhook APP TENANT --off)"
+                _(
+                    "%(count)s tenant(s) of %(app)s have their own webhook, signed with the "
+                    "app's secret: turn those off first (suite-server tenants webhook APP TENANT "
+                    "--off)",
+                    count=tenants,
+                    app=app.app_id,
+                )
             )
         app.webhook_url = app.webhook_secret = None
         return None

@@ -68,9 +68,6 @@ EDITION_STATUSES = {
     7: lazy_gettext("over its seats, past the grace"),
 }
 
-# An app's platform (models/apps.py), named as the app pages name it.
-PLATFORMS = {"wecom": lazy_gettext("wecom"), "open": lazy_gettext("open")}
-
 # Whether a tenant's credential (permanent code, refresh token) is stored (admin/tenants.py).
 CREDENTIALS = {"present": lazy_gettext("present"), "missing": lazy_gettext("missing")}
 
@@ -99,10 +96,6 @@ def account_state(value: str | None) -> str:
 
 def edition_status(value: int | None) -> str:
     return label(EDITION_STATUSES, value)
-
-
-def platform(value: str | None) -> str:
-    return label(PLATFORMS, value)
 
 
 def credential(value: str) -> str:

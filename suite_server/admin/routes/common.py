@@ -216,7 +216,6 @@ bp.add_app_template_filter(labels.license_state_note, "license_state_note")
 bp.add_app_template_filter(labels.account_state, "account_state")
 bp.add_app_template_filter(labels.edition_status, "edition_status")
 bp.add_app_template_filter(labels.credential, "credential")
-bp.add_app_template_filter(labels.platform, "platform")
 
 
 # -- helpers of the views ------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import UserMixin
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,10 +30,12 @@ from suite_server.models import AdminUser
 
 log = logging.getLogger(__name__)
 
-REFUSED = (
-    "Wrong username or password, or too many failed attempts: after "
-    f"{throttle.ADDRESS_FREE} failed attempts in a row from one place each further attempt "
-    "waits, 1 minute at first and doubling up to 15 minutes."
+# In the language of the page that shows it (a lazy string, read when the message is shown).
+REFUSED = lazy_gettext(
+    "Wrong username or password, or too many failed attempts: after %(n)s failed attempts in a "
+    "row from one place each further attempt waits, 1 minute at first and doubling up to 15 "
+    "minutes.",
+    n=throttle.ADDRESS_FREE,
 )
 # Checked against when the username is unknown or the attempt is held back, so those cases take
 # as long as a wrong password.
@@ -145,7 +149,7 @@ def change_password(session: Session, admin: Admin, current: str, new: str, addr
     if user is None or not admission.admitted or not user.check_password(current):
         if admission.admitted and admission.locks_account and user is not None:
             _lock(session, user, address, now)
-        raise LoginRefused("The current password is wrong (or too many failed attempts).")
+        raise LoginRefused(_("The current password is wrong (or too many failed attempts)."))
     throttle.succeeded(session, address, admission, user.id, now)
     accounts.set_password(user, new)
     ended = sessions.end_all(session, user.id, "password_changed", now)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from suite_server import audit
+from suite_server.admin import labels
 from suite_server.admin.pages import Page, cut
 from suite_server.admin.tenants import ActionFailed
 from suite_server.dispatch import webhooks
@@ -86,7 +88,13 @@ def reprocess(session: Session, actor: str, event_id: int) -> None:
     status = session.scalar(select(InboundEvent.status).where(InboundEvent.id == event_id))
     if status in ("done", "pending"):
         # events.reprocess refuses only pending ones; a done event is not run twice from here.
-        raise ActionFailed(f"event {event_id} is {status}: only a failed or ignored one is re-run")
+        raise ActionFailed(
+            _(
+                "event %(id)s is %(status)s: only a failed or ignored one is re-run",
+                id=event_id,
+                status=labels.status(status),
+            )
+        )
     try:
         pipeline.reprocess(event_id)
     except (LookupError, ValueError) as exc:

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from suite_server import audit
+from suite_server.admin import labels
 from suite_server.admin.pages import Page, cut
 from suite_server.authorization import capabilities
 from suite_server.billing import ledger, licenses
@@ -219,7 +221,7 @@ def refresh_token(session: Session, actor: str, app: App, tenant: Tenant) -> Ref
     except TokenUnavailable as exc:
         session.rollback()
         _audit(session, actor, "tenant.refresh_token", app, tenant, error=exc.message)
-        raise ActionFailed(f"No new token: {exc.message}") from None
+        raise ActionFailed(_("No new token: %(error)s", error=exc.message)) from None
     same = held is not None and served.access_token == held
     _audit(
         session,
@@ -249,14 +251,14 @@ def reread_auth_info(session: Session, actor: str, app: App, tenant: Tenant) -> 
         session.rollback()
         message = exc.message if isinstance(exc, TokenUnavailable) else str(exc)
         _audit(session, actor, "tenant.reread_auth_info", app, tenant, error=message)
-        raise ActionFailed(f"The platform did not answer: {message}") from None
+        raise ActionFailed(_("The platform did not answer: %(error)s", error=message)) from None
     _audit(session, actor, "tenant.reread_auth_info", app, tenant, changed=changed is not None)
     return changed is not None
 
 
 def deactivate(session: Session, actor: str, app: App, tenant: Tenant, reason: str) -> None:
     if tenant.status == "cancelled":
-        raise ActionFailed("The tenant is already cancelled.")
+        raise ActionFailed(_("The tenant is already cancelled."))
     previous = tenant.status
     why = f"deactivated by {actor}" + (f": {reason}" if reason else "")
     lifecycle.cancel_tenant(session, tenant, "admin", why)
@@ -267,9 +269,9 @@ def reactivate(session: Session, actor: str, app: App, tenant: Tenant) -> Served
     """Try the stored credential: active again when the platform gives a token with it, else
     back to the state it was in (ActionFailed says why)."""
     if tenant.status == "active":
-        raise ActionFailed("The tenant is already active.")
+        raise ActionFailed(_("The tenant is already active."))
     if not tenant.credential:
-        raise ActionFailed("The tenant has no credential: only a new authorization helps.")
+        raise ActionFailed(_("The tenant has no credential: only a new authorization helps."))
     before = lifecycle.try_reactivating(tenant)
     session.commit()
     try:
@@ -280,8 +282,13 @@ def reactivate(session: Session, actor: str, app: App, tenant: Tenant) -> Served
         _audit(session, actor, "tenant.reactivate", app, tenant, error=exc.message)
         session.expire(tenant)
         raise ActionFailed(
-            f"The platform refused the stored credential ({exc.message}); the tenant stays "
-            f"{before[0]}. Only a new authorization brings it back: {install_url(app)}"
+            _(
+                "The platform refused the stored credential (%(error)s); the tenant stays "
+                "%(status)s. Only a new authorization brings it back: %(url)s",
+                error=exc.message,
+                status=labels.status(before[0]),
+                url=install_url(app),
+            )
         ) from None
     lifecycle.reactivated(session, tenant, "admin", {"from": before[0], "by": actor})
     _audit(session, actor, "tenant.reactivate", app, tenant, previous=before[0])
@@ -294,13 +301,16 @@ def check_licenses(session: Session, actor: str, app: App, tenant: Tenant) -> bo
     of the corp is already waiting (that one does it)."""
     if not ledger.licensed_app(app):
         _audit(session, actor, "tenant.check_licenses", app, tenant, error="no licenses")
-        raise ActionFailed("Only WeCom suites and templates have interface licenses.")
+        raise ActionFailed(_("Only WeCom suites and templates have interface licenses."))
     provider = ledger.provider_of(session, app)
     if provider is None:
         _audit(session, actor, "tenant.check_licenses", app, tenant, error="no provider")
         raise ActionFailed(
-            "No provider account is registered for this app: register it (suite-server "
-            "providers add) for its licenses to be read."
+            _(
+                "No provider account is registered for this app: register it (%(command)s) for "
+                "its licenses to be read.",
+                command="suite-server providers add",
+            )
         )
     job_id = f"licenses:{provider.id}:{tenant.tenant_id}"
     queued = runner.enqueue(

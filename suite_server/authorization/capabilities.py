@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -47,7 +48,7 @@ def reread(
     before = copy.deepcopy(tenant.auth_info)
     if app.platform == "wecom":
         if not tenant.credential:
-            raise ValidationError("The tenant has no permanent code to ask with.")
+            raise ValidationError(_("The tenant has no permanent code to ask with."))
         fresh = api.get_auth_info(token, tenant.tenant_id, tenant.credential)
         name = (fresh.get("auth_corp_info") or {}).get("corp_name")
     else:

@@ -339,6 +339,7 @@ def refunds(
             "tenant_app_id": app_id if tenant_pk is not None else None,
             "order_id": order.order_id,
             "status": orders.STATUSES.get(order.order_status, str(order.order_status)),
+            "order_status": order.order_status,
             "price": order.price,
             "updated_at": order.updated_at,
         }
@@ -352,6 +353,7 @@ def refunds(
             "tenant_app_id": tenant_app_id,
             "order_id": order.order_id,
             "status": ledger.status_name(order.order_status),
+            "order_status": order.order_status,
             "price": order.price,
             "updated_at": order.updated_at,
         }

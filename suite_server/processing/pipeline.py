@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -220,12 +221,20 @@ def reprocess(event_id: int) -> InboundEvent:
     session = db.session()
     event = session.get(InboundEvent, event_id)
     if event is None:
-        raise LookupError(f"no event {event_id}")
+        raise LookupError(_("no event %(id)s", id=event_id))
     app = session.get(App, event.app_pk)
     if not processable(app.platform, event.channel, event.kind):
-        raise ValueError(f"event {event_id} ({event.kind}) has no processing to run")
+        raise ValueError(
+            _("event %(id)s (%(kind)s) has no processing to run", id=event_id, kind=event.kind)
+        )
     if event.status not in ("failed", "ignored"):
-        raise ValueError(f"event {event_id} is {event.status}: only failed or ignored ones re-run")
+        raise ValueError(
+            _(
+                "event %(id)s is %(status)s: only failed or ignored ones re-run",
+                id=event_id,
+                status=event.status,
+            )
+        )
     if _processed_here(app.platform, event.channel, event.kind):
         pushes.allow_rerun(session, app, event)
     event.status, event.error, event.processed_at = "pending", None, None

@@ -40,7 +40,7 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client, admin_
     unknown_page = client.get("/admin/login").get_data(as_text=True)
     assert wrong.status_code == unknown.status_code == 303
     assert wrong.headers["Location"] == unknown.headers["Location"] == "/admin/login"
-    assert auth.REFUSED in wrong_page and auth.REFUSED in unknown_page
+    assert str(auth.REFUSED) in wrong_page and str(auth.REFUSED) in unknown_page
     assert client.get("/admin/").status_code == 302  # still signed out
     db.session().expire_all()
     counts = {row.key: row.failures for row in db.session().scalars(select(LoginThrottle))}
@@ -52,11 +52,11 @@ def test_a_refused_sign_in_is_a_redirect_so_a_reload_sends_nothing(client, admin
     assert response.status_code == 303
     # What the browser shows after the redirect: the message, the username kept, no password.
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert auth.REFUSED in page and f'value="{USERNAME}"' in page
+    assert str(auth.REFUSED) in page and f'value="{USERNAME}"' in page
     assert "typo in it" not in page
     # A reload is a GET of that page: nothing is counted again, and the message is gone.
     again = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert auth.REFUSED not in again
+    assert str(auth.REFUSED) not in again
     db.session().expire_all()
     address = db.session().get(LoginThrottle, "address:127.0.0.1")
     assert address.failures == 1

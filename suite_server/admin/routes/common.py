@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from suite_server import db
 from suite_server.admin import apps as app_service
-from suite_server.admin import i18n
+from suite_server.admin import i18n, labels
 from suite_server.admin.extensions import csrf
 from suite_server.billing import ledger, orders
 from suite_server.db import utcnow
@@ -207,6 +207,17 @@ def duration(seconds: int | None) -> str:
     return _("%(seconds)ss", seconds=secs)
 
 
+# Statuses and states shown as words, in the admin's language (labels.py); pages keep the raw
+# value in CSS classes and data attributes.
+bp.add_app_template_filter(labels.status, "status_label")
+bp.add_app_template_global(labels.status, "status_label")  # for macros.html's select
+bp.add_app_template_filter(labels.license_state, "license_state")
+bp.add_app_template_filter(labels.license_state_note, "license_state_note")
+bp.add_app_template_filter(labels.account_state, "account_state")
+bp.add_app_template_filter(labels.edition_status, "edition_status")
+bp.add_app_template_filter(labels.credential, "credential")
+
+
 # -- helpers of the views ------------------------------------------------------------------------
 
 
@@ -233,8 +244,14 @@ def client_address() -> str:
 def int_arg(name: str, maximum: int = MAX_ID) -> int | None:
     try:
         return whole_number(request.args.get(name), name, minimum=1, maximum=maximum)
-    except BadNumber as exc:
-        abort(Response(render_template("admin/error.html", message=str(exc)), 400))
+    except BadNumber:
+        message = _(
+            "%(name)s must be a whole number from %(minimum)s to %(maximum)s",
+            name=name,
+            minimum=1,
+            maximum=maximum,
+        )
+        abort(Response(render_template("admin/error.html", message=message), 400))
 
 
 def arg(name: str, choices: tuple[str, ...] | None = None) -> str | None:
@@ -248,6 +265,10 @@ def app_ids() -> list[str]:
 
 def form_errors(form) -> str:
     return "; ".join(
-        f"{getattr(form, name).label.text}: {' '.join(messages)}"
+        _(
+            "%(field)s: %(errors)s",
+            field=getattr(form, name).label.text,
+            errors=" ".join(str(message) for message in messages),
+        )
         for name, messages in form.errors.items()
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, render_template, request
+from flask_babel import gettext as _
 
 from suite_server import db
 from suite_server.admin import events
@@ -45,7 +46,7 @@ def event_page(event_id: int):
 def event_reprocess(event_id: int):
     try:
         events.reprocess(db.session(), actor(), event_id)
-        flash("Queued for processing again; reload to see how it ends.", "ok")
+        flash(_("Queued for processing again; reload to see how it ends."), "ok")
     except ActionFailed as exc:
         flash(str(exc), "error")
     return done("admin.event_page", event_id=event_id)
@@ -81,7 +82,7 @@ def delivery_page(delivery_id: int):
 def delivery_redeliver(delivery_id: int):
     try:
         events.redeliver(db.session(), actor(), delivery_id)
-        flash("Sending again, in a new round of retries.", "ok")
+        flash(_("Sending again, in a new round of retries."), "ok")
     except ActionFailed as exc:
         flash(str(exc), "error")
     return done("admin.delivery_page", delivery_id=delivery_id)

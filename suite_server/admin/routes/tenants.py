@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, render_template, request
+from flask_babel import gettext as _
 
 from suite_server import db
 from suite_server.admin import quota as quota_page
@@ -77,14 +78,21 @@ def tenant_refresh(app_id: str, tenant_id: str):
     if refreshed.same_token:
         # WeCom answers get_corp_token with the token it already gave while that one is valid
         # (wecom-suite.md §4): nothing new was obtained, and saying so avoids a false comfort.
-        platform = "WeCom" if app.platform == "wecom" else "The platform"
-        flash(
-            f"{platform} handed back the token we already had (it gives the same token until "
-            f"that one expires): it expires at {expires}. No new token was issued.",
-            "ok",
-        )
+        if app.platform == "wecom":
+            message = _(
+                "WeCom handed back the token we already had (it gives the same token until "
+                "that one expires): it expires at %(expires)s. No new token was issued.",
+                expires=expires,
+            )
+        else:
+            message = _(
+                "The platform handed back the token we already had (it gives the same token "
+                "until that one expires): it expires at %(expires)s. No new token was issued.",
+                expires=expires,
+            )
+        flash(message, "ok")
     else:
-        flash(f"New token obtained; it expires at {expires}.", "ok")
+        flash(_("New token obtained; it expires at %(expires)s.", expires=expires), "ok")
     return _back(app_id, tenant_id)
 
 
@@ -93,7 +101,10 @@ def tenant_reread(app_id: str, tenant_id: str):
     app, tenant = _tenant_or_404(app_id, tenant_id)
     try:
         changed = tenants.reread_auth_info(db.session(), actor(), app, tenant)
-        flash("Auth info re-read: " + ("it changed." if changed else "no change."), "ok")
+        if changed:
+            flash(_("Auth info re-read: it changed."), "ok")
+        else:
+            flash(_("Auth info re-read: no change."), "ok")
     except ActionFailed as exc:
         flash(str(exc), "error")
     return _back(app_id, tenant_id)
@@ -108,10 +119,12 @@ def tenant_check_licenses(app_id: str, tenant_id: str):
         flash(str(exc), "error")
         return _back(app_id, tenant_id)
     flash(
-        "License check queued: the corp's license info and accounts are read again in the "
-        "background; reload this page in a moment."
+        _(
+            "License check queued: the corp's license info and accounts are read again in the "
+            "background; reload this page in a moment."
+        )
         if queued
-        else "A license check of this corp is already waiting: it will do.",
+        else _("A license check of this corp is already waiting: it will do."),
         "ok",
     )
     return _back(app_id, tenant_id)
@@ -131,13 +144,13 @@ def tenant_deactivate(app_id: str, tenant_id: str):
     form = DeactivateForm()
     if form.confirm.data != "yes":
         # Not sent from the confirmation page: show it first.
-        flash("Confirm the deactivation below.")
+        flash(_("Confirm the deactivation below."))
         return done("admin.tenant_deactivate_confirm", app_id=app_id, tenant_id=tenant_id)
     try:
         if not form.validate():
-            raise ActionFailed("The reason is at most 200 characters.")
+            raise ActionFailed(_("The reason is at most 200 characters."))
         tenants.deactivate(db.session(), actor(), app, tenant, form.reason.data or "")
-        flash("Deactivated: its token is dropped, and no longer refreshed or served.", "ok")
+        flash(_("Deactivated: its token is dropped, and no longer refreshed or served."), "ok")
     except ActionFailed as exc:
         flash(str(exc), "error")
     return _back(app_id, tenant_id)
@@ -148,7 +161,13 @@ def tenant_reactivate(app_id: str, tenant_id: str):
     app, tenant = _tenant_or_404(app_id, tenant_id)
     try:
         served = tenants.reactivate(db.session(), actor(), app, tenant)
-        flash(f"Active again: the platform gave a token until {local(served.expires_at)}.", "ok")
+        flash(
+            _(
+                "Active again: the platform gave a token until %(expires)s.",
+                expires=local(served.expires_at),
+            ),
+            "ok",
+        )
     except ActionFailed as exc:
         flash(str(exc), "error")
     return _back(app_id, tenant_id)
@@ -186,6 +205,8 @@ def tenant_quota_clear(app_id: str, tenant_id: str):
     except ActionFailed as exc:
         flash(str(exc), "error")
     else:
-        how = "with its token" if via == "token" else "with the component's secret (no token)"
-        flash(f"Quota of the day reset {how}.", "ok")
+        if via == "token":
+            flash(_("Quota of the day reset with its token."), "ok")
+        else:
+            flash(_("Quota of the day reset with the component's secret (no token)."), "ok")
     return done("admin.tenant_quota", app_id=app_id, tenant_id=tenant_id)

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import requests
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
@@ -154,9 +155,9 @@ def redeliver(session: Session, delivery_id: int) -> WebhookDelivery:
     with a fresh retry window. LookupError for an unknown id, ValueError for a pending one."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
-        raise LookupError(f"no webhook delivery {delivery_id}")
+        raise LookupError(gettext("no webhook delivery %(id)s", id=delivery_id))
     if delivery.status == "pending":
-        raise ValueError(f"webhook delivery {delivery_id} is already pending")
+        raise ValueError(gettext("webhook delivery %(id)s is already pending", id=delivery_id))
     now = utcnow()
     delivery.status, delivery.window_started_at, delivery.next_attempt_at = "pending", now, now
     delivery.delivered_at = delivery.last_error = None

@@ -3,7 +3,7 @@ cached key, refusals audited, and shown by `apikeys list` and the admin's API ke
 
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event, select, update
@@ -103,7 +103,8 @@ def test_a_key_without_apps_reaches_every_app(client, two_apps):
 def test_the_scope_is_cached_with_the_key_and_checked_on_every_request(
     app, client, two_apps, monkeypatch
 ):
-    monkeypatch.setattr(api_auth, "CACHE_SECONDS", 0.5)
+    clock = SimpleNamespace(now=1000.0)  # the cache's clock, held: no real-time window
+    monkeypatch.setattr(api_auth, "time", SimpleNamespace(monotonic=lambda: clock.now))
     key = scoped_key("wwmine")
     assert client.get("/api/v1/apps/wwmine/access-token", headers=bearer(key)).status_code == 200
     # Now remembered: a known key costs no query, and its remembered scope still refuses.
@@ -124,7 +125,7 @@ def test_the_scope_is_cached_with_the_key_and_checked_on_every_request(
     # A scope widened in the database reaches this process once the remembered key lapses.
     db.session().execute(update(ApiKey).values(app_ids=["wwmine", "wwother"]))
     db.session().commit()
-    time.sleep(0.6)
+    clock.now += api_auth.CACHE_SECONDS + 0.1
     assert client.get("/api/v1/apps/wwother/access-token", headers=bearer(key)).status_code == 200
 
 

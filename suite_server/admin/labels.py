@@ -71,6 +71,35 @@ EDITION_STATUSES = {
 # Whether a tenant's credential (permanent code, refresh token) is stored (admin/tenants.py).
 CREDENTIALS = {"present": lazy_gettext("present"), "missing": lazy_gettext("missing")}
 
+# An Open registration request's kind and status (authorization/registrations.py).
+REGISTRATION_KINDS = {
+    "enterprise": lazy_gettext("enterprise"),
+    "personal": lazy_gettext("personal"),
+    "beta": lazy_gettext("beta"),
+}
+REGISTRATION_STATUSES = {
+    "pending": lazy_gettext("pending"),
+    "succeeded": lazy_gettext("succeeded"),
+    "failed": lazy_gettext("failed"),
+}
+
+# A deployment's status and its targets' steps (models/releases.py).
+DEPLOYMENT_STATUSES = {
+    "running": lazy_gettext("running"),
+    "finished": lazy_gettext("finished"),
+    "stopped": lazy_gettext("stopped"),
+}
+DEPLOYMENT_STEPS = {
+    "commit": lazy_gettext("commit"),
+    "submit": lazy_gettext("submit"),
+    "auditing": lazy_gettext("auditing"),
+    "release": lazy_gettext("release"),
+    "released": lazy_gettext("released"),
+    "failed": lazy_gettext("failed"),
+    "revert": lazy_gettext("revert"),
+    "reverted": lazy_gettext("reverted"),
+}
+
 
 def label(labels: dict, value) -> str:
     """`value`'s label in the admin's language, or the value itself when it has none."""
@@ -100,3 +129,19 @@ def edition_status(value: int | None) -> str:
 
 def credential(value: str) -> str:
     return label(CREDENTIALS, value)
+
+
+def registration_kind(value: str) -> str:
+    return label(REGISTRATION_KINDS, value)
+
+
+def registration_status(value: str) -> str:
+    return label(REGISTRATION_STATUSES, value)
+
+
+def deployment_status(value: str) -> str:
+    return label(DEPLOYMENT_STATUSES, value)
+
+
+def deployment_step(value: str) -> str:
+    return label(DEPLOYMENT_STEPS, value)

@@ -47,28 +47,6 @@ SHOWN_ONCE = {
 
 
 # A component's mini-program registrations (models/registrations.py), in the admin's language.
-REGISTRATION_KINDS = {
-    "enterprise": lazy_gettext("enterprise"),
-    "personal": lazy_gettext("personal"),
-    "beta": lazy_gettext("beta"),
-}
-REGISTRATION_STATUSES = {
-    "pending": lazy_gettext("pending"),
-    "succeeded": lazy_gettext("succeeded"),
-    "failed": lazy_gettext("failed"),
-}
-
-
-@bp.app_template_filter("registration_kind")
-def registration_kind(value: str) -> str:
-    return str(REGISTRATION_KINDS.get(value, value))
-
-
-@bp.app_template_filter("registration_status")
-def registration_status(value: str) -> str:
-    return str(REGISTRATION_STATUSES.get(value, value))
-
-
 @bp.get("/apps")
 def app_list():
     return render_template(

@@ -216,6 +216,10 @@ bp.add_app_template_filter(labels.license_state_note, "license_state_note")
 bp.add_app_template_filter(labels.account_state, "account_state")
 bp.add_app_template_filter(labels.edition_status, "edition_status")
 bp.add_app_template_filter(labels.credential, "credential")
+bp.add_app_template_filter(labels.registration_kind, "registration_kind")
+bp.add_app_template_filter(labels.registration_status, "registration_status")
+bp.add_app_template_filter(labels.deployment_status, "deployment_status")
+bp.add_app_template_filter(labels.deployment_step, "deployment_step")
 
 
 # -- helpers of the views ------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import abort, flash, render_template
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 
 from suite_server import audit, db
 from suite_server.admin.forms import ActionForm
@@ -13,33 +12,6 @@ from suite_server.admin.routes.common import actor, bp, done
 from suite_server.models import App, Deployment
 from suite_server.protocol import xml
 from suite_server.releases import deployments
-
-# A deployment's status and its targets' steps (models/releases.py), in the admin's language.
-DEPLOYMENT_STATUSES = {
-    "running": lazy_gettext("running"),
-    "finished": lazy_gettext("finished"),
-    "stopped": lazy_gettext("stopped"),
-}
-STEPS = {
-    "commit": lazy_gettext("commit"),
-    "submit": lazy_gettext("submit"),
-    "auditing": lazy_gettext("auditing"),
-    "release": lazy_gettext("release"),
-    "released": lazy_gettext("released"),
-    "failed": lazy_gettext("failed"),
-    "revert": lazy_gettext("revert"),
-    "reverted": lazy_gettext("reverted"),
-}
-
-
-@bp.app_template_filter("deployment_status")
-def deployment_status(value: str) -> str:
-    return str(DEPLOYMENT_STATUSES.get(value, value))
-
-
-@bp.app_template_filter("deployment_step")
-def deployment_step(value: str) -> str:
-    return str(STEPS.get(value, value))
 
 
 def _deployment_or_404(app_id: str, deployment_id: str) -> tuple[App, Deployment]:

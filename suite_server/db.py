@@ -66,7 +66,9 @@ def init_app(app: Flask) -> None:
         event.listen(engine, "connect", _sqlite_pragmas)
         pushes = engine
     else:
-        engine = create_engine(url)
+        # Room for every refresh thread of a worker (tokens/tasks.py) beyond the usual pool.
+        overflow = max(10, app.config["REFRESH_CONCURRENCY"])
+        engine = create_engine(url, max_overflow=overflow)
         event.listen(engine, "connect", _postgres_session)
         # The push store's one statement commits itself (callbacks/inbox.py): a pool of its own
         # in autocommit and without the custom plans, so PostgreSQL plans that prepared INSERT

@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "OPEN_AUTH_URL": "https://mp.weixin.qq.com/cgi-bin/componentloginpage",
     "CALLBACK_MAX_AGE": 600,
     "TOKEN_MIN_REMAINING": 300,
+    # Tenant token refreshes a worker process has in flight at once (tokens/tasks.py): the
+    # platforms answer in 50-200 ms, so a worker waits on many calls together.
+    "REFRESH_CONCURRENCY": 16,
     # Modules whose import registers tenant handlers on suite_server.dispatch.router.
     "HANDLERS": [],
     # Answer the Open Platform's full-network release test by ourselves (dispatch/release_check.py).
@@ -57,7 +60,12 @@ DEFAULTS: dict[str, Any] = {
     # account page), with UTC on hover.
     "ADMIN_TIMEZONE": "Asia/Shanghai",
 }
-INT_SETTINGS = ("CALLBACK_MAX_AGE", "TOKEN_MIN_REMAINING", "TRUSTED_PROXIES")
+INT_SETTINGS = (
+    "CALLBACK_MAX_AGE",
+    "TOKEN_MIN_REMAINING",
+    "TRUSTED_PROXIES",
+    "REFRESH_CONCURRENCY",
+)
 STR_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN")
 ENVIRONMENTS = ("development", "production")
 
@@ -87,6 +95,8 @@ def _check(config: dict[str, Any]) -> None:
     config["ENV"] = env
     for name in INT_SETTINGS:
         config[name] = _non_negative_int(name, config[name])
+    if config["REFRESH_CONCURRENCY"] < 1:
+        raise SettingsError(f"{PREFIX}_REFRESH_CONCURRENCY must be 1 or more")
     for name in ("PUBLIC_URL", "WECOM_API_BASE", "WECHAT_API_BASE"):
         config[name] = str(config[name]).rstrip("/")
     config["HANDLERS"] = _module_list(config["HANDLERS"])

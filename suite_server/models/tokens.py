@@ -47,6 +47,9 @@ class TenantToken(TokenColumns, Base):
     tenant_pk: Mapped[int] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), unique=True
     )
+    # When the job the sweep handed this token to runs (tokens/tasks.py): the sweep hands it
+    # out again only once its refresh time has moved past this, or this is long past (lost job).
+    queued_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class JsapiTicket(TokenColumns, Base):

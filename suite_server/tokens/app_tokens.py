@@ -73,6 +73,7 @@ def with_app_token(session: Session, app: App, api, call: Callable[[str], Any]) 
     """Run `call(app_token)`; on a refused app token (40001, 42009, ...) refresh it once (only
     if it is still the one that failed) and run it once more."""
     served = serve_app_token(session, app, api)
+    session.commit()  # hold no connection while the platform answers
     try:
         return call(served.access_token)
     except UpstreamError as exc:

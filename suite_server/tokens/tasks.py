@@ -1,20 +1,33 @@
-"""The background jobs that keep tokens fresh: `tokens.sweep` (every SWEEP_EVERY seconds, from
-the schedule) enqueues `tokens.refresh_app` / `tokens.refresh_tenant` for every token due soon,
-each delayed to its own refresh time; it also deletes old tickets and warns about stale ones."""
+"""The background jobs that keep tokens fresh. `tokens.sweep` (every SWEEP_EVERY seconds, from
+the schedule) enqueues `tokens.refresh_app` for every app token due soon and hands out the tenant
+tokens due soon in batches: `tokens.refresh_tenants`, each delayed to the time its last token is
+due, refreshes its tenants REFRESH_CONCURRENCY at a time. The platforms answer in 50-200 ms, so a
+worker that refreshed one tenant after the other would spend its time waiting (bench/refresh.py).
+
+Each tenant's refresh keeps every guarantee of store.obtain: its own lock, compare-and-set, one
+upstream call. A token handed to a batch is marked `queued_for` that batch's time, in the same
+statement that checks it was not handed out already, so two sweeps (two cron processes) never
+hand one token to two batches; a batch lost with a killed worker or with Redis is handed out again
+QUEUED_STALE after its time. It also watches tickets."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import math
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 
-from sqlalchemy import func, or_, select
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
 
 from suite_server import db
 from suite_server.apps import as_utc, tickets_overdue
 from suite_server.db import utcnow
 from suite_server.errors import TokenUnavailable
-from suite_server.jobs import runner
+from suite_server.jobs import attempts, runner
 from suite_server.jobs.tasks import task
 from suite_server.models import App, AppToken, Tenant, TenantToken, Ticket
 from suite_server.ops import logs
@@ -28,6 +41,9 @@ SWEEP_EVERY = 60  # seconds: the schedule's period for tokens.sweep
 SWEEP_AHEAD = 3 * SWEEP_EVERY  # refreshes are scheduled this far ahead: a late sweep is harmless
 SWEEP_BATCH = 20_000
 JOB_RETRIES = 5
+REFRESH_BATCH = 100  # tenants per tokens.refresh_tenants job
+BATCH_RETRIES = 2
+QUEUED_STALE = timedelta(minutes=5)  # a batch not done this long after its time was lost
 
 
 @task("tokens.refresh_app")
@@ -42,6 +58,8 @@ def refresh_app(app_pk: int) -> None:
 
 @task("tokens.refresh_tenant")
 def refresh_tenant(tenant_pk: int) -> None:
+    """One tenant's token, the job the sweep enqueued before batches: kept for such jobs still
+    queued after an upgrade."""
     session = db.session()
     tenant = session.get(Tenant, tenant_pk)
     if tenant is None or tenant.status != "active":
@@ -64,8 +82,9 @@ def _refresh(what: str, serve: Callable[[], Served]) -> None:
 @task("tokens.sweep")
 def sweep() -> dict[str, int]:
     """Enqueue a refresh for every token whose refresh time falls in the next SWEEP_AHEAD
-    seconds, delayed to that time (a job already waiting is not enqueued twice); watch tickets.
-    Returns counts. On the default queue, so a backlog of low jobs never holds it up."""
+    seconds, delayed to that time (an app token's job already waiting is not enqueued twice; a
+    tenant token is handed to one batch); watch tickets. Returns counts. On the default queue,
+    so a backlog of low jobs never holds it up."""
     session = db.session()
     now = utcnow()
     horizon = now + timedelta(seconds=SWEEP_AHEAD)
@@ -90,26 +109,133 @@ def sweep() -> dict[str, int]:
         if refresh_at is None or refresh_at <= horizon:
             _enqueue("tokens.refresh_app", app_pk, f"app-token:{app_pk}", refresh_at, now)
             counts["apps"] += 1
-    due = session.execute(
-        select(TenantToken.tenant_pk, TenantToken.refresh_at)
-        .join(Tenant, Tenant.id == TenantToken.tenant_pk)
-        .where(
-            Tenant.status == "active",
-            or_(TenantToken.refresh_at.is_(None), TenantToken.refresh_at <= horizon),
-        )
-        .order_by(TenantToken.refresh_at)
-        .limit(SWEEP_BATCH)
-    ).all()
-    session.rollback()
-    for tenant_pk, refresh_at in due:
-        _enqueue("tokens.refresh_tenant", tenant_pk, f"tenant-token:{tenant_pk}", refresh_at, now)
-    counts["tenants"] = len(due)
+    counts["tenants"] = _hand_out_tenants(session, now, horizon)
     return counts
 
 
+def _hand_out_tenants(session, now: datetime, horizon: datetime) -> int:
+    """Hand each tenant token due by `horizon`, and not handed out already, to a batch job that
+    runs when its last token is due (whole seconds: RQ's scheduler keeps no finer time)."""
+    table = TenantToken.__table__
+    not_queued = or_(
+        table.c.queued_for.is_(None),
+        table.c.queued_for < table.c.refresh_at,  # refreshed or expired since it was handed out
+        table.c.queued_for < now - QUEUED_STALE,
+    )
+    due = session.execute(
+        select(table.c.id, table.c.refresh_at)
+        .join(Tenant, Tenant.id == table.c.tenant_pk)
+        .where(
+            Tenant.status == "active",
+            or_(table.c.refresh_at.is_(None), table.c.refresh_at <= horizon),
+            not_queued,
+        )
+        .order_by(table.c.refresh_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    session.rollback()
+    handed = 0
+    for second, rows in groupby(due, key=lambda row: _second_of(row.refresh_at, now)):
+        rows = list(rows)
+        for at in range(0, len(rows), REFRESH_BATCH):
+            ids = [row.id for row in rows[at : at + REFRESH_BATCH]]
+            handed += _hand_out(session, ids, second, now, not_queued)
+    return handed
+
+
+def _second_of(refresh_at: datetime | None, now: datetime) -> datetime:
+    """When a token due at `refresh_at` is refreshed: now if it is due, else the whole second
+    after it is due."""
+    if refresh_at is None or refresh_at <= now:
+        return now
+    return datetime.fromtimestamp(math.ceil(refresh_at.timestamp()), UTC)
+
+
+def _hand_out(session, ids: list[int], at: datetime, now: datetime, not_queued) -> int:
+    table = TenantToken.__table__
+    tenant_pks = session.scalars(
+        update(table)
+        .where(table.c.id.in_(ids), not_queued)
+        .values(queued_for=at)
+        .returning(table.c.tenant_pk)
+    ).all()
+    session.commit()
+    if not tenant_pks:
+        return 0
+    try:
+        # Retries for a batch cut short (its worker killed: recovery.py puts it back): each
+        # tenant's own failures are retried by the batch itself.
+        runner.enqueue(
+            "tokens.refresh_tenants",
+            sorted(tenant_pks),
+            delay=(at - now).total_seconds(),
+            retries=BATCH_RETRIES,
+        )
+    except Exception:
+        # Not handed out after all: the next sweep tries again.
+        session.execute(
+            update(table)
+            .where(and_(table.c.tenant_pk.in_(tenant_pks), table.c.queued_for == at))
+            .values(queued_for=None)
+        )
+        session.commit()
+        raise
+    return len(tenant_pks)
+
+
+@task("tokens.refresh_tenants")
+def refresh_tenants(tenant_pks: list[int], attempt: int = 0) -> dict[str, int]:
+    """Refresh these tenants' tokens where due, REFRESH_CONCURRENCY at a time, each in an app
+    context (and so a database session) of its own. Those that failed for a reason that passes
+    (a busy platform, no ticket yet) are tried again with backoff, in one job, JOB_RETRIES times;
+    after that the sweep hands them out again. Returns counts by outcome."""
+    app = current_app._get_current_object()
+
+    def one(tenant_pk: int) -> str:
+        with app.app_context():
+            return _refresh_one(tenant_pk)
+
+    threads = min(app.config["REFRESH_CONCURRENCY"], len(tenant_pks)) or 1
+    with ThreadPoolExecutor(threads, thread_name_prefix="refresh") as pool:
+        # Each call in a copy of this job's context, so its log lines name the job.
+        futures = [pool.submit(contextvars.copy_context().run, one, pk) for pk in tenant_pks]
+        outcomes = [future.result() for future in futures]
+    again = [pk for pk, outcome in zip(tenant_pks, outcomes, strict=True) if outcome == "retry"]
+    if again and attempt < JOB_RETRIES:
+        runner.enqueue(
+            "tokens.refresh_tenants",
+            again,
+            attempt + 1,
+            delay=attempts.backoff(attempt + 1),
+            retries=BATCH_RETRIES,
+        )
+    elif again:
+        log.warning("%d tenant tokens not refreshed; the sweep hands them out again", len(again))
+    return {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
+
+
+def _refresh_one(tenant_pk: int) -> str:
+    """One tenant of a batch: "done", "skipped" (no longer active), "failed" (for good: logged;
+    the tenant's state says why) or "retry"."""
+    session = db.session()
+    tenant = session.get(Tenant, tenant_pk)
+    if tenant is None or tenant.status != "active":
+        return "skipped"
+    logs.bind(tenant_id=tenant.tenant_id)
+    try:
+        serve_tenant_token(session, tenant, due=True)
+    except TokenUnavailable as exc:
+        log.warning("tenant %s: token not refreshed: %s", tenant.tenant_id, exc.message)
+        return "retry" if exc.retryable else "failed"
+    except Exception:
+        log.exception("tenant %s: token refresh failed", tenant.tenant_id)
+        return "retry"
+    return "done"
+
+
 def _enqueue(name: str, pk: int, job_id: str, refresh_at: datetime | None, now: datetime) -> None:
-    # Due now or later within this sweep's period: the job waits until its own refresh time, so
-    # the refreshes of a minute spread over that minute. The app token is refreshed by the first
-    # tenant job that needs it, under its lock, if its own job has not run yet.
+    # Due now or later within this sweep's period: the job waits until its own refresh time. The
+    # app token is refreshed by the first tenant refresh that needs it, under its lock, if its
+    # own job has not run yet.
     delay = max(0.0, (refresh_at - now).total_seconds()) if refresh_at else 0.0
     runner.enqueue(name, pk, delay=delay, job_id=job_id, retries=JOB_RETRIES)

@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 5.0  # seconds
 DEAD_AFTER = 30.0  # seconds without a beat: the worker is gone (>= tokens/locks.LEASE)
 RECOVER_EVERY = 10.0  # seconds between looks at the registries, across all workers
+FINISHING = 1.0  # seconds a job that has just ended may still be listed as running
 CLAIM_KEY = "suite_server:jobs:recovery"
 NAME_PREFIX = "suite-server-"  # the workers that beat while busy
 
@@ -123,11 +124,17 @@ def recover(connection: Redis, queues: Iterable[Queue], at: float | None = None)
     for queue in queues:
         registry = queue.started_job_registry
         entries = registry.get_job_and_execution_ids(cleanup=False)
-        abandoned = [
-            f"{job_id}:{execution_id}"
-            for job_id, execution_id in entries
-            if _abandoned(connection, job_id, execution_id, at)
-        ]
+        verdicts = {tuple(entry): _abandoned(connection, *entry, at) for entry in entries}
+        unsure = [entry for entry, verdict in verdicts.items() if verdict is None]
+        if unsure:
+            # A job that has just ended loses its execution record a moment before its entry
+            # here: only an entry still here, still without a record, a moment later is lost.
+            time.sleep(FINISHING)
+            for entry in unsure:
+                verdicts[entry] = connection.zscore(
+                    registry.key, ":".join(entry)
+                ) is not None and not _has_execution(connection, *entry)
+        abandoned = [":".join(entry) for entry, verdict in verdicts.items() if verdict]
         if not abandoned:
             continue
         # Scored as expired at the epoch, they are exactly what cleanup(timestamp=0) takes.
@@ -139,11 +146,12 @@ def recover(connection: Redis, queues: Iterable[Queue], at: float | None = None)
     return recovered
 
 
-def _abandoned(connection: Redis, job_id: str, execution_id: str, at: float) -> bool:
+def _abandoned(connection: Redis, job_id: str, execution_id: str, at: float) -> bool | None:
+    """Whether the job's worker is gone; None: it has no execution record (lost, or ending)."""
     try:
         worker_name = Execution.fetch(execution_id, job_id, connection).worker_name
     except ValueError:
-        return True  # listed as running, with no execution record: nothing will finish it
+        return None  # listed as running, with no execution record
     last, death = connection.hmget(
         BaseWorker.redis_worker_namespace_prefix + worker_name, ["last_heartbeat", "death"]
     )
@@ -152,6 +160,14 @@ def _abandoned(connection: Redis, job_id: str, execution_id: str, at: float) -> 
     if not worker_name.startswith(NAME_PREFIX):
         return False  # a worker that does not beat while busy: left to RQ's own cleanup
     return at - utcparse(last.decode()).timestamp() > DEAD_AFTER
+
+
+def _has_execution(connection: Redis, job_id: str, execution_id: str) -> bool:
+    try:
+        Execution.fetch(execution_id, job_id, connection)
+    except ValueError:
+        return False
+    return True
 
 
 # -- rows whose job was lost ---------------------------------------------------------------------

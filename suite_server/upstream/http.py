@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from suite_server.errors import UpstreamError
 
@@ -47,6 +48,19 @@ def kind_of(errcode: int, table: Mapping[int, str]) -> str:
     return table.get(errcode, "other")
 
 
+# Connections kept per platform host: a worker's refresh threads (REFRESH_CONCURRENCY) and a web
+# process's request threads call together; requests' default keeps 10 and reconnects the rest.
+POOL_SIZE = 64
+
+
+def _pooled_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_maxsize=POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 class ApiClient:
     """Calls one platform's API host: `call()` returns the JSON object of a success or raises
     UpstreamError, with `errcodes` (errcode -> kind) saying what each failure means."""
@@ -62,7 +76,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.errcodes = errcodes
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or _pooled_session()
 
     def call(
         self,

@@ -50,3 +50,29 @@ def test_a_busy_worker_keeps_beating_and_is_never_taken_for_dead(jobs, recorder,
     assert [call.kwargs for call in recorder.calls["slow:busy"]] == [{"start": True}, {"end": True}]
     assert len(ages) > 10 and max(ages) < recovery.DEAD_AFTER
     assert [name.startswith(recovery.NAME_PREFIX) for name in names] == [True]  # one of ours
+
+
+def test_jobs_ending_while_it_looks_are_not_taken_for_lost(jobs, recorder):
+    """A job that has just ended loses its execution record a moment before its entry in the
+    started registry goes: a look at that moment must not put the finished job back (it would
+    run again, or be listed as failed)."""
+    connection, queues = jobs.runner.connection, list(jobs.runner.queues.values())
+    for n in range(150):
+        enqueue("test.slow", f"short{n}", 0.0)
+    recovered: list[str] = []
+    done = threading.Event()
+
+    def look() -> None:
+        while not done.is_set():
+            recovered.extend(recovery.recover(connection, queues))
+
+    looker = threading.Thread(target=look)
+    looker.start()
+    try:
+        assert jobs.finish(timeout=60)
+    finally:
+        done.set()
+        looker.join()
+    assert recovered == []
+    assert len(recorder.calls["slow:short0"]) == 2  # started and ended, once
+    assert sum(len(recorder.calls[f"slow:short{n}"]) for n in range(150)) == 300

@@ -55,6 +55,7 @@ from flask import g, request
 from redis import Redis
 from rq import Queue
 
+from bench import steady
 from bench.callbacks import prepare_database
 from bench.common import ROOT, gunicorn
 from suite_server import create_app, db, schema
@@ -63,7 +64,7 @@ from suite_server.apps import register_app
 from suite_server.db import utcnow
 from suite_server.jobs.runner import QUEUE_PREFIX
 from suite_server.jobs.tasks import QUEUES
-from suite_server.models import Tenant, TenantToken, Ticket
+from suite_server.models import App, Tenant, TenantToken, Ticket
 from suite_server.sandbox import SandboxServer
 from suite_server.tokens.service import LAST_SECONDS
 
@@ -238,16 +239,33 @@ def unusable_count(rows) -> int:
 
 def seed(app, tenants: list[dict]) -> str:
     """The suite, the tenants with their sandbox credentials and empty token rows; an API key."""
+    key = seed_app(app)
+    add_tenants(app, tenants)
+    return key
+
+
+def seed_app(app) -> str:
+    """The suite in our database; an API key."""
     with app.app_context():
         session = db.session()
-        suite = register_app(
+        register_app(
             session, platform="wecom", app_id=SUITE, secret=SECRET, token=TOKEN, aes_key=AES_KEY
         )
-        session.flush()
+        key = create_api_key(session, "bench-refresh")
+        session.commit()
+    return key
+
+
+def add_tenants(app, tenants: list[dict]) -> None:
+    """The sandbox's tenants in our database, as store_first_token(session, tenant, None) leaves
+    them: a token row the sweep fills."""
+    with app.app_context():
+        session = db.session()
+        suite_pk = session.scalar(sa.select(App.id).where(App.app_id == SUITE))
         now = utcnow()
         rows = [
             Tenant(
-                app_pk=suite.id,
+                app_pk=suite_pk,
                 tenant_id=t["tenant_id"],
                 name=t["name"],
                 credential=t["credential"],
@@ -257,11 +275,8 @@ def seed(app, tenants: list[dict]) -> str:
         ]
         session.add_all(rows)
         session.flush()
-        # As store_first_token(session, tenant, None) leaves them: a row the sweep fills.
         session.add_all(TenantToken(tenant_pk=row.id, version=0) for row in rows)
-        key = create_api_key(session, "bench-refresh")
         session.commit()
-    return key
 
 
 def start(name: str, command: list[str], env: dict, workdir: Path) -> subprocess.Popen:
@@ -341,6 +356,7 @@ class Measured:
     failed_jobs: int = 0
     backlog: str = ""
     endpoints: dict = field(default_factory=dict)  # the sandbox's call counts for the whole run
+    sweeps: dict = field(default_factory=dict)  # tokens.sweep job id -> seconds it ran
 
 
 class Servers:
@@ -458,6 +474,9 @@ def run(args) -> None:
     try:
         tenant_ids, key = servers.add_tenants(args.tenants)
         say(f"{len(tenant_ids)} tenants in the sandbox and in our database")
+        if getattr(args, "steady", False):
+            steady.spread_tokens(servers.app, servers.sandbox.state, SUITE, tenant_ids, args.ttl)
+            say("each with a token, their ages spread over a lifetime")
         api = servers.start_web()
         measured.started = time.time()
         servers.start_jobs()
@@ -506,6 +525,7 @@ def run(args) -> None:
         while time.time() < window_end:
             missing = unusable_count(token_rows(servers.app))
             measured.unusable.append(missing)
+            steady.sweep_times(servers.redis, measured.sweeps)
             if time.time() - last_progress > PROGRESS:
                 calls = len(servers.recorder.between(window_start, time.time()))
                 say(
@@ -619,6 +639,10 @@ def report(m: Measured) -> None:
     print(f"token API errors: {sum(reads.api_errors.values())}")
     if reads.api_errors:
         print(f"  by status: {dict(reads.api_errors)}")
+    if m.sweeps:
+        sweeps = list(m.sweeps.values())
+        print(f"token sweep, longest: {max(sweeps):.2f} s  (target < 2)")
+        print(f"  {len(sweeps)} sweeps, s: {percentiles(sweeps, (0.5, 1.0))}")
     print(f"refresh jobs failed for good: {m.failed_jobs}  (target = 0)")
     print(f"tenant tokens with last_error at the end: {sum(1 for r in m.rows if r[3])}")
     print(f"tenants needs_reauth at the end: {m.tenants - len(m.rows)}  (target = 0)")

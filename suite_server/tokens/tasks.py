@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 
 from suite_server import db
 from suite_server.apps import as_utc, tickets_overdue
@@ -42,6 +42,7 @@ SWEEP_AHEAD = 3 * SWEEP_EVERY  # refreshes are scheduled this far ahead: a late 
 SWEEP_BATCH = 20_000
 JOB_RETRIES = 5
 REFRESH_BATCH = 100  # tenants per tokens.refresh_tenants job
+MARK_BATCH = 1_000  # token rows marked per statement
 BATCH_RETRIES = 2
 QUEUED_STALE = timedelta(minutes=5)  # a batch not done this long after its time was lost
 
@@ -115,72 +116,73 @@ def sweep() -> dict[str, int]:
 
 def _hand_out_tenants(session, now: datetime, horizon: datetime) -> int:
     """Hand each tenant token due by `horizon`, and not handed out already, to a batch job that
-    runs when its last token is due (whole seconds: RQ's scheduler keeps no finer time)."""
+    runs when its last token is due (whole seconds: RQ's scheduler keeps no finer time). A token
+    handed out is marked with its refresh time, or now if that has passed."""
     table = TenantToken.__table__
+    due_now = or_(table.c.refresh_at.is_(None), table.c.refresh_at <= now)
     not_queued = or_(
         table.c.queued_for.is_(None),
         table.c.queued_for < table.c.refresh_at,  # refreshed or expired since it was handed out
         table.c.queued_for < now - QUEUED_STALE,
     )
-    due = session.execute(
-        select(table.c.id, table.c.refresh_at)
+    due = session.scalars(
+        select(table.c.id)
         .join(Tenant, Tenant.id == table.c.tenant_pk)
         .where(
             Tenant.status == "active",
-            or_(table.c.refresh_at.is_(None), table.c.refresh_at <= horizon),
+            or_(due_now, table.c.refresh_at <= horizon),
             not_queued,
         )
         .order_by(table.c.refresh_at)
         .limit(SWEEP_BATCH)
     ).all()
-    session.rollback()
-    handed = 0
-    for second, rows in groupby(due, key=lambda row: _second_of(row.refresh_at, now)):
-        rows = list(rows)
-        for at in range(0, len(rows), REFRESH_BATCH):
-            ids = [row.id for row in rows[at : at + REFRESH_BATCH]]
-            handed += _hand_out(session, ids, second, now, not_queued)
-    return handed
-
-
-def _second_of(refresh_at: datetime | None, now: datetime) -> datetime:
-    """When a token due at `refresh_at` is refreshed: now if it is due, else the whole second
-    after it is due."""
-    if refresh_at is None or refresh_at <= now:
-        return now
-    return datetime.fromtimestamp(math.ceil(refresh_at.timestamp()), UTC)
-
-
-def _hand_out(session, ids: list[int], at: datetime, now: datetime, not_queued) -> int:
-    table = TenantToken.__table__
-    tenant_pks = session.scalars(
-        update(table)
-        .where(table.c.id.in_(ids), not_queued)
-        .values(queued_for=at)
-        .returning(table.c.tenant_pk)
-    ).all()
-    session.commit()
-    if not tenant_pks:
-        return 0
-    try:
-        # Retries for a batch cut short (its worker killed: recovery.py puts it back): each
-        # tenant's own failures are retried by the batch itself.
-        runner.enqueue(
-            "tokens.refresh_tenants",
-            sorted(tenant_pks),
-            delay=(at - now).total_seconds(),
-            retries=BATCH_RETRIES,
-        )
-    except Exception:
-        # Not handed out after all: the next sweep tries again.
-        session.execute(
+    handed = []
+    for first in range(0, len(due), MARK_BATCH):
+        handed += session.execute(
             update(table)
-            .where(and_(table.c.tenant_pk.in_(tenant_pks), table.c.queued_for == at))
-            .values(queued_for=None)
-        )
-        session.commit()
-        raise
-    return len(tenant_pks)
+            .where(table.c.id.in_(due[first : first + MARK_BATCH]), not_queued)
+            .values(
+                queued_for=case(
+                    (due_now, literal(now, table.c.queued_for.type)), else_=table.c.refresh_at
+                )
+            )
+            .returning(table.c.tenant_pk, table.c.queued_for)
+        ).all()
+    session.commit()
+    handed.sort(key=lambda row: row.queued_for)
+    batches = [
+        (second, [row.tenant_pk for row in rows[at : at + REFRESH_BATCH]])
+        for second, group in groupby(handed, key=lambda row: _second_of(row.queued_for, now))
+        for rows in [list(group)]
+        for at in range(0, len(rows), REFRESH_BATCH)
+    ]
+    for done, (second, tenant_pks) in enumerate(batches):
+        try:
+            # Retries for a batch cut short (its worker killed: recovery.py puts it back): each
+            # tenant's own failures are retried by the batch itself.
+            runner.enqueue(
+                "tokens.refresh_tenants",
+                sorted(tenant_pks),
+                delay=(second - now).total_seconds(),
+                retries=BATCH_RETRIES,
+            )
+        except Exception:
+            # Not handed out after all: the next sweep tries again.
+            left = [pk for _, pks in batches[done:] for pk in pks]
+            session.execute(
+                update(table).where(table.c.tenant_pk.in_(left)).values(queued_for=None)
+            )
+            session.commit()
+            raise
+    return len(handed)
+
+
+def _second_of(queued_for: datetime, now: datetime) -> datetime:
+    """When a token marked `queued_for` is refreshed: now if that has come, else the whole
+    second after it."""
+    if queued_for <= now:
+        return now
+    return datetime.fromtimestamp(math.ceil(queued_for.timestamp()), UTC)
 
 
 @task("tokens.refresh_tenants")

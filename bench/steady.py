@@ -1,0 +1,69 @@
+"""Steady state for bench/tokens.py part b (`--steady`): every tenant starts with a token, their
+ages spread evenly over one lifetime, as tenants look after the server has run for a while, so
+each lifetime has the same refreshes spread over it instead of the fill's burst. And the time each
+`tokens.sweep` job took, read from RQ's finished jobs (kept for 500 s, read every few seconds).
+
+The tokens are minted in the sandbox's own book (it runs in the bench's process) and stored in
+our database as a refresh would have stored them.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from redis import Redis
+from rq import Queue
+from rq.registry import FinishedJobRegistry
+from rq.serializers import JSONSerializer
+
+from suite_server import db
+from suite_server.jobs.runner import QUEUE_PREFIX
+from suite_server.models import Tenant, TenantToken
+from suite_server.tokens import policy
+
+CHUNK = 5_000
+
+
+def spread_tokens(app, state, suite_id: str, tenant_ids: list[str], ttl: int) -> None:
+    """A WeCom corp token per tenant, issued a uniform 0..ttl seconds ago, in the sandbox and in
+    our token rows (refresh_at: 1 s after it expires, the WeCom rule of tokens/policy.py)."""
+    now = state.now()
+    minted = {}
+    with state.lock:
+        for tenant_id in tenant_ids:
+            issued = now - random.uniform(0, ttl * 0.95)  # none dead before the window starts
+            minted[tenant_id] = state.tokens._mint("corp", suite_id, tenant_id, issued, ttl)
+    with app.app_context():
+        session = db.session()
+        for first in range(0, len(tenant_ids), CHUNK):
+            chunk = tenant_ids[first : first + CHUNK]
+            rows = session.execute(
+                sa.select(TenantToken, Tenant.tenant_id)
+                .join(Tenant, Tenant.id == TenantToken.tenant_pk)
+                .where(Tenant.tenant_id.in_(chunk))
+            ).all()
+            for row, tenant_id in rows:
+                token = minted[tenant_id]
+                row.access_token = token.value
+                row.obtained_at = datetime.fromtimestamp(token.issued_at, UTC)
+                row.expires_at = datetime.fromtimestamp(token.expires_at, UTC)
+                row.refresh_at = policy.next_refresh(True, row.obtained_at, row.expires_at)
+                row.version = 1
+            session.commit()
+            session.expunge_all()
+
+
+def sweep_times(redis: Redis, seen: dict[str, float]) -> None:
+    """Add the run time of every finished `tokens.sweep` job not seen yet to `seen` (by job)."""
+    queue = Queue(QUEUE_PREFIX + "default", connection=redis, serializer=JSONSerializer)
+    registry = FinishedJobRegistry(queue=queue)
+    for job_id in registry.get_job_ids():
+        if job_id in seen:
+            continue
+        job = queue.fetch_job(job_id)
+        if job is None or job.description != "tokens.sweep":
+            continue
+        if job.started_at and job.ended_at:
+            seen[job_id] = (job.ended_at - job.started_at).total_seconds()

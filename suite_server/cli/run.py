@@ -13,7 +13,7 @@ from suite_server.cli.common import needs_schema
 from suite_server.errors import SettingsError
 from suite_server.jobs import runner as job_runner
 from suite_server.jobs import schedule
-from suite_server.ops import logs
+from suite_server.ops import logs, metrics
 
 
 @click.command("serve")
@@ -38,6 +38,7 @@ def serve(host: str, port: int) -> None:
 def worker(burst: bool) -> None:
     """Run an RQ worker for the queues (with its scheduler); needs SUITE_SERVER_REDIS_URL."""
     logs.configure(current_app._get_current_object())
+    metrics.forget_live_gauges_at_exit()
     try:
         job_runner.run_worker(current_app._get_current_object(), burst=burst)
     except (job_runner.NoRedisConfigured, RedisError) as exc:
@@ -50,6 +51,7 @@ def worker(burst: bool) -> None:
 def cron() -> None:
     """Enqueue the periodic jobs on time (any number may run); needs SUITE_SERVER_REDIS_URL."""
     logs.configure(current_app._get_current_object())
+    metrics.forget_live_gauges_at_exit()
     try:
         schedule.run_cron(current_app._get_current_object())
     except (job_runner.NoRedisConfigured, RedisError) as exc:

@@ -71,6 +71,7 @@ def serve_ticket(session: Session, tenant: Tenant, kind: str) -> Served:
         fetch,
         app.platform in policy.SAME_UNTIL_EXPIRY,
         key={"kind": kind},
+        app_id=app.app_id,
     )
 
 

@@ -1,19 +1,21 @@
 """`GET /metrics` in the Prometheus text format, the counters the code increments, and the gauges
 the owners of the state register at start (`gauge`).
 
-Counters and histograms are per process; under gunicorn (several processes) set
-PROMETHEUS_MULTIPROC_DIR to an empty directory, as prometheus-client's multiprocess mode wants,
-and /metrics adds up every process's files. State that lives in the database or Redis (ticket age,
-tenants by status, tokens about to expire, queue depth, licenses at risk) is read when /metrics
-is scraped, so it is the same whichever process answers: each owner registers its reading with
-`gauge` from create_app (apps.register_gauges, tenants/gauges.py, tokens/gauges.py,
-jobs/gauges.py, billing/gauges.py), so this module knows no domain. With METRICS_TOKEN set, only
-a request bearing it is answered. Series are labelled with registered apps only, never with an
-id a request made up.
+Counters and histograms are per process. With PROMETHEUS_MULTIPROC_DIR set to an empty directory
+(prometheus-client's multiprocess mode) every process of a host writes its own files there, the
+web's, `suite-server worker`'s and `suite-server cron`'s alike, and /metrics adds them up
+(metrics_dir.py checks the directory before prometheus_client is imported). State that lives in
+the database or Redis (ticket age, tenants by status, tokens about to expire, job queues,
+licenses at risk) is read when /metrics is scraped, so it is the same whichever process answers:
+each owner registers its reading with `gauge` from create_app (apps.register_gauges,
+tenants/gauges.py, tokens/gauges.py, jobs/gauges.py, billing/gauges.py), so this module knows no
+domain. With METRICS_TOKEN set, only a request bearing it is answered. Series are labelled with
+registered apps only, never with an id a request made up.
 """
 
 from __future__ import annotations
 
+import atexit
 import hmac
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -21,7 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from prometheus_client import (
+
+from suite_server.ops import metrics_dir
+
+# Before prometheus_client is imported: it reads the variable once, at import.
+metrics_dir.check()
+
+from prometheus_client import (  # noqa: E402
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
@@ -30,7 +38,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 
 CALLBACKS = Counter(
     "suite_server_callbacks_total",
@@ -45,8 +53,16 @@ CALLBACK_SECONDS = Histogram(
 )
 TOKEN_REFRESHES = Counter(
     "suite_server_token_refreshes_total",
-    "Upstream token and JS-SDK ticket refreshes, by kind (app, tenant, ticket), result and errcode",
-    ["token", "result", "errcode"],
+    "Upstream token and JS-SDK ticket refreshes, by kind (app, tenant, ticket), registered app,"
+    " result and the platform's errcode",
+    ["token", "app_id", "result", "errcode"],
+)
+TOKEN_REFRESH_SECONDS = Histogram(
+    "suite_server_token_refresh_seconds",
+    "Refreshes that brought a new token or ticket: from asking the platform to its answer, by"
+    " kind (app, tenant, ticket) and registered app",
+    ["token", "app_id"],
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30),
 )
 JOB_FAILURES = Counter(
     "suite_server_job_failures_total", "Jobs that failed for good, by task", ["task"]
@@ -86,6 +102,15 @@ def metrics() -> Response:
     state.register(_State())
     body = generate_latest(counters) + generate_latest(state)
     return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def forget_live_gauges_at_exit() -> None:
+    """`suite-server worker` and `cron`: when this process exits, remove its live gauges' files
+    from the directory (prometheus-client's mark_process_dead), or /metrics would go on showing
+    a dead process's reading. Its counters and histograms stay: what it counted still counts."""
+    path = metrics_dir.configured()
+    if path:
+        atexit.register(multiprocess.mark_process_dead, os.getpid(), path)
 
 
 def _bearer_is(token: str) -> bool:

@@ -54,6 +54,7 @@ def _app_token(session: Session, app: App, api, need) -> Served:
         need,
         lambda row: _fetch_app(session, app, api),
         app.platform in policy.SAME_UNTIL_EXPIRY,
+        app_id=app.app_id,
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import TokenUnavailable, UpstreamError
-from suite_server.ops.metrics import TOKEN_REFRESHES
+from suite_server.ops.metrics import TOKEN_REFRESH_SECONDS, TOKEN_REFRESHES
 from suite_server.tokens import history, locks, policy
 from suite_server.tokens.rows import Served, TokenRow, token_columns
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 LOCK_WAIT = 10.0  # seconds a caller waits for another process's refresh before giving up (503)
 WAIT_STEP = 0.05
-# The `kind` label of TOKEN_REFRESHES, by table.
+# The `token` label of TOKEN_REFRESHES and TOKEN_REFRESH_SECONDS, by table.
 _KINDS = {"app_tokens": "app", "tenant_tokens": "tenant", "jsapi_tickets": "ticket"}
 
 
@@ -66,12 +66,15 @@ def obtain(
     same: bool,
     known: TokenRow | None = None,
     key: dict[str, str] | None = None,
+    *,
+    app_id: str,
 ) -> Served:
     """Serve the row's token unless `need(row, now, same)`; then refresh it under the row's
     lock, or wait for whoever holds the lock. `fetch` calls upstream and returns (token,
     expires_in, extra writes for the same transaction). The row is the one whose `owner` column
     is `owner_pk` and, for tables keyed by more than their owner (a tenant's JS-SDK ticket of
-    one kind), whose columns in `key` have those values."""
+    one kind), whose columns in `key` have those values. `app_id`: the registered app whose token
+    this is or whose tenant's, the label of the refresh metrics."""
     table = model.__table__
     # The common case in one query (or none, given the row): a fresh token, served as it is.
     if known is None:
@@ -89,7 +92,7 @@ def obtain(
             return _served(row, same)
         if lock.acquire():
             try:
-                return _refresh(session, model, row_id, need, fetch, same)
+                return _refresh(session, model, row_id, need, fetch, same, app_id)
             finally:
                 lock.release()
         session.commit()  # hold no connection while waiting
@@ -100,7 +103,9 @@ def obtain(
         time.sleep(WAIT_STEP * random.uniform(0.5, 1.5))
 
 
-def _refresh(session: Session, model, row_id: int, need: Need, fetch: Fetch, same: bool) -> Served:
+def _refresh(
+    session: Session, model, row_id: int, need: Need, fetch: Fetch, same: bool, app_id: str
+) -> Served:
     """Holding the row's lock: read it once more, and refresh it if it is still needed."""
     table = model.__table__
     session.commit()
@@ -110,17 +115,18 @@ def _refresh(session: Session, model, row_id: int, need: Need, fetch: Fetch, sam
     policy.wait_out(session, row.expires_at, same)
     kind = _KINDS.get(model.__tablename__, "tenant")
     try:
-        started = utcnow()
+        started, asked = utcnow(), time.monotonic()
         access_token, expires_in, extra = fetch(row)
         if policy.still_the_old_one(row, access_token, expires_in, same):
             policy.wait_out(session, started + timedelta(seconds=expires_in), same)
-            started = utcnow()
+            started, asked = utcnow(), time.monotonic()
             access_token, expires_in, extra = fetch(row)
     except TokenUnavailable as exc:
-        TOKEN_REFRESHES.labels(kind, exc.code, str(exc.errcode or "")).inc()
+        TOKEN_REFRESHES.labels(kind, app_id, exc.code, str(exc.errcode or "")).inc()
         _note_failure(session, table, row_id, exc.message, exc.errcode)
         raise
-    TOKEN_REFRESHES.labels(kind, "ok", "").inc()
+    TOKEN_REFRESH_SECONDS.labels(kind, app_id).observe(time.monotonic() - asked)
+    TOKEN_REFRESHES.labels(kind, app_id, "ok", "").inc()
     return _store(session, table, row, started, access_token, expires_in, extra, same)
 
 

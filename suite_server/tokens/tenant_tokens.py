@@ -88,6 +88,7 @@ def _tenant_token(session: Session, tenant: Tenant, need, known: TokenRow | None
         lambda row: fetch(session, app, tenant.id, api),
         app.platform in policy.SAME_UNTIL_EXPIRY,
         known,
+        app_id=app.app_id,
     )
 
 

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import update
 
@@ -35,7 +36,11 @@ def test_series_move_during_a_run(app, client, platform, suite):
     before = scrape(client)
     series = 'suite_server_callbacks_total{{app_id="{}",kind="{}",result="{}"}}'
     stored = series.format(suite.app_id, "create_auth", "stored")
-    refreshes = 'suite_server_token_refreshes_total{errcode="",result="ok",token="tenant"}'
+    refreshes = (
+        f'suite_server_token_refreshes_total{{app_id="{suite.app_id}",errcode="",result="ok",'
+        'token="tenant"}'
+    )
+    latency = f'suite_server_token_refresh_seconds_count{{app_id="{suite.app_id}",token="tenant"}}'
     push(platform, suite, "create_auth", tenant_id="wwmetrics")
     drain(app)
     tenant = tenant_of(suite, "wwmetrics")
@@ -53,6 +58,7 @@ def test_series_move_during_a_run(app, client, platform, suite):
 
     assert value(after, stored) == value(before, stored) + 1
     assert value(after, refreshes) == value(before, refreshes) + 1
+    assert value(after, latency) == value(before, latency) + 1
     assert value(after, 'suite_server_tenants{status="active"}') == 1
     assert value(after, "suite_server_tokens_expiring") == 0
     assert 0 <= value(after, f'suite_server_ticket_age_seconds{{app_id="{suite.app_id}"}}') < 60
@@ -62,6 +68,7 @@ def test_series_move_during_a_run(app, client, platform, suite):
         before, 'suite_server_callback_seconds_count{channel="command"}'
     )
     assert 'suite_server_job_queue_depth{queue="default"}' in after
+    assert 'suite_server_jobs{queue="low",state="waiting"}' in after
 
 
 def test_an_unknown_app_does_not_mint_series(client):
@@ -144,3 +151,12 @@ def test_metrics_token_from_the_environment_stays_a_string(database, tmp_path, m
         assert answer.status_code == 200
     db.dispose(app)
     database.clean()
+
+
+def test_docs_list_every_series(client):
+    """docs/metrics.md has a row for each suite_server_* family /metrics shows, and no other."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text("utf-8")
+    documented = set(re.findall(r"^\| `(suite_server_[a-z_]+)` \|", page, re.MULTILINE))
+    shown = set(re.findall(r"^# TYPE (suite_server_[a-z_]+) ", scrape(client), re.MULTILINE))
+    shown = {name for name in shown if not name.endswith("_created")}  # prometheus-client's own
+    assert documented == shown

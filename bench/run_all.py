@@ -3,7 +3,9 @@
     python bench/run_all.py [--quick] [--only NAME,...] [--args NAME="--flag value ..."]
                             [--output bench/RESULTS.md]
 
-NAME: callbacks, tokens-a, tokens-b, admin, webhooks, prune, lockout, fuzz, proxy.
+NAME: callbacks, tokens-a, proxy, tokens-b, admin, webhooks, prune, refresh, tokens-steady,
+lockout, fuzz. With --only, the other benchmarks' sections of the existing file are kept, each
+marked with the date of the run that wrote it.
 
 Each benchmark runs as a subprocess, one after the other (they would compete for the machine's
 cores otherwise); its stdout is kept whole and its figure lines are parsed: a figure is a line
@@ -90,6 +92,28 @@ BENCHMARKS = [
         "The retention job deleting a backlog of processed events 40 days old (one in ten with a "
         "delivered webhook), 1,000 rows a transaction, while a thread stores an event every 5 ms; "
         "the baseline is the same thread's store times on the idle database just before.",
+    ),
+    Benchmark(
+        "refresh",
+        "refresh.py",
+        ("--redis-url", REDIS),
+        ("--tenants", "2000", "--redis-url", REDIS),
+        3600,
+        "Every tenant's token dead at once (as after an outage longer than a lifetime), "
+        "refreshed by 2 workers, once with the sandbox answering at once and once after 80 ms, "
+        "the platforms' latency from a server in mainland China. The 0 ms run is this machine's "
+        "floor (its cores shared by the sandbox, workers and database); the ratio says how much "
+        "of the latency the workers' concurrent refreshes hide.",
+    ),
+    Benchmark(
+        "tokens-steady",
+        "tokens.py",
+        ("--part", "b", "--steady", "--tenants", "100000", "--ttl", "1800", "--redis-url", REDIS),
+        ("--part", "b", "--steady", "--tenants", "5000", "--ttl", "300", "--redis-url", REDIS),
+        7200,
+        "Tenants whose tokens are of every age, as after the server has run a while, for two "
+        "lifetimes: each token is refreshed once a lifetime, just after it expires (WeCom), by "
+        "batches the sweep hands out; the sweep's own time is read from RQ.",
     ),
     Benchmark(
         "lockout",
@@ -261,6 +285,23 @@ def machine() -> list[tuple[str, str]]:
 KEPT = "## Figures behind design choices"
 
 
+def earlier_runs(previous: str) -> dict[str, tuple[str, str]]:
+    """Each benchmark's summary row and section in the previous RESULTS.md, by name, marked
+    with when they were written (for the benchmarks a run with --only leaves out)."""
+    when = re.search(r" on (\d{4}-\d\d-\d\d \d\d:\d\d \w+)\.", previous)
+    written = f"kept from the run of {when.group(1)}" if when else "kept from an earlier run"
+    body = previous.split("\n" + KEPT)[0]
+    rows = dict(re.findall(r"^\| (\S+) (\| .*\|)$", body.split("\n## ", 2)[1], re.MULTILINE))
+    found = {}
+    for chunk in body.split("\n## ")[2:]:
+        name, _, text = chunk.partition("\n")
+        if name in rows:
+            if "kept from" not in text.split("\n\n", 2)[1]:
+                text = f"\n({written})\n" + text
+            found[name] = (rows[name], text.strip("\n"))
+    return found
+
+
 def kept_section(previous: str) -> str:
     """The hand-written section of the previous RESULTS.md (from its heading to the end), or ""."""
     at = previous.find("\n" + KEPT)
@@ -283,14 +324,21 @@ def table(figures: list[Figure]) -> list[str]:
     return lines
 
 
-def report(outcomes: list[Outcome], quick: bool, started: str, host: list) -> str:
+def report(
+    outcomes: list[Outcome], quick: bool, started: str, host: list, earlier: dict | None = None
+) -> str:
     lines = [
         "# Benchmark results",
         "",
         f"Written by `python bench/run_all.py{' --quick' if quick else ''}` on {started}. "
         "Each benchmark ran alone, one after the other, but on a shared machine (other "
         "people's tests may have run at the same time): read the figures as noisy, and compare "
-        "ratios measured within one run rather than absolute rates across runs.",
+        "ratios measured within one run rather than absolute rates across runs."
+        + (
+            " A benchmark not run this time keeps its earlier section, which says so."
+            if earlier
+            else ""
+        ),
         "",
         "| machine | |",
         "| --- | --- |",
@@ -301,7 +349,14 @@ def report(outcomes: list[Outcome], quick: bool, started: str, host: list) -> st
         "| benchmark | exit | time | targets met |",
         "| --- | --- | --- | --- |",
     ]
-    for o in outcomes:
+    ran = {o.benchmark.name: o for o in outcomes}
+    kept = {name: run for name, run in (earlier or {}).items() if name not in ran}
+    order = [b.name for b in BENCHMARKS if b.name in ran or b.name in kept]
+    for name in order:
+        if name in kept:
+            lines.append(f"| {name} {kept[name][0]}")
+            continue
+        o = ran[name]
         figures = parse(o.stdout)
         judged = [f for f in figures if f.met is not None]
         met = sum(1 for f in judged if f.met)
@@ -312,7 +367,11 @@ def report(outcomes: list[Outcome], quick: bool, started: str, host: list) -> st
             lines.append(
                 f"| {o.benchmark.name} | {exit_text} | {o.seconds:.0f} s | {met} of {len(judged)} |"
             )
-    for o in outcomes:
+    for name in order:
+        if name in kept:
+            lines += ["", f"## {name}", "", kept[name][1]]
+            continue
+        o = ran[name]
         lines += ["", f"## {o.benchmark.name}", ""]
         if o.returncode is None:
             lines.append(o.note)
@@ -366,8 +425,11 @@ def main() -> None:
         default = benchmark.quick if options.quick else benchmark.full
         outcomes.append(run(benchmark, replaced.get(benchmark.name, list(default))))
     output = Path(options.output)
-    kept = kept_section(output.read_text() if output.exists() else "")
-    output.write_text(report(outcomes, options.quick, started, host) + kept)
+    previous = output.read_text() if output.exists() else ""
+    earlier = earlier_runs(previous) if previous and len(chosen) < len(names) else None
+    output.write_text(
+        report(outcomes, options.quick, started, host, earlier) + kept_section(previous)
+    )
     print(f"wrote {options.output}", file=sys.stderr)
     failed = [o.benchmark.name for o in outcomes if o.returncode not in (None, 0)]
     if failed:

@@ -56,14 +56,14 @@ def spread_tokens(app, state, suite_id: str, tenant_ids: list[str], ttl: int) ->
 
 
 def sweep_times(redis: Redis, seen: dict[str, float]) -> None:
-    """Add the run time of every finished `tokens.sweep` job not seen yet to `seen` (by job)."""
+    """Add the run time of every finished `tokens.sweep` job to `seen` (by job and end)."""
     queue = Queue(QUEUE_PREFIX + "default", connection=redis, serializer=JSONSerializer)
     registry = FinishedJobRegistry(queue=queue)
     for job_id in registry.get_job_ids():
-        if job_id in seen:
-            continue
         job = queue.fetch_job(job_id)
-        if job is None or job.description != "tokens.sweep":
+        if job is None or job.description != "tokens.sweep" or not job.ended_at:
             continue
-        if job.started_at and job.ended_at:
-            seen[job_id] = (job.ended_at - job.started_at).total_seconds()
+        # Every minute's sweep has the same job id (cron's): a run is its id and its end.
+        seen[f"{job_id}@{job.ended_at.isoformat()}"] = (
+            job.ended_at - job.started_at
+        ).total_seconds()

@@ -3,7 +3,7 @@
     python bench/run_all.py [--quick] [--only NAME,...] [--args NAME="--flag value ..."]
                             [--output bench/RESULTS.md]
 
-NAME: callbacks, tokens-a, tokens-b, admin, webhooks, prune, lockout, fuzz, proxy.
+NAME: callbacks, tokens-a, tokens-b, admin, webhooks, prune, lockout, fuzz, proxy, soak.
 
 Each benchmark runs as a subprocess, one after the other (they would compete for the machine's
 cores otherwise); its stdout is kept whole and its figure lines are parsed: a figure is a line
@@ -108,6 +108,19 @@ BENCHMARKS = [
         900,
         "Hostile requests at every URL family of a gunicorn deployment, by status; 503s are "
         "install starts, as no platform is reachable here.",
+    ),
+    Benchmark(
+        "soak",
+        "soak.py",
+        ("--duration", "300", "--redis-url", REDIS),
+        ("--duration", "60", "--redis-url", REDIS),
+        1500,
+        "Every few seconds one of our processes (3 gunicorns sharing a port, 2 workers, 2 cron) "
+        "SIGKILLed and started again, while the sandbox (80 ms) pushes tickets, authorizations "
+        "and messages to a WeCom suite and an Open component (Open refresh tokens rotating) and "
+        "50 readers use tokens; then a drain without kills, and a forced refresh per tenant. "
+        "Pushes the platform gave up on (our server did not answer any of its 3 attempts) are "
+        "not losses; the loss figures are those with a target.",
     ),
 ]
 

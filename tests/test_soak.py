@@ -34,18 +34,19 @@ def test_a_short_soak_loses_nothing(redis_url, tmp_path):
     finally:
         engine.dispose()
 
-    # About 50 s: 10 s to start and fill, 25 s of kills (one every 4 s: each kind about twice),
-    # the drain (a few seconds unless a job was lost with a killed worker: 30-40 s then).
+    # About 50 s: 10-15 s to start and fill, 25 s of kills (one every 4 s: each kind about
+    # twice), a drain of a few seconds. A job lost with a killed process comes back through the
+    # workers' recovery (30-40 s) or a sweep (2-3 min): --drain leaves room for the sweeps.
     command = [
         sys.executable, "bench/soak.py", "--duration", "25", "--kill-every", "4",
         "--tenants", "6", "--readers", "10", "--push-rate", "3", "--ttl", "60",
-        "--drain", "150", "--redis-url", redis_url, "--postgres-url", POSTGRES_URL,
+        "--drain", "200", "--redis-url", redis_url, "--postgres-url", POSTGRES_URL,
     ]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=420)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=480)
     output = done.stdout + "\n" + done.stderr[-3000:]
 
     figures = {f.label: f for f in parse(done.stdout)}
-    assert LOSS_FIGURES <= set(figures), output
+    assert set(figures) >= LOSS_FIGURES, output
     missed = [f"{f.label}: {f.value}" for f in figures.values() if f.met is False]
     assert not missed, output
     assert done.returncode == 0, output

@@ -71,11 +71,15 @@ def calls(made: list) -> list:
     return [("POST", f"{path}?{urlencode(q)}", b.encode(), headers) for q, b in made]
 
 
-def prepare_database(kind: str, workdir: Path) -> tuple[str, callable]:
+def prepare_database(
+    kind: str, workdir: Path, prefix: str = "suite_server_bench_", postgres: str = POSTGRES
+) -> tuple[str, callable]:
+    """A new database (PostgreSQL: named `prefix` and 8 random hex digits, on the server of
+    `postgres`); returns its URL and a function that drops it."""
     if kind == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}", lambda: None
-    admin = sa.engine.make_url(POSTGRES)
-    name = f"suite_server_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.engine.make_url(postgres)
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
     engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))

@@ -27,11 +27,19 @@ def free_port() -> int:
 
 
 def gunicorn(
-    target: str, env: dict[str, str], workers: int = 2, output: IO | None = None
+    target: str,
+    env: dict[str, str],
+    workers: int = 2,
+    output: IO | None = None,
+    port: int | None = None,
+    reuse_port: bool = False,
 ) -> tuple[subprocess.Popen, str]:
-    """Start `gunicorn target` on a free loopback port; returns the process and its base URL.
-    Its output goes to `output` (a file) when given, else to ours."""
-    port = free_port()
+    """Start `gunicorn target` on `port` (a free loopback port if None); returns the process and
+    its base URL. Its output goes to `output` (a file) when given, else to ours. With
+    `reuse_port`, several gunicorns share the port (SO_REUSEPORT: the kernel spreads the
+    connections among them, as a load balancer would); each runs in its own process group, so
+    `os.killpg(process.pid, ...)` reaches its master and workers at once."""
+    port = port or free_port()
     command = [
         os.path.join(os.path.dirname(sys.executable), "gunicorn"),
         "--workers",
@@ -44,10 +52,16 @@ def gunicorn(
         "4",
         "--log-level",
         "warning",
+        *(["--reuse-port"] if reuse_port else []),
         target,
     ]
     process = subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=output
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=output,
+        stderr=output,
+        start_new_session=reuse_port,
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):

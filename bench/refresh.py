@@ -46,7 +46,7 @@ from bench.token_refresh import (  # noqa: E402
 )
 from suite_server import db  # noqa: E402
 from suite_server.jobs import runner  # noqa: E402
-from suite_server.models import Tenant, TenantToken  # noqa: E402
+from suite_server.models import App, Tenant, TenantToken  # noqa: E402
 
 SAMPLE = 1.0  # seconds between counts of tenants without a usable token
 CURVE_POINTS = 12
@@ -75,7 +75,10 @@ def burst(servers: Servers, tenants: list[dict], prefix: str, latency: float, ti
     all have a usable token. Returns (seconds, [(t, without a usable token)], calls)."""
     control = f"{servers.sandbox_base}/sandbox"
     requests.post(f"{control}/settings", json={"latency": latency}, timeout=30).raise_for_status()
-    add_tenants(servers.app, tenants)
+    with servers.app.app_context():
+        session = db.session()
+        add_tenants(session, session.scalar(sa.select(App).where(App.app_id == SUITE)), tenants)
+        session.commit()
     with servers.app.app_context():
         started = time.time()
         runner.enqueue("tokens.sweep")

@@ -94,27 +94,56 @@ class Call:
     errcode: int | None  # of a failed call
 
 
-class CallRecorder:
-    """Hooks on the sandbox's Flask app: for every get_corp_token call, the tenant's token as the
-    platform held it before the call and what the call answered. The web process reaches the
-    sandbox as `localhost`, the workers as 127.0.0.1: the Host header tells who called."""
+@dataclass(frozen=True)
+class Watched:
+    """A tenant-token endpoint of the sandbox: the kind of token it hands out, the app whose
+    tenants it serves, the body field naming the tenant and the answer's field with the token."""
 
-    def __init__(self, server: SandboxServer) -> None:
+    kind: str
+    app_id: str
+    tenant_field: str
+    token_field: str
+
+
+def corp_tokens(suite: str) -> dict[str, Watched]:
+    """WeCom's get_corp_token for `suite`'s tenants (the same token while it is valid)."""
+    return {"get_corp_token": Watched("corp", suite, "auth_corpid", "access_token")}
+
+
+def authorizer_tokens(component: str) -> dict[str, Watched]:
+    """The Open Platform's api_authorizer_token for `component` (a new token on every call)."""
+    return {
+        "api_authorizer_token": Watched(
+            "authorizer", component, "authorizer_appid", "authorizer_access_token"
+        )
+    }
+
+
+class CallRecorder:
+    """Hooks on the sandbox's Flask app: for every call to a watched endpoint (by default
+    get_corp_token of this bench's suite), the tenant's token as the platform held it before the
+    call and what the call answered. The web process reaches the sandbox as `localhost`, the
+    workers as 127.0.0.1: the Host header tells who called."""
+
+    def __init__(self, server: SandboxServer, watched: dict[str, Watched] | None = None) -> None:
         self.state = server.state
+        self.watched = watched or corp_tokens(SUITE)
         self.calls: list[Call] = []  # appended from the sandbox's request threads
         server.app.before_request(self._before)
         server.app.after_request(self._after)
 
     def _before(self) -> None:
-        if not (request.endpoint or "").endswith("get_corp_token"):
+        watched = self.watched.get((request.endpoint or "").rsplit(".", 1)[-1])
+        if watched is None:
             return
         body = request.get_json(silent=True, force=True) or {}
-        tenant = body.get("auth_corpid") if isinstance(body, dict) else None
+        tenant = body.get(watched.tenant_field) if isinstance(body, dict) else None
         with self.state.lock:
             now = self.state.now()
-            token = self.state.tokens.current("corp", SUITE, tenant)
+            token = self.state.tokens.current(watched.kind, watched.app_id, tenant)
             alive = token is not None and not token.revoked
             g.bench_call = (
+                watched,
                 now,
                 tenant,
                 request.host.startswith("localhost"),
@@ -124,9 +153,9 @@ class CallRecorder:
 
     def _after(self, response):
         if "bench_call" in g:
-            at, tenant, by_api, before, left = g.bench_call
+            watched, at, tenant, by_api, before, left = g.bench_call
             answer = response.get_json(silent=True) or {}
-            value = answer.get("access_token")
+            value = answer.get(watched.token_field)
             new = bool(value) and value != before
             errcode = None if value else answer.get("errcode", response.status_code)
             self.calls.append(Call(at, tenant, by_api, left, new, errcode))
@@ -240,7 +269,10 @@ def unusable_count(rows) -> int:
 def seed(app, tenants: list[dict]) -> str:
     """The suite, the tenants with their sandbox credentials and empty token rows; an API key."""
     key = seed_app(app)
-    add_tenants(app, tenants)
+    with app.app_context():
+        session = db.session()
+        add_tenants(session, session.scalar(sa.select(App).where(App.app_id == SUITE)), tenants)
+        session.commit()
     return key
 
 
@@ -256,27 +288,24 @@ def seed_app(app) -> str:
     return key
 
 
-def add_tenants(app, tenants: list[dict]) -> None:
-    """The sandbox's tenants in our database, as store_first_token(session, tenant, None) leaves
-    them: a token row the sweep fills."""
-    with app.app_context():
-        session = db.session()
-        suite_pk = session.scalar(sa.select(App.id).where(App.app_id == SUITE))
-        now = utcnow()
-        rows = [
-            Tenant(
-                app_pk=suite_pk,
-                tenant_id=t["tenant_id"],
-                name=t["name"],
-                credential=t["credential"],
-                authorized_at=now,
-            )
-            for t in tenants
-        ]
-        session.add_all(rows)
-        session.flush()
-        session.add_all(TenantToken(tenant_pk=row.id, version=0) for row in rows)
-        session.commit()
+def add_tenants(session, app_row, tenants: list[dict]) -> None:
+    """The sandbox's tenants (as /sandbox/tenants lists them: tenant_id, name, credential) as our
+    rows of `app_row`, with empty token rows as `store_first_token(session, tenant, None)` leaves
+    them: rows the sweep fills. The caller commits."""
+    now = utcnow()
+    rows = [
+        Tenant(
+            app_pk=app_row.id,
+            tenant_id=t["tenant_id"],
+            name=t["name"],
+            credential=t["credential"],
+            authorized_at=now,
+        )
+        for t in tenants
+    ]
+    session.add_all(rows)
+    session.flush()
+    session.add_all(TenantToken(tenant_pk=row.id, version=0) for row in rows)
 
 
 def start(name: str, command: list[str], env: dict, workdir: Path) -> subprocess.Popen:

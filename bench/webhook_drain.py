@@ -63,11 +63,13 @@ COUNTER = "bench:webhook_drain:job_runs"  # task name -> attempts run, written b
 
 
 class Receiver:
-    """Answers 200 at once; records (delivery id, arrival time) and whether the signature held."""
+    """Answers 200 at once; records (delivery id, arrival time), the event ids the bodies carry
+    and whether the signature held."""
 
     def __init__(self) -> None:
         self.secret = ""
         self.arrivals: list[tuple[int, float]] = []
+        self.events: set[str] = set()  # the body's "id" (evt_N) of every delivery
         self.bad_signatures = 0
         self.lock = threading.Lock()
         receiver = self
@@ -82,7 +84,12 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 good = webhooks.verify(receiver.secret, self.headers, None, body)
+                try:
+                    event = json.loads(body).get("id")
+                except (ValueError, AttributeError):
+                    event = None
                 with receiver.lock:
+                    receiver.events.add(event)
                     receiver.arrivals.append(
                         (int(self.headers["X-Suite-Server-Delivery"]), time.perf_counter())
                     )
@@ -102,7 +109,7 @@ class Receiver:
 
     def reset(self) -> None:
         with self.lock:
-            self.arrivals, self.bad_signatures = [], 0
+            self.arrivals, self.events, self.bad_signatures = [], set(), 0
 
     def distinct(self) -> int:
         with self.lock:

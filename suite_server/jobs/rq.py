@@ -17,6 +17,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.job import Retry as RQRetry
 from rq.serializers import JSONSerializer
+from rq.utils import utcparse
 from rq.worker import BaseWorker, SimpleWorker
 
 from suite_server import db, redis_client
@@ -34,6 +35,13 @@ _ENDED = {
     status.value
     for status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 }
+# A worker serving several queues takes a job with BLPOP and marks it started a moment later: one
+# killed in between (SIGKILL, out of memory) leaves the job in no queue and no registry, its
+# status still "queued", where nothing would run it and its id would refuse every enqueue (the
+# sweeps' too: bench/soak.py lost events so). A queued job this many seconds old that is not in
+# its queue is taken as lost, and its id is free; a live worker marks its job started within
+# milliseconds of taking it.
+POPPED_GRACE = 30.0
 # What RQ takes for a job id (and so what an id RQ made up, a uuid4, looks like).
 RQ_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
@@ -83,7 +91,8 @@ class RQRunner:
                 try:
                     pipe.watch(key)
                     status = pipe.hget(key, "status")
-                    if status is not None and status.decode() not in _ENDED:
+                    taken = status is not None and status.decode() not in _ENDED
+                    if taken and not _popped_and_lost(pipe, key, rq_id, status):
                         return None
                     pipe.multi()
                     if status is not None:
@@ -108,6 +117,23 @@ class RQRunner:
         except NoSuchJobError:
             return
         job.delete(pipeline=pipe)  # its hash, results and registry entries
+
+
+def _popped_and_lost(pipe, key: str, rq_id: str, status: bytes) -> bool:
+    """Whether the job under `key` was taken from its queue by a worker that died before it
+    marked the job started (see POPPED_GRACE). Read inside the caller's WATCH."""
+    if status.decode() != JobStatus.QUEUED.value:
+        return False
+    origin, enqueued_at = pipe.hmget(key, "origin", "enqueued_at")
+    if not origin or not enqueued_at:
+        return False
+    queued = utcparse(enqueued_at.decode())
+    if queued.tzinfo is None:  # RQ writes UTC without saying so
+        queued = queued.replace(tzinfo=UTC)
+    age = time.time() - queued.timestamp()
+    if age < POPPED_GRACE:
+        return False
+    return pipe.lpos(Queue.redis_queue_namespace_prefix + origin.decode(), rq_id) is None
 
 
 def run_task(name: str, args: list, kwargs: dict) -> Any:

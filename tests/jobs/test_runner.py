@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import g
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.utils import utcformat
 from sqlalchemy import select
 
 from suite_server import db
 from suite_server.jobs import attempts, retry, runner, tasks
+from suite_server.jobs import rq as rq_runner
 from suite_server.jobs.runner import RQRunner, TooManyReschedules, enqueue, rq_job_id
 from suite_server.models import App
 from tests import factories
@@ -302,6 +305,26 @@ def test_rq_schedules_a_retry_after_the_backoff(on_rq, recorder):
     due = registry.get_scheduled_time("backoff-k").timestamp()
     assert before + first - 1 <= due <= time.time() + first
     assert enqueue("test.flaky", "k", fail_times=99, job_id="backoff-k") is None
+
+
+@only_rq
+def test_rq_a_job_taken_by_a_worker_that_died_before_starting_it_is_queued_again(on_rq, recorder):
+    connection = on_rq.runner.connection
+    queue = on_rq.runner.queues["default"]
+    long_ago = utcformat(datetime.now(UTC) - timedelta(seconds=rq_runner.POPPED_GRACE + 1))
+    assert enqueue("test.record", 1, job_id="event-42") == "event-42"
+    assert enqueue("test.record", 2, job_id="event-43") == "event-43"
+    # A worker takes event-42 (RQ's BLPOP) and is killed before it marks it started.
+    assert connection.lpop(queue.key) == b"event-42"
+    assert Job.fetch("event-42", connection=connection).get_status() == "queued"
+    assert enqueue("test.record", 3, job_id="event-42") is None  # just taken: a worker has it
+
+    connection.hset(Job.key_for("event-42"), "enqueued_at", long_ago)
+    connection.hset(Job.key_for("event-43"), "enqueued_at", long_ago)
+    assert enqueue("test.record", 4, job_id="event-42") == "event-42"  # lost: queued again
+    assert enqueue("test.record", 5, job_id="event-43") is None  # still waiting in its queue
+    on_rq.work()
+    assert sorted(c.args for c in recorder.calls["record"]) == [(2,), (4,)]
 
 
 def test_rq_job_ids_with_any_characters_stay_distinct():

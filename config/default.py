@@ -43,7 +43,7 @@ TOKEN_MIN_REMAINING = 300
 
 # Tenant token refreshes one worker process runs at once (the platforms answer in 50-200 ms, so
 # a worker waits on many calls together); each takes a database connection while it runs.
-REFRESH_CONCURRENCY = 16
+REFRESH_CONCURRENCY = 8
 
 # Python modules that register tenant handlers on suite_server.dispatch.router when imported
 # (see examples/handlers.py and docs/handlers.md). SUITE_SERVER_HANDLERS=a.b,c.d also works.

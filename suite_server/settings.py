@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_MIN_REMAINING": 300,
     # Tenant token refreshes a worker process has in flight at once (tokens/tasks.py): the
     # platforms answer in 50-200 ms, so a worker waits on many calls together.
-    "REFRESH_CONCURRENCY": 16,
+    "REFRESH_CONCURRENCY": 8,
     # Modules whose import registers tenant handlers on suite_server.dispatch.router.
     "HANDLERS": [],
     # Answer the Open Platform's full-network release test by ourselves (dispatch/release_check.py).

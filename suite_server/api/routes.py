@@ -64,6 +64,9 @@ class ApiError(Exception):
 
 @bp.before_request
 def authenticate() -> None:
+    # Before anything is read: what this request reads of a token that changes meanwhile is not
+    # cached (token_cache.py).
+    g.token_mark = token_cache.mark()
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>")
@@ -247,14 +250,15 @@ def _provider(corpid: str) -> App:
 
 
 def _cached(key: token_cache.Key, serve, *args, **kwargs) -> Served:
-    """serve(...)'s token, remembered for the next readers; a token that can no longer be
-    served (a cancelled tenant, say) is forgotten at once in this process."""
+    """serve(...)'s token, remembered for the next readers unless it changed since the request
+    began; a token that can no longer be served (a cancelled tenant, say) is forgotten at once
+    in this process."""
     try:
         served = serve(*args, **kwargs)
     except TokenUnavailable:
         token_cache.forget(key)
         raise
-    token_cache.put(key, served)
+    token_cache.put(key, served, g.token_mark)
     return served
 
 

@@ -6,8 +6,9 @@ cancel_auth / unauthorized or reconciliation (tokens dropped, refreshes stop, hi
 `needs_reauth` when its credential is dead; any new authorization makes it `active` again.
 
 Every history line the ISV is told of also writes a lifecycle event (events.py), in the same
-transaction. Nothing here calls a platform or commits: the caller does, with the rest of its unit
-of work.
+transaction. A tenant that stops being active is announced to every process's token cache once
+the caller commits (invalidations.py). Nothing here calls a platform or commits: the caller
+does, with the rest of its unit of work.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from suite_server import invalidations
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.models import App, Tenant, TenantHistory, TenantToken
 from suite_server.tenants import events
@@ -79,6 +81,7 @@ def upsert_tenant(
     else:
         # open-platform.md §4.4: no refresh token when the account granted no API permissions.
         tenant.status, tenant.status_reason = "needs_reauth", "no credential was granted"
+        _stopped(session, tenant.id)
     record(session, tenant, action, source, {"from": previous_status} if not inserted else None)
     return tenant
 
@@ -91,6 +94,7 @@ def cancel_tenant(session: Session, tenant: Tenant, source: str, reason: str) ->
     previous = tenant.status
     tenant.status, tenant.status_reason, tenant.cancelled_at = "cancelled", reason, utcnow()
     session.execute(delete(TenantToken.__table__).where(TenantToken.tenant_pk == tenant.id))
+    _stopped(session, tenant.id)
     record(session, tenant, "cancelled", source, {"from": previous, "reason": reason})
 
 
@@ -111,6 +115,7 @@ def needs_reauth(
     ).rowcount
     if changed:
         session.execute(delete(TenantToken.__table__).where(TenantToken.tenant_pk == tenant_pk))
+        _stopped(session, tenant_pk)
         _history(session, tenant_pk, "needs_reauth", source, {"reason": reason})
     return bool(changed)
 
@@ -173,6 +178,7 @@ def reactivation_refused(
         .where(Tenant.id == tenant_pk, Tenant.credential_version == before[2])
         .values(status=before[0], status_reason=before[1])
     )
+    _stopped(session, tenant_pk)
 
 
 def reactivated(session: Session, tenant: Tenant, source: str, detail: dict | None) -> None:
@@ -196,6 +202,11 @@ def record(
 ) -> None:
     """A line of the tenant's history; the caller commits."""
     _history(session, tenant.id, action, source, detail)
+
+
+def _stopped(session: Session, tenant_pk: int) -> None:
+    """The tenant is no longer active: every process's token cache drops it at the commit."""
+    invalidations.after_commit(session, invalidations.name("tenant", tenant_pk))
 
 
 def _history(session: Session, tenant_pk: int, action: str, source: str, detail: dict | None):

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from suite_server import invalidations
 from suite_server.db import utcnow
 from suite_server.errors import TokenUnavailable, UpstreamError
 from suite_server.models import App, AppToken, Ticket
@@ -67,7 +68,8 @@ def expire_app_token(session: Session, app: App, refused: str, error: str | None
     if row is None or row.access_token != refused:
         session.commit()
         return False
-    return store.expire(session, table, table.c.id == row.id, row.version, error)
+    name = invalidations.name("app", app.id)
+    return store.expire(session, table, table.c.id == row.id, row.version, name, error)
 
 
 def with_app_token(session: Session, app: App, api, call: Callable[[str], Any]) -> Any:
@@ -82,7 +84,9 @@ def with_app_token(session: Session, app: App, api, call: Callable[[str], Any]) 
             raise
         log.info("app %s: app token refused (%s); refreshing it once", app.app_id, exc.errcode)
     table = AppToken.__table__
-    store.expire(session, table, table.c.app_pk == app.id, served.version)
+    store.expire(
+        session, table, table.c.app_pk == app.id, served.version, invalidations.name("app", app.id)
+    )
     return call(serve_app_token(session, app, api).access_token)
 
 

@@ -40,6 +40,8 @@ class Served:
     version: int = 0
     # The last moment it may be served without a refresh (policy.usable_until); None: not known.
     usable_until: datetime | None = None
+    # Whose token it is, as a change of it is announced (invalidations.name): "tenant:12".
+    owner: str = ""
 
     def expires_in(self, now: datetime | None = None) -> int:
         return max(0, int((self.expires_at - (now or utcnow())).total_seconds()))

@@ -4,6 +4,8 @@
   there. Upstream calls per refresh: one, plus one retry after a refused app token.
 - Writes are compare-and-set on the row's version: an answer that lost the race never overwrites
   a newer token, and an expiry never wipes a token stored after the one that was refused.
+- A new token or an expiry is announced to every process's token cache once it is committed
+  (invalidations.py), by the name of the row's owner: one PUBLISH, with Redis configured.
 
 Every function here commits the session it is given (it polls other processes' commits), so call
 it before, not in the middle of, a unit of work of your own.
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
+from suite_server import invalidations
 from suite_server.db import insert_ignoring_conflict, utcnow
 from suite_server.errors import TokenUnavailable, UpstreamError
 from suite_server.ops.metrics import TOKEN_REFRESH_SECONDS, TOKEN_REFRESHES
@@ -76,12 +79,13 @@ def obtain(
     one kind), whose columns in `key` have those values. `app_id`: the registered app whose token
     this is or whose tenant's, the label of the refresh metrics."""
     table = model.__table__
+    name = invalidations.name(owner, owner_pk)
     # The common case in one query (or none, given the row): a fresh token, served as it is.
     if known is None:
         known = read(session, table, _row_of(table, {owner: owner_pk, **(key or {})}))
     row = known
     if row is not None and not need(row, utcnow(), same):
-        return _served(row, same)
+        return _served(row, same, name)
     row_id = row.id if row is not None else _ensure_row(session, model, owner, owner_pk, key)
     lock = locks.lock_for(session, table, row_id)
     deadline = time.monotonic() + LOCK_WAIT
@@ -89,10 +93,10 @@ def obtain(
         session.commit()  # end the read transaction: the next read sees other processes' commits
         row = read(session, table, row_id)
         if not need(row, utcnow(), same):
-            return _served(row, same)
+            return _served(row, same, name)
         if lock.acquire():
             try:
-                return _refresh(session, model, row_id, need, fetch, same, app_id)
+                return _refresh(session, model, row_id, need, fetch, same, app_id, name)
             finally:
                 lock.release()
         session.commit()  # hold no connection while waiting
@@ -104,14 +108,21 @@ def obtain(
 
 
 def _refresh(
-    session: Session, model, row_id: int, need: Need, fetch: Fetch, same: bool, app_id: str
+    session: Session,
+    model,
+    row_id: int,
+    need: Need,
+    fetch: Fetch,
+    same: bool,
+    app_id: str,
+    name: str,
 ) -> Served:
     """Holding the row's lock: read it once more, and refresh it if it is still needed."""
     table = model.__table__
     session.commit()
     row = read(session, table, row_id)
     if not need(row, utcnow(), same):
-        return _served(row, same)
+        return _served(row, same, name)
     policy.wait_out(session, row.expires_at, same)
     kind = _KINDS.get(model.__tablename__, "tenant")
     try:
@@ -127,7 +138,7 @@ def _refresh(
         raise
     TOKEN_REFRESH_SECONDS.labels(kind, app_id).observe(time.monotonic() - asked)
     TOKEN_REFRESHES.labels(kind, app_id, "ok", "").inc()
-    return _store(session, table, row, started, access_token, expires_in, extra, same)
+    return _store(session, table, row, started, access_token, expires_in, extra, same, name)
 
 
 def _ensure_row(session: Session, model, owner: str, owner_pk: int, key: dict | None) -> int:
@@ -153,13 +164,13 @@ def read(session: Session, table, which) -> TokenRow | None:
     return TokenRow(*found) if found is not None else None
 
 
-def _served(row: TokenRow, same: bool) -> Served:
+def _served(row: TokenRow, same: bool, name: str) -> Served:
     until = policy.usable_until(row.obtained_at, row.expires_at, same)
-    return Served(row.access_token, row.expires_at, row.version, until)
+    return Served(row.access_token, row.expires_at, row.version, until, name)
 
 
 def _store(
-    session, table, row: TokenRow, started, access_token, expires_in, extra, same: bool
+    session, table, row: TokenRow, started, access_token, expires_in, extra, same: bool, name: str
 ) -> Served:
     """Compare-and-set the new token, with `extra` writes, in one transaction."""
     expires_at = started + timedelta(seconds=expires_in)
@@ -180,20 +191,25 @@ def _store(
     if extra is not None:
         extra(session)  # a returned refresh token is kept even if a newer access token won
     history.record(session, table, row.id)  # a refresh that worked, even if its answer lost
+    if written:
+        invalidations.after_commit(session, name)
     session.commit()
     if not written:
         log.info(
             "%s %s: a newer token was stored meanwhile; this answer is dropped", table.name, row.id
         )
-        return _served(read(session, table, row.id), same)
+        return _served(read(session, table, row.id), same, name)
     until = policy.usable_until(started, expires_at, same)
-    return Served(access_token, expires_at, row.version + 1, until)
+    return Served(access_token, expires_at, row.version + 1, until, name)
 
 
-def expire(session: Session, table, condition, version: int, error: str | None = None) -> bool:
-    """The platform refused the token of version `version` of the row matching `condition`:
-    mark it expired so the next caller refreshes it. Compare-and-set on the version, so a token
-    another process stored meanwhile is kept. Commits; returns whether the row was expired."""
+def expire(
+    session: Session, table, condition, version: int, name: str, error: str | None = None
+) -> bool:
+    """The platform refused the token of version `version` of the row matching `condition`
+    (whose owner's change is announced as `name`): mark it expired so the next caller refreshes
+    it. Compare-and-set on the version, so a token another process stored meanwhile is kept.
+    Commits; returns whether the row was expired."""
     now = utcnow()
     values = {"expires_at": now, "refresh_at": now}
     if error is not None:
@@ -201,6 +217,8 @@ def expire(session: Session, table, condition, version: int, error: str | None =
     written = session.execute(
         update(table).where(condition, table.c.version == version).values(**values)
     ).rowcount
+    if written:
+        invalidations.after_commit(session, name)
     session.commit()
     return bool(written)
 

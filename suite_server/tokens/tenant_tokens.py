@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from suite_server import invalidations
 from suite_server.db import utcnow
 from suite_server.errors import TokenUnavailable, UpstreamError
 from suite_server.models import App, Tenant, TenantToken
@@ -57,6 +58,7 @@ def store_first_token(session: Session, tenant: Tenant, token: tuple[str, int] |
         session.add(row)
     if token is None:
         return
+    invalidations.after_commit(session, invalidations.name("tenant", tenant.id))
     now = utcnow()
     row.access_token = token[0]
     row.obtained_at, row.expires_at = now, now + timedelta(seconds=token[1])

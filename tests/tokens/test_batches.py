@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from suite_server import db
+from suite_server import db, invalidations
 from suite_server.db import utcnow
 from suite_server.models import TenantToken
 from suite_server.tokens import service, store, tasks
@@ -33,7 +33,8 @@ def test_a_due_token_is_handed_to_one_batch_until_it_is_due_again(app, platform,
     # The platform refused it (a caller said so through the token API): due again.
     row = token_row(tenants[0])
     table = TenantToken.__table__
-    assert store.expire(db.session(), table, table.c.id == row.id, row.version)
+    name = invalidations.name("tenant", tenants[0].id)
+    assert store.expire(db.session(), table, table.c.id == row.id, row.version, name)
     assert service.sweep()["tenants"] == 1
     drain(app)
     assert platform.calls()["get_corp_token"] == calls + 4

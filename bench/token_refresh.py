@@ -427,8 +427,9 @@ class Servers:
                 "count": min(BULK_MAX, count - first),
                 "prefix": f"{PREFIX}{batch}x",
             }
-            http.post(f"{control}/tenants/bulk", json=body, timeout=120).raise_for_status()
-        listed = http.get(f"{control}/tenants", params={"app_id": SUITE}, timeout=120).json()
+            http.post(f"{control}/tenants/bulk", json=body, timeout=600).raise_for_status()
+            say(f"{first + body['count']} tenants made in the sandbox")
+        listed = http.get(f"{control}/tenants", params={"app_id": SUITE}, timeout=600).json()
         key = seed(self.app, listed["tenants"])
         return [t["tenant_id"] for t in listed["tenants"]], key
 

@@ -42,32 +42,15 @@ from bench.token_refresh import (  # noqa: E402
     add_tenants,
     say,
     seed_app,
+    token_rows,
     unusable_count,
 )
 from suite_server import db  # noqa: E402
 from suite_server.jobs import runner  # noqa: E402
-from suite_server.models import App, Tenant, TenantToken  # noqa: E402
+from suite_server.models import App  # noqa: E402
 
 SAMPLE = 1.0  # seconds between counts of tenants without a usable token
 CURVE_POINTS = 12
-
-
-def rows_of(app, prefix: str) -> list[tuple]:
-    """The token rows of the tenants whose id starts with `prefix`, as token_refresh counts them."""
-    with app.app_context():
-        session = db.session()
-        rows = session.execute(
-            sa.select(
-                TenantToken.access_token.isnot(None),
-                TenantToken.obtained_at,
-                TenantToken.expires_at,
-                TenantToken.last_error.isnot(None),
-            )
-            .join(Tenant, Tenant.id == TenantToken.tenant_pk)
-            .where(Tenant.tenant_id.startswith(prefix))
-        ).all()
-        session.rollback()
-        return rows
 
 
 def burst(servers: Servers, tenants: list[dict], prefix: str, latency: float, timeout: float):
@@ -84,7 +67,7 @@ def burst(servers: Servers, tenants: list[dict], prefix: str, latency: float, ti
         runner.enqueue("tokens.sweep")
     curve: list[tuple[float, int]] = []
     while time.time() - started < timeout:
-        missing = unusable_count(rows_of(servers.app, prefix))
+        missing = unusable_count(token_rows(servers.app, prefix))
         curve.append((time.time() - started, missing))
         if missing == 0:
             break

@@ -236,7 +236,8 @@ def read_tokens(stop, api, key, sandbox, state, tenants, pause, reads: Reads, lo
 # -- our side ----------------------------------------------------------------------------------
 
 
-def token_rows(app) -> list[tuple]:
+def token_rows(app, prefix: str = "") -> list[tuple]:
+    """The active tenants' token rows (those whose id starts with `prefix`)."""
     with app.app_context():
         session = db.session()
         rows = session.execute(
@@ -247,7 +248,7 @@ def token_rows(app) -> list[tuple]:
                 TenantToken.last_error.isnot(None),
             )
             .join(Tenant, Tenant.id == TenantToken.tenant_pk)
-            .where(Tenant.status == "active")
+            .where(Tenant.status == "active", Tenant.tenant_id.startswith(prefix))
         ).all()
         session.rollback()
         return rows

@@ -1,7 +1,7 @@
 """Steady state for bench/tokens.py part b (`--steady`): every tenant starts with a token, their
 ages spread evenly over one lifetime, as tenants look after the server has run for a while, so
 each lifetime has the same refreshes spread over it instead of the fill's burst. And the time each
-`tokens.sweep` job took, read from RQ's finished jobs (kept for 500 s, read every few seconds).
+`tokens.sweep` job took, read from the workers' logs.
 
 The tokens are minted in the sandbox's own book (it runs in the bench's process) and stored in
 our database as a refresh would have stored them.
@@ -10,20 +10,18 @@ our database as a refresh would have stored them.
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
-from redis import Redis
-from rq import Queue
-from rq.registry import FinishedJobRegistry
-from rq.serializers import JSONSerializer
 
 from suite_server import db
-from suite_server.jobs.runner import QUEUE_PREFIX
 from suite_server.models import Tenant, TenantToken
 from suite_server.tokens import policy
 
 CHUNK = 5_000
+SWEEP_DONE = re.compile(r"completed tokens\.sweep job in (\d+:\d\d:\d\d(?:\.\d+)?)")
 
 
 def spread_tokens(app, state, suite_id: str, tenant_ids: list[str], ttl: int) -> None:
@@ -55,15 +53,14 @@ def spread_tokens(app, state, suite_id: str, tenant_ids: list[str], ttl: int) ->
             session.expunge_all()
 
 
-def sweep_times(redis: Redis, seen: dict[str, float]) -> None:
-    """Add the run time of every finished `tokens.sweep` job to `seen` (by job and end)."""
-    queue = Queue(QUEUE_PREFIX + "default", connection=redis, serializer=JSONSerializer)
-    registry = FinishedJobRegistry(queue=queue)
-    for job_id in registry.get_job_ids():
-        job = queue.fetch_job(job_id)
-        if job is None or job.description != "tokens.sweep" or not job.ended_at:
-            continue
-        # Every minute's sweep has the same job id (cron's): a run is its id and its end.
-        seen[f"{job_id}@{job.ended_at.isoformat()}"] = (
-            job.ended_at - job.started_at
-        ).total_seconds()
+def sweep_times(workdir: Path, names: list[str]) -> list[float]:
+    """How long each `tokens.sweep` job took, from the workers' logs (RQ logs every job's time
+    when it completes: "Successfully completed tokens.sweep job in 0:00:00.81s")."""
+    seconds = []
+    for name in names:
+        for line in (workdir / f"{name}.log").read_text(errors="replace").splitlines():
+            found = SWEEP_DONE.search(line)
+            if found:
+                hours, minutes, secs = found.group(1).split(":")
+                seconds.append(int(hours) * 3600 + int(minutes) * 60 + float(secs))
+    return seconds

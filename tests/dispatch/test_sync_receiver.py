@@ -5,6 +5,7 @@ usable reply is `success`; a synchronous Python handler goes first; the reply ty
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -152,7 +153,11 @@ def test_a_late_sync_receiver_gets_success_and_a_later_delivery(
     assert (row.status, row.attempts) == ("delivered", 2)
     first, second = attempts(row.id)
     assert first.status_code is None
-    assert first.error in ("timed out (connect 1 s, read 1 s)", "no answer within 1 s")
+    # What was left of the 1 s budget once the push was stored: less on a loaded machine.
+    within = r"(1|0\.\d)"
+    assert re.fullmatch(
+        rf"timed out \(connect {within} s, read \1 s\)|no answer within {within} s", first.error
+    ), first.error
     assert second.status_code == 200 and second.error is None
     assert bot.synchronous() == [False, True, False]  # the install (a job), asked, the retry
     assert all(a["verified"] for a in bot.arrived)

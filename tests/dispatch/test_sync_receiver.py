@@ -139,14 +139,16 @@ def test_a_late_sync_receiver_gets_success_and_a_later_delivery(
     app, platform, suite, replying, handlers, monkeypatch
 ):
     monkeypatch.setattr(dispatch, "SYNC_DEADLINE", 1.5)  # a 1 s budget instead of 2.5 s
-    late = Answer(body={"reply": {"type": "text", "content": "too late"}}, delay=2.0)
+    late = Answer(body={"reply": {"type": "text", "content": "too late"}}, delay=6.0)
     bot = replying(Answer(), late, Answer())  # the install's event, the text, its retry
     add(suite, bot, "bot", "*", sync_=True)
     installed(app, platform, suite, "wwlate")
 
     started = time.monotonic()
     sent = push(platform, suite, "text", tenant_id="wwlate")
-    assert time.monotonic() - started < 1.5
+    # Answered without waiting for the receiver's 6 s (well before, even on a loaded machine,
+    # where storing the push may take seconds).
+    assert time.monotonic() - started < 4.5
     assert sent["body"] == "success"
     drain(app)
     [row] = deliveries(url=bot.url, event_pk=event_of("text").id)

@@ -343,7 +343,9 @@ def report(
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `python bench/run_all.py{' --quick' if quick else ''}` on {started}. "
+        f"Written by `python bench/run_all.py{' --quick' if quick else ''}"
+        f"{' --only ' + ','.join(sorted(o.benchmark.name for o in outcomes)) if earlier else ''}`"
+        f" on {started}. "
         "Each benchmark ran alone, one after the other, but on a shared machine (other "
         "people's tests may have run at the same time): read the figures as noisy, and compare "
         "ratios measured within one run rather than absolute rates across runs."

@@ -138,27 +138,30 @@ def test_the_sync_receivers_json_reply_is_the_encrypted_passive_reply(
 def test_a_late_sync_receiver_gets_success_and_a_later_delivery(
     app, platform, suite, replying, handlers, monkeypatch
 ):
-    monkeypatch.setattr(dispatch, "SYNC_DEADLINE", 1.5)  # a 1 s budget instead of 2.5 s
-    late = Answer(body={"reply": {"type": "text", "content": "too late"}}, delay=6.0)
+    # A 2 s budget, not 2.5 s, and a receiver that takes 8 s: the budget must still cover what
+    # comes before the POST (routing, storing the delivery), which takes a second on a loaded CI.
+    monkeypatch.setattr(dispatch, "SYNC_DEADLINE", 2.5)
+    late = Answer(body={"reply": {"type": "text", "content": "too late"}}, delay=8.0)
     bot = replying(Answer(), late, Answer())  # the install's event, the text, its retry
     add(suite, bot, "bot", "*", sync_=True)
     installed(app, platform, suite, "wwlate")
 
     started = time.monotonic()
     sent = push(platform, suite, "text", tenant_id="wwlate")
-    # Answered without waiting for the receiver's 6 s (well before, even on a loaded machine,
+    # Answered without waiting for the receiver's 8 s (well before, even on a loaded machine,
     # where storing the push may take seconds).
-    assert time.monotonic() - started < 4.5
+    assert time.monotonic() - started < 6
     assert sent["body"] == "success"
     drain(app)
     [row] = deliveries(url=bot.url, event_pk=event_of("text").id)
     assert (row.status, row.attempts) == ("delivered", 2)
     first, second = attempts(row.id)
     assert first.status_code is None
-    # What was left of the 1 s budget once the push was stored: less on a loaded machine.
-    within = r"(1|0\.\d)"
+    # What was left of the 2 s budget once the push was stored: less on a loaded machine.
+    within = r"(2|1\.\d|0\.\d)"
     assert re.fullmatch(
-        rf"timed out \(connect {within} s, read \1 s\)|no answer within {within} s", first.error
+        rf"timed out \(connect (1|0\.\d) s, read {within} s\)|no answer within {within} s",
+        first.error,
     ), first.error
     assert second.status_code == 200 and second.error is None
     assert bot.synchronous() == [False, True, False]  # the install (a job), asked, the retry

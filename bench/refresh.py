@@ -34,17 +34,17 @@ from rq import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.token_refresh import (  # noqa: E402
+from bench.token_common import (  # noqa: E402
     BULK_MAX,
     PREFIX,
     SUITE,
-    Servers,
     add_tenants,
     say,
     seed_app,
     token_rows,
     unusable_count,
 )
+from bench.token_refresh import Servers  # noqa: E402
 from suite_server import db  # noqa: E402
 from suite_server.jobs import runner  # noqa: E402
 from suite_server.models import App  # noqa: E402

@@ -63,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import soak_chaos as chaos  # noqa: E402
 from bench import soak_checks as checks  # noqa: E402
 from bench.callbacks import POSTGRES, prepare_database  # noqa: E402
-from bench.token_refresh import (  # noqa: E402
+from bench.token_common import (  # noqa: E402
     CallRecorder,
     Reads,
     add_tenants,

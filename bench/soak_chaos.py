@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 
 from bench.common import ROOT, free_port, gunicorn
-from bench.token_refresh import Reads, stop_all
+from bench.token_common import Reads, stop_all
 
 KINDS = ("web", "worker", "cron")
 # The platform's answers that say a token is no good: 42001 expired, 40014 invalid, 40001 (Open)

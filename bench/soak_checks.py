@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from defusedxml import ElementTree
 
 from bench.soak_chaos import DEAD_TOKEN, Pushed, use_token
-from bench.token_refresh import Call, Reads, log_summary, percentiles
+from bench.token_common import Call, Reads, log_summary, percentiles
 from suite_server import db
 from suite_server.models import App, InboundEvent, Tenant, Ticket
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from suite_server import db
@@ -225,25 +225,29 @@ def _accounts(api, token: str, corpid: str) -> list[dict[str, Any]]:
 def _replace_accounts(
     session: Session, provider: App, corpid: str, accounts: list[dict[str, Any]]
 ) -> None:
-    """The corp's account rows become what the platform listed (an active code a push named
-    is kept on its member's row)."""
-    kept = {(a["userid"], a["type"]) for a in accounts}
+    """The corp's account rows become what the platform listed. Another sync of the corp may
+    run at once (a push's and the hourly job's), so rows are written by key, not through loaded
+    objects: a row it added since we read is updated, not added twice (a unique key error), and
+    one it deleted since is no error either."""
     where = and_(LicenseAccount.provider_pk == provider.id, LicenseAccount.corpid == corpid)
-    existing = {(r.userid, r.type): r for r in session.scalars(select(LicenseAccount).where(where))}
-    for key, row in existing.items():
-        if key not in kept:
-            session.delete(row)
+    stored = session.execute(
+        select(LicenseAccount.id, LicenseAccount.userid, LicenseAccount.type).where(where)
+    ).all()
+    kept = {(a["userid"], a["type"]) for a in accounts}
+    gone = [pk for pk, userid, kind in stored if (userid, kind) not in kept]
+    if gone:
+        session.execute(delete(LicenseAccount).where(LicenseAccount.id.in_(gone)))
+    known = {(userid, kind) for _, userid, kind in stored}
     for account in accounts:
-        row = existing.get((account["userid"], account["type"]))
-        if row is None:
-            row = LicenseAccount(
-                provider_pk=provider.id,
-                corpid=corpid,
-                userid=account["userid"],
-                type=account["type"],
-            )
-            session.add(row)
-        row.active_time, row.expire_time = account["active"], account["expire"]
+        userid, kind = account["userid"], account["type"]
+        times = {"active_time": account["active"], "expire_time": account["expire"]}
+        if (userid, kind) not in known:
+            values = {"provider_pk": provider.id, "corpid": corpid, "userid": userid, "type": kind}
+            conflict = ["provider_pk", "corpid", "userid", "type"]
+            if insert_ignoring_conflict(session, LicenseAccount, values | times, conflict):
+                continue
+        member = and_(where, LicenseAccount.userid == userid, LicenseAccount.type == kind)
+        session.execute(update(LicenseAccount).where(member).values(**times))
 
 
 def _license_row(session: Session, tenant: Tenant) -> TenantLicense:

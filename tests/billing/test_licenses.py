@@ -6,6 +6,8 @@ Buying and activating go through the provider proxy, as the ISV's own services d
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -260,3 +262,34 @@ def test_a_payment_whose_push_was_lost_is_caught_up_and_told_once(
     drain(app)
     assert [e.status for e in pushes_of(provider, "license_pay_success")] == ["done"]
     assert len(received(receiver)) == 1
+
+
+def test_two_syncs_of_one_corp_at_once_keep_one_row_per_account(app, provider):
+    """A push's sync and the hourly job's can run at once for one corp. The second to write a
+    new member's row finds the first's and updates it; it used to fail on the unique key."""
+    provider_pk, now = provider.id, utcnow()
+    year = [{"userid": "zhangsan", "type": 1, "active": now, "expire": now + timedelta(days=365)}]
+    two_years = [{**year[0], "expire": now + timedelta(days=730)}]
+    first = db.session()
+    licenses._replace_accounts(first, provider, CORP, year)  # written, not yet committed
+    failed = []
+
+    def second_sync() -> None:
+        with app.app_context():
+            session = db.session()
+            try:
+                other = session.get(App, provider_pk)
+                licenses._replace_accounts(session, other, CORP, two_years)  # waits for the first
+                session.commit()
+            except Exception as error:  # reported by the test
+                failed.append(error)
+
+    thread = threading.Thread(target=second_sync)
+    thread.start()
+    time.sleep(0.5)  # it has read the corp's rows (none yet) and waits on ours
+    first.commit()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and failed == []
+    first.expire_all()
+    [row] = first.scalars(select(LicenseAccount).where(LicenseAccount.corpid == CORP)).all()
+    assert (row.userid, row.expire_time) == ("zhangsan", two_years[0]["expire"])

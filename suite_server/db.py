@@ -66,9 +66,11 @@ def init_app(app: Flask) -> None:
         event.listen(engine, "connect", _sqlite_pragmas)
         pushes = engine
     else:
-        # Room for every refresh thread of a worker (tokens/tasks.py) beyond the usual pool.
-        overflow = max(10, app.config["REFRESH_CONCURRENCY"])
-        engine = create_engine(url, max_overflow=overflow)
+        # A worker's refresh threads (tokens/tasks.py) each hold a connection, returned between
+        # statements: the pool keeps that many open, as connections past pool_size are closed
+        # on return and opened again (a new PostgreSQL backend) on the next checkout.
+        size = max(5, app.config["REFRESH_CONCURRENCY"] + 2)
+        engine = create_engine(url, pool_size=size, max_overflow=10)
         event.listen(engine, "connect", _postgres_session)
         # The push store's one statement commits itself (callbacks/inbox.py): a pool of its own
         # in autocommit and without the custom plans, so PostgreSQL plans that prepared INSERT

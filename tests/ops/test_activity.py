@@ -1,7 +1,7 @@
 """The fold's edges that need no platform: a push stored late in the previous hour is counted by
-the next run, the first run counts the last 30 days, and what is older than 35 days is pruned
-while newer counts stay. (tests/admin/test_activity.py runs the whole path through the
-sandbox.)"""
+the next run within LATE, a run writes only the counts that changed, the first run counts the
+last 30 days, and what is older than 35 days is pruned while newer counts stay.
+(tests/admin/test_activity.py runs the whole path through the sandbox.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from suite_server.models import ActivityCount, InboundEvent, TokenRefresh
 from suite_server.ops import activity
 from tests import factories
 
-NOW = activity.hour_of(db.utcnow()) + timedelta(minutes=30)
+NOW = activity.hour_of(db.utcnow()) + timedelta(minutes=10)  # within LATE of the hour's start
 
 
 def stored_push(app, at, n: int) -> None:
@@ -83,3 +83,29 @@ def test_the_fold_runs_every_minute_as_a_job(app):
     assert runner.get_runner(app).drain(timeout=30)
     db.session().expire_all()
     assert sum(counted(suite).values()) == 1
+
+
+def test_a_run_writes_only_what_changed_and_leaves_settled_hours_alone(app):
+    session = db.session()
+    suite = factories.wecom_app(session)
+    for n in range(5):
+        session.add(TokenRefresh(app_pk=suite.id, tenant_id=f"wwt{n}", at=NOW, ok=True))
+    session.commit()
+    assert activity.fold(session, NOW)["written"] == 6  # 5 tenants and the app's total
+    assert activity.fold(session, NOW)["written"] == 0
+    session.add(TokenRefresh(app_pk=suite.id, tenant_id="wwt0", at=NOW, ok=True))
+    session.commit()
+    assert activity.fold(session, NOW)["written"] == 2  # that tenant and the total
+    hour = activity.hour_of(NOW)
+    rows = session.execute(
+        select(ActivityCount.tenant_id, ActivityCount.count).where(
+            ActivityCount.metric == "refreshes", ActivityCount.hour == hour
+        )
+    )
+    assert dict(rows.all()) == {"": 6, "wwt0": 2, "wwt1": 1, "wwt2": 1, "wwt3": 1, "wwt4": 1}
+
+    # Later than LATE into the next hour, a row stamped in the previous one is not counted.
+    later = hour + timedelta(hours=1) + activity.LATE + timedelta(minutes=1)
+    stored_push(suite, hour + timedelta(minutes=59), 9)
+    assert activity.fold(session, later)["written"] == 0
+    assert counted(suite) == {}

@@ -4,7 +4,10 @@ upstream faults retried, failures visible and re-runnable, and RQ as the runner.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
+from datetime import timedelta
 
 import pytest
 import requests
@@ -12,11 +15,16 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from suite_server import db
+from suite_server.authorization import flow
 from suite_server.cli import cli
+from suite_server.db import utcnow
 from suite_server.jobs import attempts
 from suite_server.jobs import runner as job_runner
-from suite_server.models import App, InboundEvent, Tenant, TenantToken
+from suite_server.models import App, AuthCodeClaim, InboundEvent, Tenant, TenantToken
 from suite_server.processing import pipeline
+from suite_server.protocol import xml
+from suite_server.tokens.app_tokens import app_token
+from suite_server.upstream import api_for
 from tests.authorization.conftest import drain, history, push, query_of, tenant_of
 from tests.callbacks import pushes as wire
 
@@ -243,3 +251,36 @@ def test_processed_by_an_rq_worker(app, platform, component, redis_url):
     assert pipeline.sweep() == 1
     job_runner.run_worker(app, burst=True, worker_class=SimpleWorker)
     assert tenant_of(component, "tenant-lost").status == "active"
+
+
+def test_a_code_spent_by_a_worker_that_died_is_recovered(app, platform, component, monkeypatch):
+    """A worker died after api_query_auth answered and before it stored the refresh token (the
+    soak killed one there): the code is spent and its claim left behind. The push's retry takes
+    the claim over, is refused 61009, and gets the refresh token back from
+    api_get_authorizer_info. Before, the event failed and the account was lost until the daily
+    reconcile."""
+    monkeypatch.setattr(attempts, "BACKOFF_BASE", 4.0)  # the retry comes 2-4 s later
+    platform.control("faults", endpoint="api_query_auth", errcode=-1, count=1)
+    push(platform, component, "authorized", tenant_id="wxdied", name="Died Midway")
+    deadline = time.monotonic() + 10
+    while not platform.calls().get("api_query_auth") and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first try, refused as busy: the retry waits
+    [event] = events_of(component, "authorized")
+    code = xml.parse(event.payload)["AuthorizationCode"]
+
+    # What the worker that died did: it spent the code and held the claim.
+    session = db.session()
+    api = api_for("open", app.config)
+    spent = api.query_auth(app_token(session, component, api), component.app_id, code)
+    stale = utcnow() - flow.CLAIM_LEASE - timedelta(seconds=1)
+    code_hash = hashlib.sha256(code.encode()).hexdigest()
+    session.add(AuthCodeClaim(app_pk=component.id, code_hash=code_hash, claimed_at=stale))
+    session.commit()
+
+    drain(app)
+    tenant = tenant_of(component, "wxdied")
+    assert tenant is not None and tenant.status == "active" and tenant.name == "Died Midway"
+    assert tenant.credential == spent["authorizer_refresh_token"]
+    assert token_of(tenant) is not None and token_of(tenant).access_token
+    assert [e.status for e in events_of(component, "authorized")] == ["done"]
+    assert platform.calls()["api_query_auth"] == 3  # busy, the dead worker's, the refused retry

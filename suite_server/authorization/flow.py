@@ -207,16 +207,15 @@ def exchange_code(
         log.error("app %s: %s; its credential is kept on the claim", app.app_id, exc.reason)
         raise InstallError(f"The authorization could not be completed ({exc.reason}).") from None
     except UpstreamError as exc:
-        if exc.retryable and taken_over:
-            # The code may be spent: the retry must take the claim over (at once) to recover it.
+        if exc.retryable:
+            # Busy or no answer: the code may still be good, or spent already (Open: when
+            # api_get_authorizer_info failed after api_query_auth answered). The retry takes the
+            # claim over at once, and as a takeover it can recover a spent code (`_recover`).
             session.execute(
                 update(AuthCodeClaim.__table__)
                 .where(AuthCodeClaim.id == claim_id)
                 .values(claimed_at=utcnow() - 2 * CLAIM_LEASE)
             )
-        elif exc.retryable:
-            # Busy or no answer: the code may still be good, so free it for the retry.
-            session.execute(delete(AuthCodeClaim.__table__).where(AuthCodeClaim.id == claim_id))
         else:
             session.execute(
                 update(AuthCodeClaim.__table__)

@@ -284,3 +284,20 @@ def test_a_code_spent_by_a_worker_that_died_is_recovered(app, platform, componen
     assert token_of(tenant) is not None and token_of(tenant).access_token
     assert [e.status for e in events_of(component, "authorized")] == ["done"]
     assert platform.calls()["api_query_auth"] == 3  # busy, the dead worker's, the refused retry
+
+
+def test_a_code_spent_before_a_busy_answer_is_recovered_by_the_retry(
+    app, platform, component, fast_retries
+):
+    """api_query_auth answered (the code spent) and api_get_authorizer_info, the exchange's
+    second call, was busy: the retry is refused 61009 and recovers the refresh token. Before,
+    the claim was freed, the retry made a new one and the event failed."""
+    platform.control("faults", endpoint="api_get_authorizer_info", errcode=-1, count=1)
+    push(platform, component, "authorized", tenant_id="wxhalf", name="Half Done")
+    drain(app)
+    tenant = tenant_of(component, "wxhalf")
+    assert tenant is not None and tenant.status == "active" and tenant.name == "Half Done"
+    assert tenant.credential and token_of(tenant) is not None
+    [event] = events_of(component, "authorized")
+    assert (event.status, event.attempts) == ("done", 2)
+    assert platform.calls()["api_query_auth"] == 2  # the one that spent it, the refused retry

@@ -176,17 +176,25 @@ def exchange_code(
     source: str,
     action: str = "",
     context: InstallContext | None = None,
+    authorizer: str = "",
 ) -> Tenant:
     """Exchange an auth code for the tenant's credential and first token, once: a second caller
     with the same code (the redirect and the push racing) waits for the first one's tenant.
     `context`: the install's (context.py), its ref kept on the tenant; WeCom's answer names the
-    state, which finds it when the caller could not."""
+    state, which finds it when the caller could not. `authorizer`: the account an Open push
+    names, for recovering a code spent by a caller that died (`_recover`)."""
     code_hash = _code_hash(code)
-    claim_id = _claim(session, app, code_hash)
+    claim_id, taken_over = _claim(session, app, code_hash)
     if claim_id is None:
         return _wait_for_claim(session, app, code_hash)
     try:
-        tenant_id, name, credential, token, auth_info = _exchange(app, code, api, app_token)
+        try:
+            exchanged = _exchange(app, code, api, app_token)
+        except UpstreamError as exc:
+            if not (taken_over and exc.kind == "code" and app.platform == "open" and authorizer):
+                raise
+            exchanged = _recover(app, api, app_token, authorizer, exc)
+        tenant_id, name, credential, token, auth_info = exchanged
     except _NoTenant as exc:
         # The code is spent and the answer names no corp: keep its credential on the claim
         # (encrypted) rather than lose it, and refuse the code from now on.
@@ -200,8 +208,14 @@ def exchange_code(
         raise InstallError(f"The authorization could not be completed ({exc.reason}).") from None
     except UpstreamError as exc:
         if exc.retryable:
-            # Busy or no answer: the code may still be good, so free it for the retry.
-            session.execute(delete(AuthCodeClaim.__table__).where(AuthCodeClaim.id == claim_id))
+            # Busy or no answer: the code may still be good, or spent already (Open: when
+            # api_get_authorizer_info failed after api_query_auth answered). The retry takes the
+            # claim over at once, and as a takeover it can recover a spent code (`_recover`).
+            session.execute(
+                update(AuthCodeClaim.__table__)
+                .where(AuthCodeClaim.id == claim_id)
+                .values(claimed_at=utcnow() - 2 * CLAIM_LEASE)
+            )
         else:
             session.execute(
                 update(AuthCodeClaim.__table__)
@@ -316,6 +330,24 @@ def _exchange(app: App, code: str, api, app_token: str):
     )
 
 
+def _recover(app: App, api, app_token: str, appid: str, refused: UpstreamError):
+    """The code was spent by the caller whose claim we took over: it died after the platform
+    answered and before it stored the refresh token. The platform still holds the authorization,
+    and api_get_authorizer_info hands the refresh token back (open-platform.md §4.6), so the
+    tenant is made from that: an exchange's result, without a first token. Raises `refused`
+    when the answer has no refresh token. (WeCom has no such call: a spent code's permanent code
+    is lost, and the corp must authorize again.)"""
+    details = api.get_authorizer_info(app_token, app.app_id, appid)
+    grant = details.get("authorization_info") or {}
+    credential = grant.get("authorizer_refresh_token")
+    if not isinstance(credential, str) or not credential:
+        raise refused
+    authorizer = details.get("authorizer_info") or {}
+    auth_info = {"authorizer_info": authorizer, "func_info": grant.get("func_info", [])}
+    log.warning("app %s: code of %s spent by a process that died; recovered", app.app_id, appid)
+    return appid, authorizer.get("nick_name", ""), credential, None, auth_info
+
+
 def _customized(answer: dict) -> bool:
     """Whether get_permanent_code says the app is a customized one: a top-level
     is_customized_app, or one on an agent of auth_info."""
@@ -328,27 +360,31 @@ def _customized(answer: dict) -> bool:
     )
 
 
-def _claim(session: Session, app: App, code_hash: str) -> int | None:
+def _claim(session: Session, app: App, code_hash: str) -> tuple[int | None, bool]:
+    """(the claim's id, or None when another caller holds it; whether it was taken over from a
+    caller that died holding it)."""
     claim_id = insert_ignoring_conflict(
         session, AuthCodeClaim, {"app_pk": app.id, "code_hash": code_hash}, ["app_pk", "code_hash"]
     )
-    if claim_id is None:
-        # Take over a claim whose holder died before finishing (no tenant, no error, old).
-        taken = session.execute(
-            update(AuthCodeClaim.__table__)
-            .where(
-                AuthCodeClaim.app_pk == app.id,
-                AuthCodeClaim.code_hash == code_hash,
-                AuthCodeClaim.tenant_pk.is_(None),
-                AuthCodeClaim.error.is_(None),
-                AuthCodeClaim.claimed_at < utcnow() - CLAIM_LEASE,
-            )
-            .values(claimed_at=utcnow())
-            .returning(AuthCodeClaim.id)
+    if claim_id is not None:
+        session.commit()  # visible to the other process at once
+        return claim_id, False
+    # Take over a claim whose holder died before finishing (no tenant, no error, old).
+    taken = session.execute(
+        update(AuthCodeClaim.__table__)
+        .where(
+            AuthCodeClaim.app_pk == app.id,
+            AuthCodeClaim.code_hash == code_hash,
+            AuthCodeClaim.tenant_pk.is_(None),
+            AuthCodeClaim.error.is_(None),
+            AuthCodeClaim.claimed_at < utcnow() - CLAIM_LEASE,
         )
-        claim_id = taken.scalar()
-    session.commit()  # visible to the other process at once
-    return claim_id
+        .values(claimed_at=utcnow())
+        .returning(AuthCodeClaim.id)
+    )
+    claim_id = taken.scalar()
+    session.commit()
+    return claim_id, claim_id is not None
 
 
 def _wait_for_claim(session: Session, app: App, code_hash: str) -> Tenant:

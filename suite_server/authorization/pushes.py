@@ -57,6 +57,7 @@ def process(session: Session, app: App, event: InboundEvent, api, app_token: str
             source="push",
             action=action.get(kind, ""),
             context=found,
+            authorizer=fields.get("AuthorizerAppid", ""),
         )
         return "done"
     tenant_id = fields.get("AuthCorpId") or fields.get("AuthorizerAppid")

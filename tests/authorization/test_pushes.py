@@ -5,6 +5,7 @@ upstream faults retried, failures visible and re-runnable, and RQ as the runner.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
@@ -12,11 +13,16 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from suite_server import db
+from suite_server.authorization import flow
 from suite_server.cli import cli
+from suite_server.db import utcnow
 from suite_server.jobs import attempts
 from suite_server.jobs import runner as job_runner
-from suite_server.models import App, InboundEvent, Tenant, TenantToken
+from suite_server.models import App, AuthCodeClaim, InboundEvent, Tenant, TenantToken
 from suite_server.processing import pipeline
+from suite_server.protocol import xml
+from suite_server.tokens.app_tokens import app_token
+from suite_server.upstream import api_for
 from tests.authorization.conftest import drain, history, push, query_of, tenant_of
 from tests.callbacks import pushes as wire
 
@@ -243,3 +249,61 @@ def test_processed_by_an_rq_worker(app, platform, component, redis_url):
     assert pipeline.sweep() == 1
     job_runner.run_worker(app, burst=True, worker_class=SimpleWorker)
     assert tenant_of(component, "tenant-lost").status == "active"
+
+
+def test_a_code_spent_by_a_worker_that_died_is_recovered(app, platform, component, monkeypatch):
+    """A worker died after api_query_auth answered and before it stored the refresh token (the
+    soak killed one there): the code is spent and its claim left behind. The push's retry takes
+    the claim over, is refused 61009, and gets the refresh token back from
+    api_get_authorizer_info. Before, the event failed and the account was lost until the daily
+    reconcile."""
+    monkeypatch.setattr(attempts, "BACKOFF_BASE", 4.0)  # the retry comes 2-4 s later
+    platform.control("faults", endpoint="api_query_auth", errcode=-1, count=1)
+    push(platform, component, "authorized", tenant_id="wxdied", name="Died Midway")
+
+    # The busy try leaves its claim as a worker that died there leaves one once its lease has
+    # run out: held, without a tenant or an error, takeable.
+    def claimed_at():
+        found = db.session().scalar(
+            select(AuthCodeClaim.claimed_at).where(AuthCodeClaim.app_pk == component.id)
+        )
+        db.session().rollback()
+        return found
+
+    deadline = time.monotonic() + 10
+    while claimed_at() is None or claimed_at() > utcnow() - flow.CLAIM_LEASE:
+        assert time.monotonic() < deadline, "the first try did not leave its claim"
+        time.sleep(0.05)
+    [event] = events_of(component, "authorized")
+    code = xml.parse(event.payload)["AuthorizationCode"]
+
+    # What the worker did before it died: it spent the code.
+    session = db.session()
+    api = api_for("open", app.config)
+    spent = api.query_auth(app_token(session, component, api), component.app_id, code)
+    session.commit()
+
+    drain(app)
+    tenant = tenant_of(component, "wxdied")
+    assert tenant is not None and tenant.status == "active" and tenant.name == "Died Midway"
+    assert tenant.credential == spent["authorizer_refresh_token"]
+    assert token_of(tenant) is not None and token_of(tenant).access_token
+    assert [e.status for e in events_of(component, "authorized")] == ["done"]
+    assert platform.calls()["api_query_auth"] == 3  # busy, the dead worker's, the refused retry
+
+
+def test_a_code_spent_before_a_busy_answer_is_recovered_by_the_retry(
+    app, platform, component, fast_retries
+):
+    """api_query_auth answered (the code spent) and api_get_authorizer_info, the exchange's
+    second call, was busy: the retry is refused 61009 and recovers the refresh token. Before,
+    the claim was freed, the retry made a new one and the event failed."""
+    platform.control("faults", endpoint="api_get_authorizer_info", errcode=-1, count=1)
+    push(platform, component, "authorized", tenant_id="wxhalf", name="Half Done")
+    drain(app)
+    tenant = tenant_of(component, "wxhalf")
+    assert tenant is not None and tenant.status == "active" and tenant.name == "Half Done"
+    assert tenant.credential and token_of(tenant) is not None
+    [event] = events_of(component, "authorized")
+    assert (event.status, event.attempts) == ("done", 2)
+    assert platform.calls()["api_query_auth"] == 2  # the one that spent it, the refused retry

@@ -230,17 +230,20 @@ def _replace_accounts(
     objects: a row it added since we read is updated, not added twice (a unique key error), and
     one it deleted since is no error either."""
     where = and_(LicenseAccount.provider_pk == provider.id, LicenseAccount.corpid == corpid)
+    a = LicenseAccount
     stored = session.execute(
-        select(LicenseAccount.id, LicenseAccount.userid, LicenseAccount.type).where(where)
+        select(a.id, a.userid, a.type, a.active_time, a.expire_time).where(where)
     ).all()
-    kept = {(a["userid"], a["type"]) for a in accounts}
-    gone = [pk for pk, userid, kind in stored if (userid, kind) not in kept]
+    kept = {(account["userid"], account["type"]) for account in accounts}
+    gone = [row.id for row in stored if (row.userid, row.type) not in kept]
     if gone:
-        session.execute(delete(LicenseAccount).where(LicenseAccount.id.in_(gone)))
-    known = {(userid, kind) for _, userid, kind in stored}
+        session.execute(delete(a).where(a.id.in_(gone)))
+    known = {(row.userid, row.type): (row.active_time, row.expire_time) for row in stored}
     for account in accounts:
         userid, kind = account["userid"], account["type"]
         times = {"active_time": account["active"], "expire_time": account["expire"]}
+        if known.get((userid, kind)) == (account["active"], account["expire"]):
+            continue  # unchanged: no write
         if (userid, kind) not in known:
             values = {"provider_pk": provider.id, "corpid": corpid, "userid": userid, "type": kind}
             conflict = ["provider_pk", "corpid", "userid", "type"]
